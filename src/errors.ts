@@ -1,0 +1,61 @@
+// Every failure connlab reports has a stable code. Callers match on `code`, never on
+// message text or class; the CLI maps codes to exit codes. Each code is documented in
+// README.md ("Error codes") and covered by test/errors.test.ts.
+
+export const ERROR_CODES = {
+  CONNLAB_ERR_USAGE: 'a flag or argument is unknown, missing or repeated',
+  CONNLAB_ERR_INVALID_ARGUMENT: 'a flag has a value connlab cannot use',
+  CONNLAB_ERR_IMPOSSIBLE_TARGET: 'the requested shape of traffic cannot exist',
+  CONNLAB_ERR_NOT_LINUX: 'the command reads Linux /proc and sysctl and this is not Linux',
+  CONNLAB_ERR_PROC_UNREADABLE: 'a /proc file every answer depends on could not be read',
+  CONNLAB_ERR_NOT_ROOT: 'changing kernel settings needs root',
+  CONNLAB_ERR_SYSCTL_WRITE: 'writing a kernel setting failed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes that mean "you asked for something wrong": the CLI exits 2 for these. */
+export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CONNLAB_ERR_USAGE',
+  'CONNLAB_ERR_INVALID_ARGUMENT',
+  'CONNLAB_ERR_IMPOSSIBLE_TARGET',
+  'CONNLAB_ERR_NOT_LINUX',
+  'CONNLAB_ERR_PROC_UNREADABLE',
+  'CONNLAB_ERR_NOT_ROOT',
+]);
+
+export interface ConnlabErrorOptions {
+  /** What the user can do about it, one sentence. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class ConnlabError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ConnlabErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConnlabError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isConnlabError(value: unknown): value is ConnlabError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === 'string' &&
+    (value as { code: string }).code in ERROR_CODES
+  );
+}
+
+/** Shorthand for the most common failure: one option, one bad value, one fix. */
+export function invalidArgument(option: string, value: string, expected: string): ConnlabError {
+  return new ConnlabError(
+    'CONNLAB_ERR_INVALID_ARGUMENT',
+    `${option} ${JSON.stringify(value)} is not valid: expected ${expected}`,
+    { hint: `fix ${option}; \`connlab <command> --help\` shows examples` },
+  );
+}
