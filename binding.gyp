@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "connlab_holder",
+      "sources": [
+        "native/binding.c",
+        "native/loop.c",
+        "native/conn.c",
+        "native/frame.c",
+        "native/samples.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
+      "cflags!": ["-Wno-unused-parameter"],
+      "ldflags": ["-pthread"],
+      "configurations": {
+        "Release": {
+          "cflags!": ["-O3"],
+          "cflags": ["-O2"]
+        }
+      }
+    }
+  ]
+}

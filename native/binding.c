@@ -1,0 +1,331 @@
+/* N-API surface of the holder (the only file that includes node_api.h). Each holder is
+ * an external; the JS wrapper (src/engine/native-holder.ts) owns the shape of the API.
+ * Commands that return a result (listen, broadcast, closeAll) block the JS thread
+ * until the loop thread answers, which takes microseconds to a few tens of
+ * milliseconds for 20k sockets; that keeps the addon free of threadsafe functions,
+ * so a holder never keeps the process alive. */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "holder.h"
+
+struct handle {
+  struct holder holder;
+  int hooked; /* env cleanup hook registered */
+};
+
+static const char *const STAT_NAMES[ST_COUNT] = {
+    "established",     "peakEstablished", "pending",       "queued",
+    "accepted",        "connected",       "closedPeer",    "closedReset",
+    "closedProtocol",  "closedSlow",      "closedLocal",   "closedTimeout",
+    "acceptBackoffs",  "pingsSent",       "pongsReceived", "verified",
+    "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
+    "samplesDropped",  "listeners",
+};
+
+#define CHECK(env, call)                                        \
+  do {                                                          \
+    if ((call) != napi_ok) {                                    \
+      napi_throw_error((env), NULL, "connlab holder: " #call);  \
+      return NULL;                                              \
+    }                                                           \
+  } while (0)
+
+static void on_env_cleanup(void *arg) {
+  struct handle *hd = arg;
+  hd->hooked = 0;
+  holder_stop(&hd->holder);
+}
+
+static void on_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  struct handle *hd = data;
+  if (hd->hooked) napi_remove_env_cleanup_hook(env, on_env_cleanup, hd);
+  holder_free(&hd->holder);
+  free(hd);
+}
+
+/* Reads argv[0..n) and the holder from argv[0]; NULL (with a JS error) if destroyed. */
+static struct handle *unwrap(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, NULL, "connlab holder: expected a holder handle");
+    return NULL;
+  }
+  struct handle *hd = data;
+  if (hd->holder.stopped) {
+    napi_throw_error(env, "CONNLAB_ERR_HOLDER_DESTROYED", "connlab holder: destroyed");
+    return NULL;
+  }
+  return hd;
+}
+
+static uint32_t arg_u32(napi_env env, napi_value v) {
+  uint32_t out = 0;
+  napi_get_value_uint32(env, v, &out);
+  return out;
+}
+
+static napi_value number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct handle *hd = calloc(1, sizeof *hd);
+  if (!hd) {
+    napi_throw_error(env, NULL, "connlab holder: out of memory");
+    return NULL;
+  }
+  int err = holder_init(&hd->holder, arg_u32(env, argv[0]), arg_u32(env, argv[1]));
+  if (err == 0) err = holder_start(&hd->holder);
+  if (err != 0) {
+    holder_free(&hd->holder);
+    free(hd);
+    napi_throw_error(env, NULL, strerror(err));
+    return NULL;
+  }
+  napi_value ext;
+  CHECK(env, napi_create_external(env, hd, on_finalize, NULL, &ext));
+  hd->hooked = napi_add_env_cleanup_hook(env, on_env_cleanup, hd) == napi_ok;
+  return ext;
+}
+
+static int open_listener(const char *host, uint32_t port, int backlog, int *out_fd) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    len = sizeof *v6;
+  } else {
+    return EINVAL;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+      bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  *out_fd = fd;
+  return 0;
+}
+
+/* listen(h, host, port, backlog) -> 0 or a positive errno */
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  struct handle *hd = unwrap(env, info, 4, argv);
+  if (!hd) return NULL;
+  char host[64];
+  size_t host_len = 0;
+  CHECK(env, napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len));
+  int fd = -1;
+  int err = open_listener(host, arg_u32(env, argv[2]), (int)arg_u32(env, argv[3]), &fd);
+  if (err == 0) {
+    struct cmd c = {.type = CMD_LISTEN, .fd = fd, .waited = 1};
+    holder_submit(&hd->holder, &c);
+    if (c.result < 0) {
+      err = (int)-c.result;
+      close(fd);
+    }
+  }
+  return number(env, err);
+}
+
+/* connect(h, Uint32Array of [srcIp, srcPort, dstIp, dstPort]...) */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct handle *hd = unwrap(env, info, 2, argv);
+  if (!hd) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  CHECK(env, napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
+  if (type != napi_uint32_array || length % 4 != 0) {
+    napi_throw_type_error(env, NULL, "connlab holder: tuples must be a Uint32Array of 4n");
+    return NULL;
+  }
+  if (length == 0) return NULL;
+  struct cmd *c = calloc(1, sizeof *c);
+  uint32_t *tuples = malloc(length * sizeof *tuples);
+  if (!c || !tuples) {
+    free(c);
+    free(tuples);
+    napi_throw_error(env, NULL, "connlab holder: out of memory");
+    return NULL;
+  }
+  memcpy(tuples, data, length * sizeof *tuples);
+  c->type = CMD_CONNECT;
+  c->tuples = tuples;
+  c->count = length / 4;
+  STAT_ADD(&hd->holder, ST_QUEUED, c->count);
+  holder_submit(&hd->holder, c);
+  return NULL;
+}
+
+static napi_value js_ping_all(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct handle *hd = unwrap(env, info, 2, argv);
+  if (!hd) return NULL;
+  struct cmd *c = calloc(1, sizeof *c);
+  if (!c) {
+    napi_throw_error(env, NULL, "connlab holder: out of memory");
+    return NULL;
+  }
+  c->type = CMD_PING_ALL;
+  c->seq = arg_u32(env, argv[1]);
+  holder_submit(&hd->holder, c);
+  return NULL;
+}
+
+/* broadcast(h, seq, payload?) -> connections written to */
+static napi_value js_broadcast(napi_env env, napi_callback_info info) {
+  napi_value argv[3] = {NULL, NULL, NULL};
+  struct handle *hd = unwrap(env, info, 3, argv);
+  if (!hd) return NULL;
+  struct cmd c = {.type = CMD_BROADCAST, .waited = 1, .seq = arg_u32(env, argv[1])};
+  napi_valuetype vt = napi_undefined;
+  if (argv[2]) napi_typeof(env, argv[2], &vt);
+  if (vt == napi_object) {
+    napi_typedarray_type type;
+    void *data = NULL;
+    CHECK(env, napi_get_typedarray_info(env, argv[2], &type, &c.payload_len, &data, NULL, NULL));
+    if (type != napi_uint8_array || c.payload_len > 0xffff) {
+      napi_throw_type_error(env, NULL, "connlab holder: payload must be a Uint8Array <= 65535");
+      return NULL;
+    }
+    c.payload = data;
+  }
+  holder_submit(&hd->holder, &c);
+  return number(env, (double)c.result);
+}
+
+/* stats(h, Float64Array(ST_COUNT), Float64Array(ERRNO_SLOTS)) */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct handle *hd = unwrap(env, info, 3, argv);
+  if (!hd) return NULL;
+  double *outs[2];
+  size_t lens[2], want[2] = {ST_COUNT, ERRNO_SLOTS};
+  uint64_t *src[2] = {hd->holder.stats, hd->holder.errors};
+  for (int k = 0; k < 2; k++) {
+    napi_typedarray_type type;
+    void *data = NULL;
+    CHECK(env, napi_get_typedarray_info(env, argv[1 + k], &type, &lens[k], &data, NULL, NULL));
+    if (type != napi_float64_array || lens[k] < want[k]) {
+      napi_throw_type_error(env, NULL, "connlab holder: stats buffers too small");
+      return NULL;
+    }
+    outs[k] = data;
+    for (size_t i = 0; i < want[k]; i++) outs[k][i] = (double)__atomic_load_n(&src[k][i], __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+static napi_value take_samples(napi_env env, struct sample_buf *b) {
+  void *data = NULL;
+  napi_value ab, arr;
+  if (napi_create_arraybuffer(env, b->len * sizeof(uint32_t), &data, &ab) != napi_ok) return NULL;
+  if (b->len) memcpy(data, b->data, b->len * sizeof(uint32_t));
+  if (napi_create_typedarray(env, napi_uint32_array, b->len, ab, 0, &arr) != napi_ok) return NULL;
+  b->len = 0;
+  return arr;
+}
+
+/* drainSamples(h) -> [connectUs, rttUs, broadcastUs] */
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct handle *hd = unwrap(env, info, 1, argv);
+  if (!hd) return NULL;
+  struct holder *h = &hd->holder;
+  struct sample_buf *bufs[3] = {&h->connect_us, &h->rtt_us, &h->broadcast_us};
+  napi_value out;
+  CHECK(env, napi_create_array_with_length(env, 3, &out));
+  pthread_mutex_lock(&h->sample_lock);
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_value arr = take_samples(env, bufs[i]);
+    if (!arr || napi_set_element(env, out, i, arr) != napi_ok) {
+      pthread_mutex_unlock(&h->sample_lock);
+      napi_throw_error(env, NULL, "connlab holder: cannot allocate samples");
+      return NULL;
+    }
+  }
+  pthread_mutex_unlock(&h->sample_lock);
+  return out;
+}
+
+static napi_value js_close_all(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct handle *hd = unwrap(env, info, 1, argv);
+  if (!hd) return NULL;
+  struct cmd c = {.type = CMD_CLOSE_ALL, .waited = 1};
+  holder_submit(&hd->holder, &c);
+  return NULL;
+}
+
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) return NULL;
+  struct handle *hd = data;
+  if (hd->hooked) {
+    napi_remove_env_cleanup_hook(env, on_env_cleanup, hd);
+    hd->hooked = 0;
+  }
+  holder_stop(&hd->holder);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
+      {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"pingAll", NULL, js_ping_all, NULL, NULL, NULL, napi_default, NULL},
+      {"broadcast", NULL, js_broadcast, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"drainSamples", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
+      {"closeAll", NULL, js_close_all, NULL, NULL, NULL, napi_default, NULL},
+      {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+  napi_value names, s;
+  CHECK(env, napi_create_array_with_length(env, ST_COUNT, &names));
+  for (uint32_t i = 0; i < ST_COUNT; i++) {
+    CHECK(env, napi_create_string_utf8(env, STAT_NAMES[i], NAPI_AUTO_LENGTH, &s));
+    CHECK(env, napi_set_element(env, names, i, s));
+  }
+  CHECK(env, napi_set_named_property(env, exports, "statNames", names));
+  CHECK(env, napi_set_named_property(env, exports, "errnoSlots", number(env, ERRNO_SLOTS)));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

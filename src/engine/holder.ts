@@ -1,0 +1,97 @@
+// The contract of a connection holder: one per worker process, holding up to ~19,900
+// idle TCP connections (server side, client side, or both) behind a few verbs and
+// plain counters. Implemented natively (native-holder.ts) and in plain Node (the
+// fallback). Types only.
+
+/** Why held connections were closed. */
+export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout';
+
+export interface HolderStats {
+  /** Held now: server side accepted and open, client side connected and open. */
+  established: number;
+  peakEstablished: number;
+  /** Client: connect() issued, handshake not finished yet. */
+  pending: number;
+  /** Client: tuples handed to connect() that the holder has not issued yet. */
+  queued: number;
+  /** Totals since the holder started. */
+  accepted: number;
+  connected: number;
+  /**
+   * Sockets closed, by reason: `peer` EOF from the other side; `reset` a read or write
+   * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
+   * format; `slow` a write would have blocked or was short (nothing is ever queued);
+   * `local` closeAll() (also pending connects); `timeout` a connect still pending
+   * after connectTimeoutMs (also counted in errors.ETIMEDOUT).
+   */
+  closed: Record<CloseReason, number>;
+  /**
+   * Failed connects and accepts by errno name: synchronous ones from socket(), bind(),
+   * connect(), accept() (EADDRNOTAVAIL, EADDRINUSE, EMFILE, ENFILE) and asynchronous
+   * ones from SO_ERROR (ECONNREFUSED, ETIMEDOUT). Closes of established connections
+   * are counted in `closed`, not here.
+   */
+  errors: Record<string, number>;
+  /** Times accepting paused for a back-off on EMFILE/ENFILE/ENOBUFS/ENOMEM. */
+  acceptBackoffs: number;
+  pingsSent: number;
+  pongsReceived: number;
+  /**
+   * Client connections, open now, that received a PONG carrying the seq of the most
+   * recent pingAll() since that call. pingAll() resets it to 0; a verified connection
+   * that closes is subtracted; PONGs for older seqs do not count.
+   */
+  verified: number;
+  broadcastsSent: number;
+  broadcastsReceived: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Samples not recorded because a buffer held maxSamples undrained values. */
+  samplesDropped: number;
+  /** Listening sockets open now. */
+  listeners: number;
+}
+
+/** Latency samples in microseconds, in arrival order. */
+export interface HolderSamples {
+  /** Client: connect() to handshake complete (CLOCK_MONOTONIC). */
+  connectUs: Uint32Array;
+  /** Client: PING sent to PONG received (the echoed CLOCK_REALTIME timeUs). */
+  rttUs: Uint32Array;
+  /** Client: BROADCAST timeUs (server's send time) to arrival. */
+  broadcastUs: Uint32Array;
+}
+
+export interface Holder {
+  readonly kind: 'native' | 'node';
+  /**
+   * Listens with SO_REUSEADDR and SO_REUSEPORT (workers share one address). Port 0 is
+   * refused: the caller plans ports. Rejects with CONNLAB_ERR_LISTEN whose cause has
+   * the errno `code` (EADDRINUSE, EACCES, EADDRNOTAVAIL).
+   */
+  listen(host: string, port: number, backlog?: number): Promise<void>;
+  /**
+   * Queues connections and returns at once. Each connection is 4 u32s: srcIp, srcPort,
+   * dstIp, dstPort (IPv4 in host order). srcIp 0: kernel chooses the address; srcPort
+   * 0: kernel chooses the port; a nonzero srcPort may repeat across destinations.
+   */
+  connect(tuples: Uint32Array): void;
+  /** Sends PING(seq) on every established client connection and resets `verified`. */
+  pingAll(seq: number): void;
+  /** Writes one BROADCAST(seq) frame to every accepted connection; returns how many. */
+  broadcast(seq: number, payload?: Uint8Array): number;
+  stats(): HolderStats;
+  /** Returns and clears the samples recorded since the last call. */
+  drainSamples(): HolderSamples;
+  /** Closes every connection and listener (counted `local`); the holder stays usable. */
+  closeAll(): Promise<void>;
+  /** Stops the holder and frees everything; stats() keeps returning the final counts. */
+  destroy(): void;
+}
+
+export interface HolderOptions {
+  /** Pending connects older than this are closed as `timeout`; 0 or absent: never. */
+  connectTimeoutMs?: number;
+  /** Per sample kind; older undrained samples are kept, newer ones dropped. */
+  maxSamples?: number;
+}

@@ -1,0 +1,208 @@
+// The native connection holder: a typed wrapper over build/Release/connlab_holder.node
+// (native/*.c). The addon runs its own epoll loop on one pthread per holder and keeps
+// ~32 bytes of state per connection; this file only validates arguments, turns the
+// counter arrays into HolderStats, and maps errno numbers to names. No per-connection
+// JavaScript objects exist anywhere on this path.
+
+import { createRequire } from 'node:module';
+import { isIPv4, isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { ConnlabError, invalidArgument } from '../errors.ts';
+import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
+
+declare const handleBrand: unique symbol;
+/** The addon's external: an opaque pointer to one holder. */
+type NativeHandle = { readonly [handleBrand]: true };
+
+interface NativeBinding {
+  create(connectTimeoutMs: number, maxSamples: number): NativeHandle;
+  listen(handle: NativeHandle, host: string, port: number, backlog: number): number;
+  connect(handle: NativeHandle, tuples: Uint32Array): void;
+  pingAll(handle: NativeHandle, seq: number): void;
+  broadcast(handle: NativeHandle, seq: number, payload?: Uint8Array): number;
+  stats(handle: NativeHandle, counters: Float64Array, errnoCounts: Float64Array): void;
+  drainSamples(handle: NativeHandle): [Uint32Array, Uint32Array, Uint32Array];
+  closeAll(handle: NativeHandle): void;
+  destroy(handle: NativeHandle): void;
+  readonly statNames: readonly string[];
+  readonly errnoSlots: number;
+}
+
+const ADDON_PATH = '../../build/Release/connlab_holder.node';
+const DEFAULT_BACKLOG = 4096;
+const DEFAULT_MAX_SAMPLES = 100_000;
+const MAX_U32 = 0xffff_ffff;
+
+let binding: NativeBinding | undefined;
+
+/** Loads the addon once; throws CONNLAB_ERR_NATIVE_UNAVAILABLE when it is missing. */
+export function loadNativeBinding(): NativeBinding {
+  if (binding) return binding;
+  try {
+    binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+  } catch (cause) {
+    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `cannot load the native holder ${ADDON_PATH}`, {
+      hint: 'run npm install (needs a C compiler)',
+      cause,
+    });
+  }
+  return binding;
+}
+
+/** True when the addon loads; lets a supervisor pick the plain-Node fallback. */
+export function nativeHolderAvailable(): boolean {
+  try {
+    loadNativeBinding();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ERRNO_NAMES: ReadonlyMap<number, string> = (() => {
+  const names = new Map<number, string>();
+  for (const [name, value] of Object.entries(osConstants.errno)) {
+    if (!names.has(value)) names.set(value, name); // EAGAIN before EWOULDBLOCK
+  }
+  return names;
+})();
+
+/** errno number -> name (`EADDRNOTAVAIL`); unknown numbers become `ERRNO_<n>`. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? (errno === 0 ? 'UNKNOWN' : `ERRNO_${errno}`);
+}
+
+function listenError(host: string, port: number, errno: number): ConnlabError {
+  const code = errnoName(errno);
+  const cause = Object.assign(new Error(`listen ${code} ${host}:${port}`), {
+    code, errno: -errno, syscall: 'listen', address: host, port,
+  });
+  return new ConnlabError('CONNLAB_ERR_LISTEN', `cannot listen on ${host}:${port}: ${code}`, {
+    hint: code === 'EADDRINUSE' ? 'another program holds this address without SO_REUSEPORT; pick another port' : undefined,
+    cause,
+  });
+}
+
+function checkInteger(option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(option, String(value), `an integer from ${min} to ${max}`);
+  }
+}
+
+function checkTuples(tuples: Uint32Array): void {
+  if (!(tuples instanceof Uint32Array) || tuples.length % 4 !== 0) {
+    throw invalidArgument('tuples', String(tuples?.length), 'a Uint32Array of srcIp, srcPort, dstIp, dstPort groups');
+  }
+  for (let i = 0; i < tuples.length; i += 4) {
+    if ((tuples[i + 1] as number) > 0xffff || (tuples[i + 3] as number) > 0xffff || tuples[i + 3] === 0) {
+      throw invalidArgument('tuples', `#${i / 4}`, 'ports from 0 to 65535 and a nonzero destination port');
+    }
+  }
+}
+
+const CLOSE_STATS: ReadonlyArray<[CloseReason, string]> = [
+  ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
+  ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'],
+];
+
+class NativeHolder implements Holder {
+  readonly kind = 'native';
+  readonly #native: NativeBinding;
+  readonly #handle: NativeHandle;
+  readonly #counters: Float64Array;
+  readonly #errnoCounts: Float64Array;
+  readonly #index: ReadonlyMap<string, number>;
+  #final: HolderStats | undefined;
+
+  constructor(native: NativeBinding, options: HolderOptions) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 0;
+    const maxSamples = options.maxSamples ?? DEFAULT_MAX_SAMPLES;
+    checkInteger('connectTimeoutMs', connectTimeoutMs, 0, MAX_U32);
+    checkInteger('maxSamples', maxSamples, 0, MAX_U32);
+    this.#native = native;
+    this.#counters = new Float64Array(native.statNames.length);
+    this.#errnoCounts = new Float64Array(native.errnoSlots);
+    this.#index = new Map(native.statNames.map((name, i) => [name, i]));
+    this.#handle = native.create(connectTimeoutMs, maxSamples);
+  }
+
+  #live(): NativeHandle {
+    if (this.#final) throw new ConnlabError('CONNLAB_ERR_HOLDER_DESTROYED', 'this holder was destroyed');
+    return this.#handle;
+  }
+
+  async listen(host: string, port: number, backlog = DEFAULT_BACKLOG): Promise<void> {
+    if (isIP(host) === 0) throw invalidArgument('host', host, 'an IPv4 or IPv6 address');
+    checkInteger('port', port, 1, 0xffff);
+    checkInteger('backlog', backlog, 1, 0x7fff_ffff);
+    const errno = this.#native.listen(this.#live(), host, port, backlog);
+    if (errno !== 0) throw listenError(host, port, errno);
+  }
+
+  connect(tuples: Uint32Array): void {
+    checkTuples(tuples);
+    this.#native.connect(this.#live(), tuples);
+  }
+
+  pingAll(seq: number): void {
+    checkInteger('seq', seq, 0, MAX_U32);
+    this.#native.pingAll(this.#live(), seq);
+  }
+
+  broadcast(seq: number, payload?: Uint8Array): number {
+    checkInteger('seq', seq, 0, MAX_U32);
+    if (payload !== undefined && (!(payload instanceof Uint8Array) || payload.byteLength > 0xffff)) {
+      throw invalidArgument('payload', String(payload?.byteLength), 'a Uint8Array of at most 65535 bytes');
+    }
+    return this.#native.broadcast(this.#live(), seq, payload);
+  }
+
+  stats(): HolderStats {
+    if (this.#final) return structuredClone(this.#final);
+    this.#native.stats(this.#handle, this.#counters, this.#errnoCounts);
+    const get = (name: string): number => this.#counters[this.#index.get(name) ?? -1] ?? 0;
+    const closed = Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)]));
+    const errors: Record<string, number> = {};
+    this.#errnoCounts.forEach((count, errno) => {
+      if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;
+    });
+    return {
+      established: get('established'), peakEstablished: get('peakEstablished'),
+      pending: get('pending'), queued: get('queued'),
+      accepted: get('accepted'), connected: get('connected'),
+      closed: closed as Record<CloseReason, number>, errors,
+      acceptBackoffs: get('acceptBackoffs'),
+      pingsSent: get('pingsSent'), pongsReceived: get('pongsReceived'), verified: get('verified'),
+      broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
+      bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
+      samplesDropped: get('samplesDropped'), listeners: get('listeners'),
+    };
+  }
+
+  drainSamples(): HolderSamples {
+    const [connectUs, rttUs, broadcastUs] = this.#native.drainSamples(this.#live());
+    return { connectUs, rttUs, broadcastUs };
+  }
+
+  async closeAll(): Promise<void> {
+    this.#native.closeAll(this.#live());
+  }
+
+  destroy(): void {
+    if (this.#final) return;
+    const final = this.stats();
+    this.#native.destroy(this.#handle);
+    this.#final = final;
+  }
+}
+
+/** A holder backed by the native addon; throws CONNLAB_ERR_NATIVE_UNAVAILABLE without it. */
+export function createNativeHolder(options: HolderOptions = {}): Holder {
+  return new NativeHolder(loadNativeBinding(), options);
+}
+
+/** `127.0.0.2` -> 0x7f000002, the host-order u32 that connect() tuples carry. */
+export function ipv4ToU32(address: string): number {
+  if (!isIPv4(address)) throw invalidArgument('address', address, 'an IPv4 address');
+  return address.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+}
