@@ -1,6 +1,6 @@
 /* N-API surface of the holder (the only file that includes node_api.h). Each holder is
  * an external; the JS wrapper (src/engine/native-holder.ts) owns the shape of the API.
- * Commands that return a result (listen, broadcast, closeAll) block the JS thread
+ * Commands that return a result (listen, pingAll, broadcast, closeAll) block the JS thread
  * until the loop thread answers, which takes microseconds to a few tens of
  * milliseconds for 20k sockets; that keeps the addon free of threadsafe functions,
  * so a holder never keeps the process alive. */
@@ -189,19 +189,14 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* pingAll(h, seq) -> pings written. Waits, so `verified` is already reset on return. */
 static napi_value js_ping_all(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   struct handle *hd = unwrap(env, info, 2, argv);
   if (!hd) return NULL;
-  struct cmd *c = calloc(1, sizeof *c);
-  if (!c) {
-    napi_throw_error(env, NULL, "connlab holder: out of memory");
-    return NULL;
-  }
-  c->type = CMD_PING_ALL;
-  c->seq = arg_u32(env, argv[1]);
-  holder_submit(&hd->holder, c);
-  return NULL;
+  struct cmd c = {.type = CMD_PING_ALL, .waited = 1, .seq = arg_u32(env, argv[1])};
+  holder_submit(&hd->holder, &c);
+  return number(env, (double)c.result);
 }
 
 /* broadcast(h, seq, payload?) -> connections written to */

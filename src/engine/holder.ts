@@ -76,7 +76,11 @@ export interface Holder {
    * 0: kernel chooses the port; a nonzero srcPort may repeat across destinations.
    */
   connect(tuples: Uint32Array): void;
-  /** Sends PING(seq) on every established client connection and resets `verified`. */
+  /**
+   * Sends PING(seq) on every established client connection and resets `verified`;
+   * when it returns, stats() already counts the new round (pingsSent; verified counts
+   * only answers to this seq, which may already be arriving).
+   */
   pingAll(seq: number): void;
   /** Writes one BROADCAST(seq) frame to every accepted connection; returns how many. */
   broadcast(seq: number, payload?: Uint8Array): number;

@@ -18,7 +18,7 @@ interface NativeBinding {
   create(connectTimeoutMs: number, maxSamples: number): NativeHandle;
   listen(handle: NativeHandle, host: string, port: number, backlog: number): number;
   connect(handle: NativeHandle, tuples: Uint32Array): void;
-  pingAll(handle: NativeHandle, seq: number): void;
+  pingAll(handle: NativeHandle, seq: number): number;
   broadcast(handle: NativeHandle, seq: number, payload?: Uint8Array): number;
   stats(handle: NativeHandle, counters: Float64Array, errnoCounts: Float64Array): void;
   drainSamples(handle: NativeHandle): [Uint32Array, Uint32Array, Uint32Array];
@@ -144,6 +144,7 @@ class NativeHolder implements Holder {
     this.#native.connect(this.#live(), tuples);
   }
 
+  /** Returns once every ping is written and `verified` counts only this round. */
   pingAll(seq: number): void {
     checkInteger('seq', seq, 0, MAX_U32);
     this.#native.pingAll(this.#live(), seq);
