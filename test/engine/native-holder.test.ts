@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -260,6 +261,28 @@ describe('native holder: the server side of the wire format', () => {
   });
 });
 
+describe('native holder: a peer that does not read', () => {
+  it('is closed as slow once a broadcast would block, and nothing is queued for it', async () => {
+    const server = createNativeHolder();
+    const port = await freePort();
+    await server.listen('127.0.0.1', port);
+    const socket = await rawSocket(port);
+    socket.pause();
+    socket.on('error', () => {});
+    await waitFor(server, (s) => s.established === 1);
+    const payload = new Uint8Array(0xffff);
+    let written = 0;
+    for (let seq = 1; seq <= 2000 && server.stats().closed.slow === 0; seq++) written += server.broadcast(seq, payload);
+    const s = server.stats();
+    server.destroy();
+    socket.destroy();
+    assert.equal(s.closed.slow, 1);
+    assert.equal(s.established, 0);
+    assert.equal(s.broadcastsSent, written);
+    assert.ok(written > 0 && written < 2000);
+  });
+});
+
 describe('native holder: lifecycle', () => {
   it('keeps returning the final stats after destroy and refuses commands', async () => {
     const h = createNativeHolder();
@@ -270,6 +293,20 @@ describe('native holder: lifecycle', () => {
     assert.equal(h.stats().listeners, 1);
     assert.throws(() => h.pingAll(1), { code: 'CONNLAB_ERR_HOLDER_DESTROYED' });
     await freePort(); // the listener is gone: nothing else to assert beyond no hang
+  });
+
+  it('does not keep a process alive when it is never destroyed', async () => {
+    const port = await freePort();
+    const script = [
+      `const m = await import(${JSON.stringify(new URL('../../src/engine/native-holder.ts', import.meta.url).href)});`,
+      `const h = m.createNativeHolder(); await h.listen('127.0.0.1', ${port});`,
+      `h.connect(new Uint32Array([0, 0, 0x7f000001, ${port}]));`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const [code, signal] = await once(child, 'exit');
+    clearTimeout(timer);
+    assert.deepEqual([code, signal], [0, null]);
   });
 
   it('names errno numbers the way Node does', () => {
