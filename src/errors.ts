@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   CONNLAB_ERR_NATIVE_UNAVAILABLE: 'the native connection holder addon is not built or cannot load on this Node',
   CONNLAB_ERR_LISTEN: 'a holder could not listen on an address; the cause carries the errno code (EADDRINUSE)',
   CONNLAB_ERR_HOLDER_DESTROYED: 'a connection holder was used after destroy()',
+  CONNLAB_ERR_WORKER: 'a worker process failed to start or died; the message says how',
   CONNLAB_ERR_PROTOCOL: 'bytes that are not a valid connlab wire frame',
 } as const;
 

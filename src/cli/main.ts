@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as doctor from './commands/doctor.ts';
+import * as load from './commands/load.ts';
+import * as serve from './commands/serve.ts';
 import { paint, processIo, type Io } from './io.ts';
 
 interface Command {
@@ -13,7 +15,7 @@ interface Command {
   run(argv: string[], io: Io): Promise<number>;
 }
 
-export const COMMANDS: Record<string, Command> = { doctor };
+export const COMMANDS: Record<string, Command> = { doctor, serve, load };
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -1,0 +1,171 @@
+// `connlab load`: plan → ramp with a progress bar → verify → hold with pings → result.
+// A stop (duration, Ctrl-C, SIGTERM) at any point still closes every worker and writes
+// the result so far.
+
+import { ConnlabError } from '../../errors.ts';
+import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
+import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
+import type { TuplePlan } from '../../tuple/plan.ts';
+import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
+import { oneOf, parseCommandArgs } from '../args.ts';
+import { readHostFacts } from '../host-facts.ts';
+import type { Io } from '../io.ts';
+import { progressBar, StatusLine } from '../render/status-line.ts';
+import { watchForStop, type StopWatch } from '../stop.ts';
+import { parseWorkers } from './serve.ts';
+
+export const summary = 'open and hold N connections to any TCP server, past 65,535 from one host';
+
+export const help = `Usage: connlab load ADDR:PORT[,…] -c N [options]
+
+Opens and holds N connections to any TCP server. It plans the four-tuples itself:
+each worker gets a disjoint slice of (source IP, source port, destination), one source
+port serves every destination at once, and the kernel never searches for a free port,
+so one host goes far past 65,535. Toward loopback it picks its own sources from
+127.0.0.2 on. Against connlab serve it also pings every connection to verify it and
+measures round trips and broadcast delivery; any other server just gets held.
+
+Options:
+  -c, --connections N        connections to open and hold (100k, 1m)
+  --rate R                   connects per second over all workers (default: as fast as
+                             the server accepts, 1,024 in flight per worker)
+  --source-ips LIST          source addresses: 127.0.0.2-127.0.0.40 (default: loopback
+                             sources as needed toward 127/8, else the kernel's choice)
+  --source-ports RANGE|kernel  planned source ports (default 10000-65000), or kernel
+                             to let connect() pick ephemeral ports, for comparison
+  --duration D               hold for D after the ramp (default 10s), then close
+  --ping D                   ping every connection every D while holding (default 10s)
+  --connect-timeout D        give up on a handshake after D (default 10s)
+  --workers auto|N           worker processes (auto: as the descriptor limit needs)
+  --holder auto|native|node  the connection holder (auto: native when built)
+  --dry-run                  print the plan and what limits it, open nothing
+  --json                     print the result as JSON (schema connlab.load/1)
+  -h, --help                 this help
+
+Examples:
+  connlab load 127.0.0.1:9000 -c 70000 --duration 20s
+  connlab load 127.0.0.1:9000-9003 -c 200k --source-ips 127.0.0.2-127.0.0.5 --json
+  connlab load 127.0.0.1:8080 -c 50000 --rate 5000 --source-ports kernel
+  connlab load 127.0.0.1:9000 -c 1m --dry-run
+`;
+
+const options = {
+  connections: { type: 'string', short: 'c' },
+  rate: { type: 'string' },
+  'source-ips': { type: 'string' },
+  'source-ports': { type: 'string' },
+  duration: { type: 'string' },
+  ping: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  workers: { type: 'string' },
+  holder: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
+
+export function loadOptionsFromFlags(targets: string, values: Values): LoadOptions {
+  if (values.connections === undefined) throw new ConnlabError('CONNLAB_ERR_USAGE', 'load needs -c N', { hint: 'pass -c 10000' });
+  const sourcePorts = values['source-ports'];
+  const facts = readHostFacts();
+  return {
+    destinations: expandTargets(parseTargets(targets, 'target')),
+    connections: parseCount(values.connections, '--connections', { min: 1 }),
+    sourceIps: values['source-ips'] === undefined ? undefined : parseIpList(values['source-ips'], '--source-ips'),
+    sourcePorts: sourcePorts === undefined ? undefined : sourcePorts === 'kernel' ? 'kernel' : parsePortRange(sourcePorts, '--source-ports'),
+    ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),
+    workers: parseWorkers(values.workers),
+    holder: values.holder === undefined ? 'auto' : oneOf('--holder', values.holder, ['auto', 'native', 'node'] as const),
+    connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : parseDurationMs(values['connect-timeout'], '--connect-timeout'),
+    fdSoftLimit: facts.fdSoftLimit,
+    kernelPoolSize: facts.kernelPoolSize,
+  };
+}
+
+export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
+  const sources = plan.sourceIps === 1 && !options.sourceIps ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
+  const lines = [
+    `Plan: ${formatCount(plan.connections)} connections over ${plan.slices.length} worker(s), ${plan.strategy} source ports`,
+    `  four-tuples available: ${sources} × ${formatCount(plan.sourcePorts)} source ports × ${formatCount(plan.destinations)} destination(s) = ${formatCount(plan.capacity)}`,
+    `  uses ${(100 * plan.connections / plan.capacity).toFixed(1)}% of them; the first connection: ${describeFirst(options, plan)}`,
+    ...plan.slices.map((s) => `  worker ${s.worker}: connections ${formatCount(s.start)}–${formatCount(s.start + s.count - 1)}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function describeFirst(options: LoadOptions, plan: TuplePlan): string {
+  const dest = options.destinations[0];
+  return dest ? `→ ${formatIpv4(dest.ip)}:${dest.port} (${plan.destinations} destination(s) share each source port)` : '';
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('load', argv, options, true);
+  if (values.help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', positionals.length === 0 ? 'load needs a target ADDR:PORT' : `load takes one target list, got ${positionals.length}`, {
+      hint: 'join several targets with commas: 127.0.0.1:9000,127.0.0.1:9001',
+    });
+  }
+  const loadOptions = loadOptionsFromFlags(positionals[0] ?? '', values);
+  const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
+  const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
+  if (values['dry-run']) {
+    const { plan } = planLoad(loadOptions);
+    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions));
+    return 0;
+  }
+  const netstatBefore = await readNetstatCounters();
+  const load = await startLoad(loadOptions);
+  const stop = watchForStop(undefined, () => load.destroy());
+  try {
+    const reason = await drive(load, stop, io, holdMs, pingMs);
+    const delta = counterDelta(netstatBefore, await readNetstatCounters());
+    const result = await load.close({ listenOverflowsRose: delta['TcpExt.ListenOverflows'] > 0 });
+    const withReason = { ...result, stopped_by: reason, kernel: delta };
+    io.stdout.write(values.json ? `${JSON.stringify(withReason, null, 2)}\n` : renderResult(result, reason));
+    return 0;
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, pingMs: number): Promise<string> {
+  const status = new StatusLine(io.stderr);
+  const ramp = load.rampDone();
+  let reason: string | undefined;
+  let ramped = false;
+  void ramp.then(() => (ramped = true));
+  while (!ramped && !reason) {
+    reason = await Promise.race([stop.sleep(250), ramp.then(() => undefined)]);
+    const p = load.progress();
+    status.update(`${progressBar(p.established, p.target)} ${formatCount(p.established)}/${formatCount(p.target)} · ${formatCount(p.connectsPerSecond)}/s · in flight ${formatCount(p.pending)} · failed ${formatCount(p.failed)}`);
+  }
+  status.done();
+  if (reason) return reason;
+  const first = await load.ping();
+  io.stderr.write(`ramped; ${formatCount(first.verified)} of ${formatCount(first.established)} answered a ping; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
+  const holdEnd = performance.now() + holdMs;
+  while (performance.now() < holdEnd) {
+    reason = await stop.sleep(Math.min(pingMs, holdEnd - performance.now()));
+    if (reason) return reason;
+    if (performance.now() < holdEnd - 1) await load.ping();
+  }
+  await load.ping();
+  return 'duration';
+}
+
+function renderResult(r: LoadResult, reason: string): string {
+  const lines = [
+    `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} established, ${formatCount(r.connections.verified)} verified by ping`,
+    `ramp: ${r.ramp.seconds}s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms, max ${r.ramp.connect_ms.max} ms`,
+    r.ping.rtt_ms.count > 0 ? `ping round trip: p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms` : 'ping: no answers (not a connlab server?)',
+    `memory: ${formatCount(r.memory.load_private_bytes)} B private over ${r.processes.load} worker(s)${r.memory.load_user_bytes_per_connection ? ` = ${formatCount(r.memory.load_user_bytes_per_connection)} B per connection` : ''}`,
+    ...r.explained.map((e) => `error ${e.errno} × ${formatCount(e.count)}: ${e.cause} — ${e.explanation}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,39 @@
+// Sums the latest counter snapshots of many workers into one. Pure, so the supervisor's
+// arithmetic is tested without processes. Peaks are not summable (workers peak at
+// different moments): the supervisor tracks the peak of the summed count itself.
+
+import type { CloseReason, HolderStats } from './holder.ts';
+
+export function emptyStats(): HolderStats {
+  return {
+    established: 0, peakEstablished: 0, pending: 0, queued: 0, accepted: 0, connected: 0,
+    closed: { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0 },
+    errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
+    broadcastsSent: 0, broadcastsReceived: 0, bytesIn: 0, bytesOut: 0, samplesDropped: 0, listeners: 0,
+  };
+}
+
+const SCALARS = [
+  'established', 'pending', 'queued', 'accepted', 'connected', 'acceptBackoffs', 'pingsSent', 'pongsReceived',
+  'verified', 'broadcastsSent', 'broadcastsReceived', 'bytesIn', 'bytesOut', 'samplesDropped', 'listeners',
+] as const;
+
+function addRecord(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
+}
+
+export function sumStats(list: readonly HolderStats[]): HolderStats {
+  const total = emptyStats();
+  for (const stats of list) {
+    for (const key of SCALARS) total[key] += stats[key];
+    addRecord(total.closed as Record<CloseReason, number>, stats.closed);
+    addRecord(total.errors, stats.errors);
+  }
+  total.peakEstablished = total.established;
+  return total;
+}
+
+/** A worker that exited still owns its totals, but holds nothing now. */
+export function retire(stats: HolderStats): HolderStats {
+  return { ...stats, established: 0, pending: 0, queued: 0, verified: 0, listeners: 0, peakEstablished: 0 };
+}

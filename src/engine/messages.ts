@@ -1,0 +1,79 @@
+// The messages between a supervisor and its worker processes: a discriminated union on
+// `type`, checked where it arrives (a malformed message is a bug and is rejected, not
+// guessed at). Counters travel as cumulative snapshots, so a late message never loses a
+// count; latency samples travel as deltas and are merged into histograms by the parent.
+
+import type { ProcessMemory } from '../probe/process-memory.ts';
+import type { PlanInput, Slice } from '../tuple/plan.ts';
+import type { HolderSamples, HolderStats } from './holder.ts';
+
+export type HolderKind = 'native' | 'node';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ServerWorkerConfig {
+  role: 'server';
+  holder: HolderKind;
+  listen: ListenAddress[];
+  backlog: number;
+  reportIntervalMs: number;
+}
+
+export interface ClientWorkerConfig {
+  role: 'client';
+  holder: HolderKind;
+  plan: PlanInput;
+  slice: Slice;
+  /** Connects per second for this worker; null: as fast as the window allows. */
+  ratePerSec: number | null;
+  /** Connects in flight at most: the ramp's window, so a slow server sees a bounded burst. */
+  maxPending: number;
+  connectTimeoutMs: number;
+  reportIntervalMs: number;
+}
+
+export type WorkerConfig = ServerWorkerConfig | ClientWorkerConfig;
+
+export type ToWorker =
+  | { type: 'start'; config: WorkerConfig }
+  /** Ping every connection; answer once all answered or timeoutMs passed. */
+  | { type: 'ping'; seq: number; timeoutMs: number }
+  | { type: 'broadcast'; seq: number }
+  | { type: 'close' };
+
+export interface WorkerReport {
+  type: 'report';
+  stats: HolderStats;
+  samples: HolderSamples;
+  memory: ProcessMemory | null;
+  heapUsedBytes: number;
+  /** Client: every tuple of the slice has been tried and none is in flight. */
+  rampDone: boolean;
+}
+
+export type FromWorker =
+  | { type: 'started'; pid: number; holder: HolderKind }
+  | WorkerReport
+  | { type: 'pinged'; seq: number; verified: number; established: number }
+  /** Client: the slice is done (every tuple tried, none in flight). */
+  | { type: 'ramped' }
+  | { type: 'broadcasted'; seq: number; written: number }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'closed'; stats: HolderStats };
+
+const TO_WORKER = new Set(['start', 'ping', 'broadcast', 'close']);
+const FROM_WORKER = new Set(['started', 'report', 'pinged', 'ramped', 'broadcasted', 'failed', 'closed']);
+
+const typed = (value: unknown): value is { type: string } =>
+  typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+
+export function isToWorker(value: unknown): value is ToWorker {
+  return typed(value) && TO_WORKER.has(value.type);
+}
+
+export function isFromWorker(value: unknown): value is FromWorker {
+  return typed(value) && FROM_WORKER.has(value.type);
+}

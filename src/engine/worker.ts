@@ -1,0 +1,158 @@
+// The worker process: one holder, one ticker. The supervisor forks this file with an IPC
+// channel, sends `start`, and from then on the worker reports cumulative counters and
+// drained latency samples every reportIntervalMs. A client worker also ramps its slice
+// of the tuple plan: each tick it tops the in-flight window up to maxPending, paced by
+// the rate if one is set. When the channel closes (the supervisor died or let go), the
+// worker closes everything and exits, so no worker outlives its supervisor.
+
+import { isConnlabError } from '../errors.ts';
+import { readProcessMemory } from '../probe/process-memory.ts';
+import { createTupleCursor } from '../tuple/plan.ts';
+import { createHolder } from './create-holder.ts';
+import type { Holder } from './holder.ts';
+import { isToWorker, type ClientWorkerConfig, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
+
+const RAMP_TICK_MS = 5;
+const PING_POLL_MS = 10;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+class Worker {
+  #holder: Holder;
+  #config: WorkerConfig;
+  #cursor: ReturnType<typeof createTupleCursor> | undefined;
+  #tokens = 0;
+  #lastTick = performance.now();
+  #rampTimer: NodeJS.Timeout | undefined;
+  #reportTimer: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(config: WorkerConfig) {
+    this.#config = config;
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs } : {});
+    this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    if (config.role === 'server') {
+      for (const address of config.listen) await this.#holder.listen(address.host, address.port, config.backlog);
+    } else {
+      this.#cursor = createTupleCursor(config.plan, config.slice);
+      this.#rampTimer = setInterval(() => this.#ramp(config), RAMP_TICK_MS);
+    }
+    send({ type: 'started', pid: process.pid, holder: this.#holder.kind });
+  }
+
+  #ramp(config: ClientWorkerConfig): void {
+    const cursor = this.#cursor;
+    if (!cursor) return;
+    const now = performance.now();
+    if (config.ratePerSec !== null) {
+      // Token bucket, at most one second of burst.
+      this.#tokens = Math.min(config.ratePerSec, this.#tokens + ((now - this.#lastTick) / 1000) * config.ratePerSec);
+    }
+    this.#lastTick = now;
+    const stats = this.#holder.stats();
+    if (cursor.remaining() === 0) {
+      // Keep ticking until the last handshake settles, then say so at once.
+      if (stats.pending === 0 && stats.queued === 0) {
+        clearInterval(this.#rampTimer);
+        this.#rampTimer = undefined;
+        send({ type: 'ramped' });
+      }
+      return;
+    }
+    let budget = Math.min(cursor.remaining(), config.maxPending - stats.pending - stats.queued);
+    if (config.ratePerSec !== null) budget = Math.min(budget, Math.floor(this.#tokens));
+    if (budget <= 0) return;
+    this.#tokens -= budget;
+    this.#holder.connect(cursor.next(budget));
+  }
+
+  #rampDone(): boolean {
+    if (this.#config.role === 'server') return true;
+    const stats = this.#holder.stats();
+    return (this.#cursor?.remaining() ?? 0) === 0 && stats.pending === 0 && stats.queued === 0;
+  }
+
+  async report(): Promise<void> {
+    if (this.#closing) return;
+    const memory = (await readProcessMemory('self')) ?? null;
+    if (this.#closing) return;
+    const samples = this.#holder.drainSamples();
+    send({ type: 'report', stats: this.#holder.stats(), samples, memory, heapUsedBytes: process.memoryUsage().heapUsed, rampDone: this.#rampDone() });
+  }
+
+  /** Pings every connection and answers when all have answered, or at the timeout. */
+  async #ping(seq: number, timeoutMs: number): Promise<void> {
+    this.#holder.pingAll(seq);
+    const deadline = performance.now() + timeoutMs;
+    let stats = this.#holder.stats();
+    while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {
+      await new Promise((resolve) => setTimeout(resolve, PING_POLL_MS));
+      stats = this.#holder.stats();
+    }
+    send({ type: 'pinged', seq, verified: stats.verified, established: stats.established });
+  }
+
+  handle(message: ToWorker): void {
+    if (message.type === 'ping') {
+      void this.#ping(message.seq, message.timeoutMs);
+    } else if (message.type === 'broadcast') {
+      send({ type: 'broadcasted', seq: message.seq, written: this.#holder.broadcast(message.seq) });
+    } else if (message.type === 'close') {
+      void this.close(true);
+    }
+  }
+
+  async close(tellParent: boolean): Promise<void> {
+    if (this.#closing) return;
+    await this.report();
+    this.#closing = true;
+    clearInterval(this.#reportTimer);
+    clearInterval(this.#rampTimer);
+    await this.#holder.closeAll();
+    const stats = this.#holder.stats();
+    this.#holder.destroy();
+    if (tellParent && process.connected) send({ type: 'closed', stats });
+    process.disconnect?.();
+    process.exitCode = 0;
+  }
+}
+
+function fail(error: unknown): void {
+  const code = isConnlabError(error) ? error.code : 'CONNLAB_ERR_WORKER';
+  const message = error instanceof Error ? error.message : String(error);
+  const errno = (error as { cause?: { code?: string } }).cause?.code;
+  send({ type: 'failed', code, message: errno ? `${message} (${errno})` : message });
+  process.disconnect?.();
+  process.exitCode = 1;
+}
+
+let worker: Worker | undefined;
+
+process.on('message', (message: unknown) => {
+  if (!isToWorker(message)) return fail(new Error(`unexpected message ${JSON.stringify(message)}`));
+  if (message.type === 'start') {
+    if (worker) return fail(new Error('start sent twice'));
+    try {
+      worker = new Worker(message.config);
+      worker.start().catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+    return;
+  }
+  worker?.handle(message);
+});
+
+// The supervisor is gone: let go of every connection and leave.
+process.on('disconnect', () => {
+  if (worker) void worker.close(false).finally(() => process.exit(0));
+  else process.exit(0);
+});
+// Ctrl-C in a terminal reaches the whole process group; the supervisor decides.
+process.on('SIGINT', () => {});

@@ -1,0 +1,214 @@
+// connlab load as a library: plans the four-tuples, spreads them over client workers,
+// ramps, verifies with a ping round, and closes. Latency samples from the workers land
+// in HDR histograms here; counters are summed from the workers' latest snapshots.
+
+import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
+import type { HolderStats } from '../engine/holder.ts';
+import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
+import type { ClientWorkerConfig } from '../engine/messages.ts';
+import { RateMeter } from '../engine/rate-meter.ts';
+import { clientWorkersFor } from '../engine/sizing.ts';
+import { WorkerPool } from '../engine/worker-pool.ts';
+import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
+import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
+import { classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
+
+export interface LoadOptions {
+  destinations: Destination[];
+  connections: number;
+  /** undefined: 127.0.0.2 onward when every destination is loopback, else the kernel's choice. */
+  sourceIps?: Range[];
+  sourcePorts?: Range | 'kernel';
+  /** Connects per second over all workers; null or undefined: as fast as the window allows. */
+  ratePerSec?: number | null;
+  workers?: number | 'auto';
+  holder?: HolderChoice;
+  /** The per-process open-file soft limit workers inherit. */
+  fdSoftLimit: number;
+  /** Ports in ip_local_port_range (minus reserved): the kernel's pool per destination. */
+  kernelPoolSize: number;
+  connectTimeoutMs?: number;
+  /** Connects in flight per worker at most. */
+  maxPendingPerWorker?: number;
+  reportIntervalMs?: number;
+}
+
+export interface RampSummary {
+  seconds: number;
+  per_second: number;
+  connect_ms: LatencySummaryMs;
+}
+
+/** The contract keys of design.md (`connections`, `ramp`, `errors`), plus load's own. */
+export interface LoadResult {
+  schema: 'connlab.load/1';
+  connections: { target: number; established: number; verified: number };
+  ramp: RampSummary;
+  ping: { rtt_ms: LatencySummaryMs };
+  broadcast: { received: number; latency_ms: LatencySummaryMs };
+  errors: Record<string, number>;
+  explained: (Classification & { count: number })[];
+  closed: HolderStats['closed'];
+  processes: { load: number };
+  plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
+  memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
+  holder: string;
+}
+
+export interface LoadProgress {
+  established: number;
+  pending: number;
+  failed: number;
+  connectsPerSecond: number;
+  target: number;
+}
+
+/** Works out the plan input from the options: default sources and ports included. */
+export function resolvePlanInput(options: LoadOptions, workers: number): PlanInput {
+  const sourcePorts = options.sourcePorts ?? DEFAULT_SOURCE_PORTS;
+  const allLoopback = options.destinations.every((d) => isLoopback(d.ip));
+  const sourceIps = options.sourceIps ??
+    (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, options.kernelPoolSize) : undefined);
+  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize };
+}
+
+export function planLoad(options: LoadOptions): { input: PlanInput; plan: TuplePlan } {
+  const workers = options.workers === undefined || options.workers === 'auto'
+    ? clientWorkersFor(options.connections, options.fdSoftLimit)
+    : options.workers;
+  const input = resolvePlanInput(options, workers);
+  return { input, plan: planTuples(input) };
+}
+
+export class LoadHandle {
+  readonly pool: WorkerPool;
+  readonly plan: TuplePlan;
+  readonly holder: string;
+  readonly #target: number;
+  #startedAt: number | undefined;
+  readonly #connect = new LatencyRecorder();
+  readonly #rtt = new LatencyRecorder();
+  readonly #broadcast = new LatencyRecorder();
+  readonly #rate = new RateMeter();
+  readonly #ramped: Promise<number>;
+  #verified = 0;
+  #pingSeq = 0;
+  #sourcePorts: string;
+
+  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string) {
+    this.pool = pool;
+    this.plan = plan;
+    this.holder = holder;
+    this.#target = plan.connections;
+    this.#sourcePorts = sourcePorts;
+    // The ramp starts when the first worker starts connecting, not when processes spawn.
+    pool.on('message', (_index, message) => {
+      if (message.type === 'started') this.#startedAt ??= performance.now();
+    });
+    pool.on('report', (_index, report) => {
+      this.#connect.record(report.samples.connectUs);
+      this.#rtt.record(report.samples.rttUs);
+      this.#broadcast.record(report.samples.broadcastUs);
+    });
+    this.#ramped = new Promise((resolve) => {
+      let remaining = pool.workers.length;
+      const onMessage = (_index: number, message: { type: string }): void => {
+        if (message.type !== 'ramped') return;
+        remaining -= 1;
+        if (remaining === 0) {
+          pool.off('message', onMessage);
+          resolve(performance.now());
+        }
+      };
+      pool.on('message', onMessage);
+      pool.on('worker-exit', () => {
+        remaining -= 1;
+        if (remaining <= 0) resolve(performance.now());
+      });
+    });
+  }
+
+  progress(): LoadProgress {
+    const totals = this.pool.totals();
+    const failed = Object.values(totals.errors).reduce((a, b) => a + b, 0);
+    return { established: totals.established, pending: totals.pending + totals.queued, failed, connectsPerSecond: this.#rate.update(totals.connected), target: this.#target };
+  }
+
+  /** Resolves when every worker has tried every tuple of its slice: seconds since start. */
+  async rampDone(): Promise<number> {
+    return ((await this.#ramped) - (this.#startedAt ?? 0)) / 1000;
+  }
+
+  /** A liveness round: every connection pings; resolves with how many answered. */
+  async ping(timeoutMs = 10_000): Promise<{ verified: number; established: number }> {
+    const seq = ++this.#pingSeq;
+    this.pool.send({ type: 'ping', seq, timeoutMs });
+    const replies = await this.pool.collect('pinged', timeoutMs + 5000);
+    this.#verified = replies.reduce((sum, r) => sum + r.verified, 0);
+    return { verified: this.#verified, established: replies.reduce((sum, r) => sum + r.established, 0) };
+  }
+
+  /** Ends every worker (gracefully, then by PID) and returns the result. */
+  async close(context?: ClassifyContext): Promise<LoadResult> {
+    const rampEnd = await Promise.race([this.#ramped, Promise.resolve(performance.now())]);
+    const beforeClose = this.pool.totals();
+    const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
+    await this.pool.close();
+    const totals = this.pool.totals();
+    return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, context);
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+  }
+
+  #result(held: HolderStats, totals: HolderStats, seconds: number, privateBytes: number, context?: ClassifyContext): LoadResult {
+    const { slices: _slices, ...plan } = this.plan;
+    return {
+      schema: 'connlab.load/1',
+      connections: { target: this.#target, established: held.established, verified: this.#verified },
+      ramp: { seconds: round(seconds, 3), per_second: seconds > 0 ? Math.round(totals.connected / seconds) : 0, connect_ms: this.#connect.summaryMs() },
+      ping: { rtt_ms: this.#rtt.summaryMs() },
+      broadcast: { received: totals.broadcastsReceived, latency_ms: this.#broadcast.summaryMs() },
+      errors: totals.errors,
+      explained: classifyErrors(totals.errors, context),
+      closed: totals.closed,
+      processes: { load: this.pool.workers.length },
+      plan: { ...plan, source_ports: this.#sourcePorts },
+      memory: {
+        load_private_bytes: privateBytes,
+        load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
+      },
+      holder: this.holder,
+    };
+  }
+}
+
+const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
+  const { input, plan } = planLoad(options);
+  const kind = resolveHolderKind(options.holder ?? 'auto');
+  const workers = plan.slices.length;
+  const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
+  const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
+    role: 'client',
+    holder: kind,
+    plan: input,
+    slice,
+    ratePerSec: ratePerWorker,
+    maxPending: options.maxPendingPerWorker ?? 1024,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    reportIntervalMs: options.reportIntervalMs ?? 1000,
+  }));
+  const pool = new WorkerPool(configs, { restart: false });
+  const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
+  const handle = new LoadHandle(pool, plan, kind, sourcePorts);
+  try {
+    await pool.start();
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  return handle;
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { emptyStats, retire, sumStats } from '../../src/engine/aggregate.ts';
+import { isFromWorker, isToWorker } from '../../src/engine/messages.ts';
+import { RateMeter } from '../../src/engine/rate-meter.ts';
+import { clientWorkersFor, serverWorkersFor } from '../../src/engine/sizing.ts';
+
+describe('summing worker counters', () => {
+  it('adds scalars, close reasons and errno tables', () => {
+    const a = { ...emptyStats(), established: 10, accepted: 12, closed: { ...emptyStats().closed, peer: 2 }, errors: { EMFILE: 3 } };
+    const b = { ...emptyStats(), established: 5, accepted: 5, closed: { ...emptyStats().closed, peer: 1, slow: 4 }, errors: { EMFILE: 1, ENFILE: 2 } };
+    const total = sumStats([a, b]);
+    assert.equal(total.established, 15);
+    assert.equal(total.accepted, 17);
+    assert.deepEqual(total.closed, { peer: 3, reset: 0, protocol: 0, slow: 4, local: 0, timeout: 0 });
+    assert.deepEqual(total.errors, { EMFILE: 4, ENFILE: 2 });
+  });
+
+  it('keeps a dead worker\'s totals but none of what it held', () => {
+    const dead = retire({ ...emptyStats(), established: 7, verified: 7, accepted: 9, listeners: 1 });
+    assert.deepEqual([dead.established, dead.verified, dead.listeners, dead.accepted], [0, 0, 0, 9]);
+  });
+});
+
+describe('worker sizing', () => {
+  it('gives servers 25% spare for SO_REUSEPORT\'s uneven spread and clients exact slices', () => {
+    assert.equal(serverWorkersFor(70_000, 20_000), 5);
+    assert.equal(clientWorkersFor(70_000, 20_000), 4);
+    assert.equal(clientWorkersFor(1_000_000, 20_000), 51);
+    assert.equal(serverWorkersFor(1, 20_000), 1);
+  });
+});
+
+describe('rates and messages', () => {
+  it('turns a cumulative counter into a per-second rate', () => {
+    const meter = new RateMeter();
+    meter.update(0, 0);
+    assert.equal(meter.update(500, 250), 2000);
+    assert.equal(meter.perSecond, 2000);
+  });
+
+  it('accepts only known message types in each direction', () => {
+    assert.equal(isToWorker({ type: 'ping', seq: 1, timeoutMs: 10 }), true);
+    assert.equal(isToWorker({ type: 'report' }), false);
+    assert.equal(isFromWorker({ type: 'ramped' }), true);
+    assert.equal(isFromWorker({ type: 'start' }), false);
+    assert.equal(isFromWorker('ramped'), false);
+  });
+});
