@@ -9,7 +9,7 @@
 //
 // Loopback only. Every child is ended by PID, and every step has a deadline.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -267,7 +267,15 @@ function slabDelta(before: SlabSnapshot, after: SlabSnapshot, count: number) {
     caches[name] = { objSize: a.objSize, activeObjsDelta: a.activeObjs - b.activeObjs, bytesPerConnection: Math.round(bytes / count) };
     total += bytes;
   }
-  return { caches, bytesPerConnection: Math.round(total / count) };
+  // One object of each cache per socket, two sockets per loopback connection: the
+  // expected cost, which the global deltas above approach only on a quiet machine.
+  const objectBytesPerSocket = Object.values(caches).reduce((sum, c) => sum + c.objSize, 0);
+  return {
+    caches,
+    bytesPerConnection: Math.round(total / count),
+    objectBytesPerSocket,
+    note: 'slab counters are system-wide: other socket activity during the run inflates the deltas',
+  };
 }
 
 async function scenario(kind: Kind, count: number, srcIp: string) {
@@ -304,6 +312,48 @@ async function scenario(kind: Kind, count: number, srcIp: string) {
   }
 }
 
+// What a worker process costs before it holds anything, by how it loads the holder:
+// Node's runtime type stripping loads a TypeScript transformer into every process
+// that imports a .ts file, which matters when the engine runs ~100 workers.
+const ADDON_URL = new URL('../build/Release/connlab_holder.node', import.meta.url).pathname;
+const IDLE_VARIANTS: Record<string, string> = {
+  bareNode: '',
+  tsImport: `await import(${JSON.stringify(new URL('../src/errors.ts', import.meta.url).href)});`,
+  tsWrapperHolder: `const m = await import(${JSON.stringify(new URL('../src/engine/native-holder.ts', import.meta.url).href)});
+globalThis.h = m.createNativeHolder();`,
+  jsAddonHolder: `const { createRequire } = await import('node:module');
+const b = createRequire(import.meta.url)(${JSON.stringify(ADDON_URL)});
+globalThis.h = b.create(0, 1000);`,
+};
+
+async function idleBaseline(code: string): Promise<ProcessMemory> {
+  const script = `${code}\nglobalThis.gc(); process.stdout.write('ready\\n'); setInterval(() => {}, 60_000);`;
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const pid = child.pid ?? -1;
+  try {
+    const exitedEarly = once(child, 'exit').then(() => {
+      throw new Error(`idle baseline child ${pid} exited before it was ready`);
+    });
+    await Promise.race([once(child.stdout as NodeJS.ReadableStream, 'data'), exitedEarly]);
+    exitedEarly.catch(() => {});
+    return readSmapsRollup(pid);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+  }
+}
+
+async function idleBaselines(): Promise<Record<string, ProcessMemory>> {
+  const out: Record<string, ProcessMemory> = {};
+  for (const [name, code] of Object.entries(IDLE_VARIANTS)) out[name] = await idleBaseline(code);
+  return out;
+}
+
 async function runParent(count: number): Promise<void> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) {
     throw new RangeError(`connections must be 1..${MAX_CONNECTIONS}`);
@@ -311,6 +361,7 @@ async function runParent(count: number): Promise<void> {
   const native = await scenario('native', count, '127.0.0.2');
   await delay(1000); // let the kernel finish freeing the first run's sockets (RCU)
   const plain = await scenario('plain', count, '127.0.0.3');
+  const idleProcesses = await idleBaselines();
   const result = {
     benchmark: 'holder-memory',
     date: new Date().toISOString(),
@@ -320,11 +371,16 @@ async function runParent(count: number): Promise<void> {
     method: 'smaps_rollup Private_Clean+Private_Dirty and Pss before/after, after gc(); slab = objsize x active_objs delta, both sockets of each loopback connection',
     native,
     plain,
+    idleProcesses,
   };
   const file = join(dirname(HERE), 'results', `holder-memory-${result.date.slice(0, 10)}.json`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify({ file, native: summary(native), plain: summary(plain) }, null, 2)}\n`);
+  const idlePrivateDirtyBytes = Object.fromEntries(
+    Object.entries(idleProcesses).map(([name, mem]) => [name, mem.privateDirtyBytes]),
+  );
+  const report = { file, native: summary(native), plain: summary(plain), idlePrivateDirtyBytes };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
 function summary(run: Awaited<ReturnType<typeof scenario>>) {
