@@ -42,6 +42,8 @@ export type ToWorker =
   /** Ping every connection; answer once all answered or timeoutMs passed. */
   | { type: 'ping'; seq: number; timeoutMs: number }
   | { type: 'broadcast'; seq: number }
+  /** Report now, instead of at the next tick: before a close, so nothing is stale. */
+  | { type: 'report' }
   | { type: 'close' };
 
 export interface WorkerReport {
@@ -64,7 +66,7 @@ export type FromWorker =
   | { type: 'failed'; code: string; message: string }
   | { type: 'closed'; stats: HolderStats };
 
-const TO_WORKER = new Set(['start', 'ping', 'broadcast', 'close']);
+const TO_WORKER = new Set(['start', 'ping', 'broadcast', 'report', 'close']);
 const FROM_WORKER = new Set(['started', 'report', 'pinged', 'ramped', 'broadcasted', 'failed', 'closed']);
 
 const typed = (value: unknown): value is { type: string } =>

@@ -149,6 +149,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     });
   }
 
+  /** Asks every worker for a report now and waits for them: totals() is then current. */
+  async refresh(timeoutMs = 5_000): Promise<void> {
+    const replies = this.collect('report', timeoutMs);
+    this.send({ type: 'report' });
+    await replies;
+  }
+
   /** The sum of the latest report of every worker, dead ones included. */
   totals(): HolderStats {
     return sumStats([...this.#retired, ...this.#workers.flatMap((w) => (w.report ? [w.report.stats] : []))]);

@@ -5,6 +5,9 @@
 // the rate if one is set. When the channel closes (the supervisor died or let go), the
 // worker closes everything and exits, so no worker outlives its supervisor.
 
+// Not process.memoryUsage(): it opens /proc/self/stat, which fails with EMFILE exactly
+// when a worker is full, the moment its report matters most.
+import { getHeapStatistics } from 'node:v8';
 import { isConnlabError } from '../errors.ts';
 import { readProcessMemory } from '../probe/process-memory.ts';
 import { createTupleCursor } from '../tuple/plan.ts';
@@ -83,7 +86,7 @@ class Worker {
     const memory = (await readProcessMemory('self')) ?? null;
     if (this.#closing) return;
     const samples = this.#holder.drainSamples();
-    send({ type: 'report', stats: this.#holder.stats(), samples, memory, heapUsedBytes: process.memoryUsage().heapUsed, rampDone: this.#rampDone() });
+    send({ type: 'report', stats: this.#holder.stats(), samples, memory, heapUsedBytes: getHeapStatistics().used_heap_size, rampDone: this.#rampDone() });
   }
 
   /** Pings every connection and answers when all have answered, or at the timeout. */
@@ -103,6 +106,8 @@ class Worker {
       void this.#ping(message.seq, message.timeoutMs);
     } else if (message.type === 'broadcast') {
       send({ type: 'broadcasted', seq: message.seq, written: this.#holder.broadcast(message.seq) });
+    } else if (message.type === 'report') {
+      void this.report();
     } else if (message.type === 'close') {
       void this.close(true);
     }

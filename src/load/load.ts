@@ -151,6 +151,7 @@ export class LoadHandle {
   /** Ends every worker (gracefully, then by PID) and returns the result. */
   async close(context?: ClassifyContext): Promise<LoadResult> {
     const rampEnd = await Promise.race([this.#ramped, Promise.resolve(performance.now())]);
+    await this.pool.refresh();
     const beforeClose = this.pool.totals();
     const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
     await this.pool.close();

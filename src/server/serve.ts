@@ -104,6 +104,12 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
     return { seq, written: replies.reduce((sum, r) => sum + r.written, 0), durationMs: performance.now() - started };
   }
 
+  /** Asks every worker to report now, so stats() is current rather than up to a tick old. */
+  async refresh(): Promise<ServeStats> {
+    await this.pool.refresh();
+    return this.stats();
+  }
+
   /** Closes every connection and ends every worker; the final stats. Safe to call twice. */
   close(): Promise<ServeStats> {
     this.#closed ??= (async () => {

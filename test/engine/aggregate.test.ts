@@ -41,7 +41,7 @@ describe('rates and messages', () => {
 
   it('accepts only known message types in each direction', () => {
     assert.equal(isToWorker({ type: 'ping', seq: 1, timeoutMs: 10 }), true);
-    assert.equal(isToWorker({ type: 'report' }), false);
+    assert.equal(isToWorker({ type: 'ramped' }), false);
     assert.equal(isFromWorker({ type: 'ramped' }), true);
     assert.equal(isFromWorker({ type: 'start' }), false);
     assert.equal(isFromWorker('ramped'), false);

@@ -143,7 +143,7 @@ async function hold(
   status.done();
   stop.dispose();
   // Memory is read before closing: after it, the workers hold nothing and are gone.
-  const held = serve.stats();
+  const held = await serve.refresh();
   const final = await serve.close();
   metricsServer?.close();
   const result = serveSummary({ ...final, privateBytes: held.privateBytes, workers: held.workers }, serve.holder);
