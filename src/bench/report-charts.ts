@@ -12,7 +12,7 @@ export const PHASE_FILLS: Partial<Record<BenchPhase, string>> = {
   broadcast: '#fef3c7',
 };
 
-const COLORS = { blue: '#2563eb', orange: '#ea580c', teal: '#0d9488', purple: '#7c3aed', gray: '#6b7280' };
+const COLORS = { paleBlue: '#93c5fd', orange: '#ea580c', teal: '#0d9488', purple: '#7c3aed', gray: '#6b7280' };
 
 /** One band per run of consecutive samples in a shaded phase, up to the next run's first sample. */
 export function phaseBands(timeline: readonly TimelinePoint[]): ChartBand[] {
@@ -54,7 +54,7 @@ export function benchCharts(timeline: readonly TimelinePoint[]): LineChart[] {
       id: 'connections', title: 'Connections held', unit: 'count', bands,
       series: [
         { id: 'kernel_sockets', label: 'kernel ESTAB sockets', color: COLORS.gray, points: along(timeline, (p) => p.kernel_sockets), dashed: true },
-        { id: 'server_connections', label: 'server connections', color: COLORS.blue, points: along(timeline, (p) => p.server_connections) },
+        { id: 'server_connections', label: 'server connections', color: COLORS.paleBlue, points: along(timeline, (p) => p.server_connections), strokeWidth: 6 },
         { id: 'load_connections', label: 'load connections', color: COLORS.orange, points: along(timeline, (p) => p.load_connections) },
       ],
     },
@@ -63,7 +63,7 @@ export function benchCharts(timeline: readonly TimelinePoint[]): LineChart[] {
       series: [
         { id: 'slab_bytes', label: 'socket slab caches', color: COLORS.teal, points: along(timeline, socketSlabBytes) },
         { id: 'meminfo_slab_bytes', label: 'all slab (meminfo)', color: COLORS.gray, points: along(timeline, (p) => p.meminfo_slab_bytes), dashed: true },
-        { id: 'server_private_bytes', label: 'server private', color: COLORS.blue, points: along(timeline, (p) => p.server_private_bytes) },
+        { id: 'server_private_bytes', label: 'server private', color: COLORS.paleBlue, points: along(timeline, (p) => p.server_private_bytes), strokeWidth: 6 },
         { id: 'load_private_bytes', label: 'load private', color: COLORS.orange, points: along(timeline, (p) => p.load_private_bytes) },
       ],
     },

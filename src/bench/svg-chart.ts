@@ -21,6 +21,8 @@ export interface LineSeries {
   /** Which y axis the series is read against; `right` needs `LineChart.rightUnit`. */
   axis?: 'left' | 'right';
   dashed?: boolean;
+  /** Stroke width in px (default 2): a wide pale line stays visible under one it equals. */
+  strokeWidth?: number;
 }
 
 export interface ChartBand {
@@ -182,7 +184,7 @@ function renderLegend(series: readonly LineSeries[], left: number): string {
   return series
     .map((s) => {
       const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
-      const item = `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="10" y2="10" stroke="${s.color}" stroke-width="2.5"${dash}/>`
+      const item = `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="10" y2="10" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2.5}"${dash}/>`
         + `<text x="${px(x + 24)}" y="10" dy="0.32em" fill="#374151" font-size="12">${escapeHtml(s.label)}</text></g>`;
       x += 24 + s.label.length * CHAR_WIDTH_PX + 18;
       return item;
@@ -193,7 +195,7 @@ function renderLegend(series: readonly LineSeries[], left: number): string {
 function renderSeries(s: LineSeries, f: Frame, axis: Axis): string {
   const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
   return `<path data-series="${escapeHtml(s.id)}" d="${linePath(s.points, f, axis)}" fill="none" stroke="${s.color}" `
-    + `stroke-width="2" stroke-linejoin="round" stroke-linecap="round"${dash}><title>${escapeHtml(s.label)}</title></path>`;
+    + `stroke-width="${s.strokeWidth ?? 2}" stroke-linejoin="round" stroke-linecap="round"${dash}><title>${escapeHtml(s.label)}</title></path>`;
 }
 
 export function renderLineChart(chart: LineChart): string {

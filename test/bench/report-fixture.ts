@@ -6,6 +6,13 @@ import type { BenchResult } from '../../src/bench/result.ts';
 
 export const FIXTURE_PATH = new URL('../fixtures/bench-result.json', import.meta.url).pathname;
 
+/** The series each chart must draw, by `data-chart` then `data-series`, in legend order. */
+export const CHART_SERIES: Record<string, string[]> = {
+  connections: ['kernel_sockets', 'server_connections', 'load_connections'],
+  memory: ['slab_bytes', 'meminfo_slab_bytes', 'server_private_bytes', 'load_private_bytes'],
+  ramp: ['connects_per_second', 'cpu_busy'],
+};
+
 /** A fresh copy each call, so a test may change it. */
 export function loadBenchFixture(): BenchResult {
   return JSON.parse(readFileSync(FIXTURE_PATH, 'utf8')) as BenchResult;

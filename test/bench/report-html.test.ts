@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderBenchReport } from '../../src/bench/report-html.ts';
 import { formatField } from '../../src/bench/report-format.ts';
-import { loadBenchFixture, markedFields, valueAt } from './report-fixture.ts';
-
-const CHART_SERIES: Record<string, string[]> = {
-  connections: ['kernel_sockets', 'server_connections', 'load_connections'],
-  memory: ['slab_bytes', 'meminfo_slab_bytes', 'server_private_bytes', 'load_private_bytes'],
-  ramp: ['connects_per_second', 'cpu_busy'],
-};
+import { CHART_SERIES, loadBenchFixture, markedFields, valueAt } from './report-fixture.ts';
 
 const REQUIRED_FIELDS = [
   'connections.established', 'connections.verified', 'connections.target', 'outcome', 'started_at', 'command',
