@@ -46,6 +46,11 @@
 // - The timeout tick, the connect pump and every callback share the JavaScript thread:
 //   a blocked event loop delays timeouts and replies, which the native thread does not.
 // - Open sockets keep the process alive until closeAll() or destroy().
+//
+// One file past the usual size on purpose: every path below updates the same private
+// counters, and moving the frame parser out would put an interface call on the
+// per-frame path. Per-connection state, samples and argument checks have their own
+// modules (node-conn-table.ts, sample-buffer.ts, holder-args.ts).
 
 import net from 'node:net';
 import type { Server, TcpNetConnectOpts } from 'node:net';
