@@ -1,0 +1,64 @@
+// The one result shape of `connlab bench`: the contract of design.md (connections,
+// ramp, memory, broadcast, limits, errors, processes) plus what the run saw over time.
+// `--json`, the final table and the HTML report all render this object, nothing else.
+
+import type { LatencySummaryMs } from '../engine/latency.ts';
+import type { LimitName } from '../limits/model.ts';
+
+export const BENCH_SCHEMA = 'connlab.bench/1';
+
+/** One sample of the timeline, taken once a second. */
+export interface TimelinePoint {
+  /** Seconds since the bench started. */
+  t: number;
+  phase: BenchPhase;
+  /** ESTABLISHED as the kernel counts it (sockstat TCP inuse, both ends here). */
+  kernel_sockets: number;
+  /** Connections serve holds / load holds, from the workers' reports. */
+  server_connections: number;
+  load_connections: number;
+  /** Bytes in the socket slab caches (TCP, sock_inode_cache, filp, dentry, eventpoll_epi). */
+  slab_bytes: Record<string, number>;
+  /** /proc/meminfo Slab and MemAvailable, bytes. */
+  meminfo_slab_bytes: number;
+  mem_available_bytes: number;
+  /** Private memory summed over each side's workers, bytes. */
+  server_private_bytes: number;
+  load_private_bytes: number;
+  server_heap_bytes: number;
+  load_heap_bytes: number;
+  /** Busy share of all CPUs over the last interval, 0..1. */
+  cpu_busy: number;
+  /** Kernel counters since the start: ListenOverflows, ListenDrops, TCPAbortOnMemory, TCPTimeouts. */
+  netstat: Record<string, number>;
+}
+
+export type BenchPhase = 'start' | 'ramp' | 'verify' | 'hold' | 'broadcast' | 'teardown';
+
+export interface BenchResult {
+  schema: typeof BENCH_SCHEMA;
+  connections: { target: number; established: number; verified: number };
+  ramp: { seconds: number; per_second: number; connect_ms: LatencySummaryMs };
+  memory: {
+    kernel_bytes_per_connection: number;
+    server_user_bytes_per_connection: number;
+    load_user_bytes_per_connection: number;
+    /** Slab growth by cache over the run, bytes per connection. */
+    kernel_by_cache: Record<string, number>;
+    /** What the socket caches' object sizes predict for two sockets (doctor's figure). */
+    kernel_expected_bytes_per_connection: number;
+    server_private_bytes: number;
+    load_private_bytes: number;
+  };
+  broadcast: { p50_ms: number; p99_ms: number; delivered: number; max_ms: number };
+  limits: { binding: LimitName | null; headroom: Partial<Record<LimitName, number>> };
+  errors: Record<string, number>;
+  processes: { server: number; load: number };
+  /** How the run ended: `completed`, or the signal that cut it short. */
+  outcome: 'completed' | 'SIGINT' | 'SIGTERM' | 'failed';
+  hold_seconds: number;
+  machine: { hostname: string; kernel: string; cpus: number; memory_bytes: number; node: string; fd_limit: number };
+  started_at: string;
+  command: string;
+  timeline: TimelinePoint[];
+}

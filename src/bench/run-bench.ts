@@ -1,0 +1,269 @@
+// The million-connection experiment on one host: serve and load on loopback, ramp, hold,
+// verify, broadcast, tear down, with a timeline sampled once a second throughout. A stop
+// (Ctrl-C, SIGTERM) at any phase skips to the teardown and still returns the result so
+// far; every worker is ended by the pools, gracefully and then by PID.
+
+import { hostname } from 'node:os';
+import type { LoadResult } from '../load/load.ts';
+import { startLoad, type LoadHandle } from '../load/load.ts';
+import type { HostSnapshot } from '../limits/snapshot.ts';
+import { cpuBusyShare, sampleHost, type HostSample } from '../probe/host-sample.ts';
+import { counterDelta } from '../probe/netstat.ts';
+import { startServe, type ServeHandle } from '../server/serve.ts';
+import type { WorkerPool } from '../engine/worker-pool.ts';
+import { ConnlabError } from '../errors.ts';
+import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
+import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
+
+export interface BenchOptions {
+  connections: number;
+  holdMs: number;
+  host: HostSnapshot;
+  /** Ports in ip_local_port_range less reserved ones. */
+  kernelPoolSize: number;
+  /** A free port on 127.0.0.1 for serve. */
+  port: number;
+  command: string;
+  sampleIntervalMs?: number;
+  onProgress?: (progress: BenchProgress) => void;
+}
+
+export interface BenchProgress {
+  phase: BenchPhase;
+  established: number;
+  target: number;
+  connectsPerSecond: number;
+  seconds: number;
+}
+
+export interface BenchRun {
+  plan: BenchPlan;
+  done: Promise<BenchResult>;
+  /** Ends the run early; the result is still produced. */
+  stop(reason: 'SIGINT' | 'SIGTERM'): void;
+  /** Ends every worker by PID now. */
+  destroy(): void;
+}
+
+const BROADCAST_WAIT_MS = 30_000;
+
+function poolMemory(pool: WorkerPool | undefined): { privateBytes: number; heapBytes: number } {
+  let privateBytes = 0;
+  let heapBytes = 0;
+  for (const w of pool?.workers ?? []) {
+    privateBytes += w.report?.memory?.privateBytes ?? 0;
+    heapBytes += w.report?.heapUsedBytes ?? 0;
+  }
+  return { privateBytes, heapBytes };
+}
+
+class Bench {
+  readonly plan: BenchPlan;
+  readonly #options: BenchOptions;
+  readonly #timeline: TimelinePoint[] = [];
+  readonly #startedAt = new Date();
+  readonly #t0 = performance.now();
+  #phase: BenchPhase = 'start';
+  #serve: ServeHandle | undefined;
+  #load: LoadHandle | undefined;
+  #baseline: HostSample | undefined;
+  #last: HostSample | undefined;
+  #sampling: Promise<void> = Promise.resolve();
+  #stopReason: 'SIGINT' | 'SIGTERM' | undefined;
+  #onStop: () => void = () => {};
+  readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
+
+  constructor(options: BenchOptions) {
+    this.#options = options;
+    this.plan = planBench(options.host, options.connections);
+  }
+
+  stop(reason: 'SIGINT' | 'SIGTERM'): void {
+    this.#stopReason ??= reason;
+    this.#onStop();
+  }
+
+  destroy(): void {
+    this.#load?.destroy();
+    this.#serve?.destroy();
+  }
+
+  #seconds(): number {
+    return (performance.now() - this.#t0) / 1000;
+  }
+
+  /** Sleeps, waking early on a stop; the timer never outlives the wait. */
+  async #sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await this.#until(new Promise((resolve) => (timer = setTimeout(resolve, ms))));
+    clearTimeout(timer);
+  }
+
+  /** Waits for `work`, or returns undefined at once if the run is stopped first. */
+  async #until<T>(work: Promise<T>): Promise<T | undefined> {
+    return Promise.race([work, this.#stopped.then(() => undefined)]);
+  }
+
+  async #sample(): Promise<void> {
+    const now = await sampleHost();
+    const before = this.#last ?? now;
+    this.#last = now;
+    const base = this.#baseline ?? now;
+    const server = poolMemory(this.#serve?.pool);
+    const load = poolMemory(this.#load?.pool);
+    this.#timeline.push({
+      t: Math.round(this.#seconds() * 1000) / 1000,
+      phase: this.#phase,
+      kernel_sockets: now.tcpInUse,
+      server_connections: this.#serve?.pool.totals().established ?? 0,
+      load_connections: this.#load?.pool.totals().established ?? 0,
+      slab_bytes: now.slabBytes,
+      meminfo_slab_bytes: now.meminfoSlabBytes,
+      mem_available_bytes: now.memAvailableBytes,
+      server_private_bytes: server.privateBytes,
+      load_private_bytes: load.privateBytes,
+      server_heap_bytes: server.heapBytes,
+      load_heap_bytes: load.heapBytes,
+      cpu_busy: Math.round(cpuBusyShare(before.cpu, now.cpu) * 1000) / 1000,
+      netstat: counterDelta(base.netstat, now.netstat),
+    });
+    const progress = this.#load?.progress();
+    this.#options.onProgress?.({
+      phase: this.#phase,
+      established: progress?.established ?? 0,
+      target: this.#options.connections,
+      connectsPerSecond: progress?.connectsPerSecond ?? 0,
+      seconds: this.#seconds(),
+    });
+  }
+
+  async run(): Promise<BenchResult> {
+    if (!this.plan.fits) {
+      const b = this.plan.binding;
+      throw new ConnlabError('CONNLAB_ERR_IMPOSSIBLE_TARGET',
+        `this host cannot hold ${this.#options.connections.toLocaleString('en-US')} connections with both ends here: ${b?.name} allows ${b?.allows.toLocaleString('en-US')} (${b?.error})`,
+        { hint: this.plan.report.advice[0]?.line ?? 'run connlab doctor --role both --connections N for the advice' });
+    }
+    this.#baseline = await sampleHost();
+    this.#last = this.#baseline;
+    const ticker = setInterval(() => {
+      this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
+    }, this.#options.sampleIntervalMs ?? 1000);
+    try {
+      return await this.#phases();
+    } finally {
+      clearInterval(ticker);
+      await this.#sampling;
+    }
+  }
+
+  async #phases(): Promise<BenchResult> {
+    const o = this.#options;
+    let held: HostSample | undefined;
+    let verified = 0;
+    let written = 0;
+    let loadResult: LoadResult | undefined;
+    let privateAtHold = { server: 0, load: 0 };
+    let outcome: BenchResult['outcome'] = 'completed';
+    try {
+      this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
+      this.#phase = 'ramp';
+      this.#load = await startLoad({
+        destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize,
+      });
+      await this.#until(this.#load.rampDone());
+      if (!this.#stopReason) {
+        this.#phase = 'hold';
+        await this.#sleep(o.holdMs);
+      }
+      if (!this.#stopReason) {
+        this.#phase = 'verify';
+        verified = (await this.#load.ping(30_000)).verified;
+        await Promise.all([this.#serve.pool.refresh(), this.#load.pool.refresh()]);
+        held = await sampleHost();
+        privateAtHold = { server: poolMemory(this.#serve.pool).privateBytes, load: poolMemory(this.#load.pool).privateBytes };
+      }
+      if (!this.#stopReason) {
+        this.#phase = 'broadcast';
+        written = (await this.#serve.broadcast()).written;
+        const load = this.#load;
+        const deadline = performance.now() + BROADCAST_WAIT_MS;
+        while (!this.#stopReason && performance.now() < deadline) {
+          await load.pool.refresh();
+          if (load.pool.totals().broadcastsReceived >= written) break;
+          await this.#sleep(200);
+        }
+      }
+    } catch (error) {
+      outcome = 'failed';
+      throw error;
+    } finally {
+      this.#phase = 'teardown';
+      loadResult = await this.#load?.close().catch(() => undefined);
+      await this.#serve?.close().catch(() => undefined);
+    }
+    if (this.#stopReason) outcome = this.#stopReason;
+    return this.#result(outcome, held, verified, privateAtHold, loadResult);
+  }
+
+  #result(outcome: BenchResult['outcome'], held: HostSample | undefined, verified: number, privateAt: { server: number; load: number }, load: LoadResult | undefined): BenchResult {
+    const o = this.#options;
+    const base = this.#baseline;
+    const established = load?.connections.established ?? 0;
+    const byCache: Record<string, number> = {};
+    let kernelBytes = 0;
+    if (held && base && established > 0) {
+      for (const [name, bytes] of Object.entries(held.slabBytes)) {
+        const delta = bytes - (base.slabBytes[name] ?? 0);
+        byCache[name] = Math.round(delta / established);
+        kernelBytes += delta;
+      }
+    }
+    const perConnection = (bytes: number): number => (established > 0 ? Math.round(bytes / established) : 0);
+    const serveErrors = this.#serve?.pool.totals().errors ?? {};
+    const errors: Record<string, number> = { ...(load?.errors ?? {}) };
+    for (const [errno, n] of Object.entries(serveErrors)) errors[errno] = (errors[errno] ?? 0) + n;
+    return {
+      schema: BENCH_SCHEMA,
+      connections: { target: o.connections, established, verified },
+      ramp: load?.ramp ?? { seconds: 0, per_second: 0, connect_ms: { p50: 0, p99: 0, max: 0, count: 0 } },
+      memory: {
+        kernel_bytes_per_connection: perConnection(kernelBytes),
+        server_user_bytes_per_connection: perConnection(privateAt.server),
+        load_user_bytes_per_connection: perConnection(privateAt.load),
+        kernel_by_cache: byCache,
+        kernel_expected_bytes_per_connection: 2 * o.host.socketCost.kernelBytesPerSocket,
+        server_private_bytes: privateAt.server,
+        load_private_bytes: privateAt.load,
+      },
+      broadcast: {
+        p50_ms: load?.broadcast.latency_ms.p50 ?? 0,
+        p99_ms: load?.broadcast.latency_ms.p99 ?? 0,
+        max_ms: load?.broadcast.latency_ms.max ?? 0,
+        delivered: load?.broadcast.received ?? 0,
+      },
+      limits: benchLimits(this.plan),
+      errors,
+      processes: { server: this.#serve?.pool.workers.length ?? 0, load: this.#load?.pool.workers.length ?? 0 },
+      outcome,
+      hold_seconds: o.holdMs / 1000,
+      machine: {
+        hostname: hostname(),
+        kernel: o.host.kernelRelease ?? 'unknown',
+        cpus: o.host.cpus ?? 0,
+        memory_bytes: o.host.memory.totalBytes ?? 0,
+        node: process.version,
+        fd_limit: o.host.fds.processSoft ?? 0,
+      },
+      started_at: this.#startedAt.toISOString(),
+      command: o.command,
+      timeline: this.#timeline,
+    };
+  }
+}
+
+export function startBench(options: BenchOptions): BenchRun {
+  const bench = new Bench(options);
+  return { plan: bench.plan, done: bench.run(), stop: (r) => bench.stop(r), destroy: () => bench.destroy() };
+}

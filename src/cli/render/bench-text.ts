@@ -1,0 +1,26 @@
+// bench's final table, in the spirit of the article: ESTAB, slab, memory per connection,
+// the limit nearest to binding. A pure function of the result.
+
+import type { BenchResult } from '../../bench/result.ts';
+import { formatBytes, formatCount } from '../../units.ts';
+import { renderTable } from './table.ts';
+
+export function renderBenchText(r: BenchResult, reportPath: string | undefined): string {
+  const slab = Object.entries(r.memory.kernel_by_cache).sort((a, b) => b[1] - a[1]);
+  const slabTotal = slab.reduce((sum, [, perConnection]) => sum + perConnection * r.connections.established, 0);
+  const nearest = Object.entries(r.limits.headroom).sort((a, b) => (a[1] ?? 0) - (b[1] ?? 0))[0];
+  const errors = Object.entries(r.errors);
+  const rows: [string, string][] = [
+    ['ESTAB', `${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} connections (${formatCount(2 * r.connections.established)} sockets, both ends here)`],
+    ['verified', `${formatCount(r.connections.verified)} answered a ping after a ${r.hold_seconds}s hold`],
+    ['kernel slab', `${formatBytes(slabTotal)}: ${slab.map(([name, b]) => `${name} ${formatCount(b)} B`).join(', ')} per connection`],
+    ['per connection', `kernel ${formatCount(r.memory.kernel_bytes_per_connection)} B (slab sizes predict ${formatCount(r.memory.kernel_expected_bytes_per_connection)} B) · serve ${formatCount(r.memory.server_user_bytes_per_connection)} B · load ${formatCount(r.memory.load_user_bytes_per_connection)} B`],
+    ['ramp', `${r.ramp.seconds} s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms`],
+    ['broadcast', `${formatCount(r.broadcast.delivered)} delivered; p50 ${r.broadcast.p50_ms} ms, p99 ${r.broadcast.p99_ms} ms`],
+    ['nearest limit', nearest ? `${nearest[0]}, headroom ${formatCount(nearest[1] ?? 0)} connections` : 'unknown'],
+    ['processes', `${r.processes.server} serve + ${r.processes.load} load workers`],
+    ['errors', errors.length ? errors.map(([errno, n]) => `${errno} × ${formatCount(n)}`).join(', ') : 'none'],
+  ];
+  const head = r.outcome === 'completed' ? 'connlab bench' : `connlab bench (stopped early: ${r.outcome}; partial result)`;
+  return `${head}\n\n${renderTable([{ header: 'WHAT' }, { header: 'MEASURED', maxWidth: 100 }], rows)}\n${reportPath ? `\nReport: ${reportPath}\n` : ''}`;
+}
