@@ -107,7 +107,7 @@ function renderLimits(r: BenchResult): string {
   const rows = entries.map(([name, headroom]) => {
     const binding = name === r.limits.binding;
     const cls = headroom < 0 ? 'num neg' : 'num';
-    return `<tr${binding ? ' class="binding"' : ''}><td><code>${escapeHtml(name)}</code>${binding ? ' ◀ binds' : ''}</td>`
+    return `<tr${binding ? ' class="binding"' : ''}><td class="nowrap"><code>${escapeHtml(name)}</code>${binding ? ' ◀ binds' : ''}</td>`
       + `<td class="num">${field(`limits.headroom.${name}`, headroom, 'span', cls)}</td></tr>`;
   });
   const body = rows.length ? rows.join('\n') : '<tr><td colspan="2" class="note">no limit was evaluated</td></tr>';

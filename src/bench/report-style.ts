@@ -31,6 +31,7 @@ th[scope="row"] { color: var(--ink); font-size: 14px; font-weight: 500; text-tra
 td.num, th.num { text-align: right; }
 tr.binding td { background: #fff7ed; font-weight: 600; }
 .neg { color: var(--bad); }
+.nowrap { white-space: nowrap; }
 .note { color: var(--muted); }
 .bar { display: inline-block; height: 8px; border-radius: 4px; background: #0d9488; vertical-align: middle; }
 .tables { display: grid; grid-template-columns: 1fr 1fr; gap: 0 32px; }
