@@ -74,10 +74,14 @@ export function niceStep(max: number, count = 5): number {
   return factor * magnitude;
 }
 
-/** Ticks from 0 through the first multiple of the nice step at or above `max`. */
+/**
+ * Ticks from 0 through the first multiple of the nice step above `max`, one step higher
+ * when `max` lands within 2% of it, so a line at its maximum does not run along the frame.
+ */
 export function niceTicks(max: number, count = 5): number[] {
   const step = niceStep(max, count);
-  const top = Math.max(step, Math.ceil(max / step - 1e-9) * step);
+  const ceiling = Math.max(step, Math.ceil(max / step - 1e-9) * step);
+  const top = max > 0 && ceiling - max < ceiling * 0.02 ? ceiling + step : ceiling;
   const ticks: number[] = [];
   for (let i = 0; i * step <= top + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)));
   return ticks;

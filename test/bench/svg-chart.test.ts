@@ -18,11 +18,12 @@ describe('SVG line charts', () => {
     assert.deepEqual(niceTicks(200_010), [0, 50_000, 100_000, 150_000, 200_000, 250_000]);
     assert.deepEqual(niceTicks(0.9), [0, 0.2, 0.4, 0.6, 0.8, 1]);
     assert.deepEqual(niceTicks(0), [0, 1]);
+    assert.deepEqual(niceTicks(20_000), [0, 5_000, 10_000, 15_000, 20_000, 25_000], 'a line at its maximum keeps clear of the frame');
   });
 
   it('labels counts with k and M, rates per second, bytes in one binary unit per axis', () => {
-    assert.deepEqual(axisFor('count', 1_500_000).ticks.map(axisFor('count', 1_500_000).label), ['0', '500k', '1M', '1.5M']);
-    const bytes = axisFor('bytes', 800 * 1024 ** 2);
+    assert.deepEqual(axisFor('count', 1_400_000).ticks.map(axisFor('count', 1_400_000).label), ['0', '500k', '1M', '1.5M']);
+    const bytes = axisFor('bytes', 780 * 1024 ** 2);
     assert.deepEqual(bytes.ticks.map(bytes.label), ['0', '200 MiB', '400 MiB', '600 MiB', '800 MiB']);
     assert.equal(axisFor('rate', 25_000).label(10_000), '10k/s');
     assert.deepEqual(axisFor('percent', 0.3).ticks.map(axisFor('percent', 0.3).label), ['0%', '25%', '50%', '75%', '100%']);
