@@ -137,6 +137,17 @@ class Bench {
     });
   }
 
+  /**
+   * Closes the current phase with a sample of current counts, then enters the next, so
+   * a phase shorter than the sampling interval (a 0.5 s ramp) still shows in the timeline.
+   */
+  async #enter(phase: BenchPhase): Promise<void> {
+    await Promise.all([this.#serve?.pool.refresh(), this.#load?.pool.refresh()].filter(Boolean));
+    this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
+    await this.#sampling;
+    this.#phase = phase;
+  }
+
   async run(): Promise<BenchResult> {
     if (!this.plan.fits) {
       const b = this.plan.binding;
@@ -167,25 +178,25 @@ class Bench {
     let outcome: BenchResult['outcome'] = 'completed';
     try {
       this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
-      this.#phase = 'ramp';
+      await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
         fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize,
       });
       await this.#until(this.#load.rampDone());
       if (!this.#stopReason) {
-        this.#phase = 'hold';
+        await this.#enter('hold');
         await this.#sleep(o.holdMs);
       }
       if (!this.#stopReason) {
-        this.#phase = 'verify';
+        await this.#enter('verify');
         verified = (await this.#load.ping(30_000)).verified;
         await Promise.all([this.#serve.pool.refresh(), this.#load.pool.refresh()]);
         held = await sampleHost();
         privateAtHold = { server: poolMemory(this.#serve.pool).privateBytes, load: poolMemory(this.#load.pool).privateBytes };
       }
       if (!this.#stopReason) {
-        this.#phase = 'broadcast';
+        await this.#enter('broadcast');
         written = (await this.#serve.broadcast()).written;
         const load = this.#load;
         const deadline = performance.now() + BROADCAST_WAIT_MS;
@@ -199,7 +210,7 @@ class Bench {
       outcome = 'failed';
       throw error;
     } finally {
-      this.#phase = 'teardown';
+      await this.#enter('teardown').catch(() => {});
       loadResult = await this.#load?.close().catch(() => undefined);
       await this.#serve?.close().catch(() => undefined);
     }

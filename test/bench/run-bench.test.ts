@@ -37,7 +37,9 @@ describe('connlab bench, small and real', () => {
     assert.deepEqual(r.processes, { server: 1, load: 1 });
     assert.ok(r.timeline.length >= 4);
     const phases = new Set(r.timeline.map((p) => p.phase));
-    for (const phase of ['ramp', 'hold', 'teardown']) assert.ok(phases.has(phase as never), `${phase} in timeline`);
+    for (const phase of ['start', 'ramp', 'hold', 'verify', 'broadcast']) assert.ok(phases.has(phase as never), `${phase} in timeline`);
+    const rampEnd = r.timeline.filter((p) => p.phase === 'ramp').at(-1);
+    assert.equal(rampEnd?.load_connections, 15_000, 'the ramp closes with every connection counted');
     assert.ok(Math.max(...r.timeline.map((p) => p.kernel_sockets)) >= 30_000);
   });
 
