@@ -3,12 +3,22 @@
 // events through options.onEvent, and each demo returns a DemoResult.
 
 import { ConnlabError } from '../errors.ts';
+import { backlogDemo } from './backlog.ts';
+import { fdsDemo } from './fds.ts';
+import { memoryDemo } from './memory.ts';
 import { portsDemo } from './ports.ts';
 import { runDemo } from './run-demo.ts';
+import { tupleDemo } from './tuple.ts';
+import { udpDemo } from './udp.ts';
 import { DEMO_NAMES, type DemoDefinition, type DemoName, type DemoOptions, type DemoResult } from './types.ts';
 
 export const DEMOS: Readonly<Partial<Record<DemoName, DemoDefinition>>> = {
   ports: portsDemo,
+  tuple: tupleDemo,
+  fds: fdsDemo,
+  backlog: backlogDemo,
+  udp: udpDemo,
+  memory: memoryDemo,
 };
 
 export function isDemoName(name: string): name is DemoName {

@@ -67,3 +67,11 @@ export async function tcpPortsInUse(first: number, last: number): Promise<number
   const rows = await ssRows(['-tan', 'sport', '>=', `:${first}`, 'and', 'sport', '<=', `:${last}`]);
   return new Set(rows.map((row) => splitAddress(ssAddresses(row).local)[1])).size;
 }
+
+/**
+ * Loopback sources the demos connect from: a block of their own (127.0.77.0/24), so a
+ * bench or test running at the same time from 127.0.0.2 on never shares a source
+ * address and port with them (a planned bind() would then fail with EADDRINUSE).
+ */
+export const DEMO_SOURCE_BLOCK = 0x7f004d00;
+export const demoSource = (n: number): number => DEMO_SOURCE_BLOCK + n;

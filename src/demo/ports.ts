@@ -11,7 +11,7 @@
 import { startLoad, type LoadOptions } from '../load/load.ts';
 import { formatIpv4, parseIpv4, type Destination, type Range } from '../tuple/address.ts';
 import { engineFacts, rampAndClose, withLoad, withServe } from './engine-runs.ts';
-import { freeServerPorts, ssRows, tcpPortsInUse } from './kernel.ts';
+import { demoSource, freeServerPorts, ssRows, tcpPortsInUse } from './kernel.ts';
 import { fmt, loadOutcome, outcomeOf, predict, statsOutcome } from './predict.ts';
 import type { DemoBody, DemoContext, DemoDefinition, StepObservation } from './types.ts';
 
@@ -21,7 +21,6 @@ const WINDOWS_FROM = 61_000;
 /** How many more connections than the pool each run asks for, to see the error. */
 const OVER_ASK = 0.05;
 const LOOPBACK = parseIpv4('127.0.0.1') ?? 0;
-const ip = (text: string): number => parseIpv4(text) ?? 0;
 const one = (address: number): Range => ({ first: address, last: address });
 
 export type PortsVariant = 'narrowed' | 'full-range';
@@ -100,7 +99,7 @@ async function exhaust(context: DemoContext, shape: Shape, belief: number): Prom
 }
 
 function describeSources(r: Range): string {
-  // ss takes one address or a prefix; the demo's source pairs are 127.0.0.10/31-style neighbours.
+  // ss takes one address or a prefix; the demo's source pairs are x.x.x.10/31-style neighbours.
   return r.first === r.last ? formatIpv4(r.first) : `${formatIpv4(r.first & ~1)}/31`;
 }
 
@@ -113,12 +112,13 @@ async function narrowed(context: DemoContext, ports: number[]): Promise<DemoBody
   const [a = 0, b = 0, c = 0] = ports;
   context.setSysctl(RANGE_SYSCTL, `${window.first} ${window.last}`);
   const dest = (port: number): Destination => ({ ip: LOOPBACK, port });
-  await context.step('limit', 'one source IP, one destination', `narrow ${RANGE_SYSCTL} to ${window.first}-${window.last} (${fmt(NARROW_PORTS)} ports), then connect from 127.0.0.9 to 127.0.0.1:${a} until connect() fails`,
-    () => exhaust(context, { sources: one(ip('127.0.0.9')), destinations: [dest(a)] }, belief));
-  await context.step('lifted', 'a second destination port', `same range, from 127.0.0.10 to two ports (${b}, ${c}): the kernel keeps one pool per destination`,
-    () => exhaust(context, { sources: one(ip('127.0.0.10')), destinations: [dest(b), dest(c)] }, belief));
-  await context.step('lifted', 'a second source IP', `same range, from 127.0.0.10 and 127.0.0.11 to one port (${a}): and one pool per source address`,
-    () => exhaust(context, { sources: { first: ip('127.0.0.10'), last: ip('127.0.0.11') }, destinations: [dest(a)] }, belief));
+  const [s1, s2, s3] = [demoSource(9), demoSource(10), demoSource(11)];
+  await context.step('limit', 'one source IP, one destination', `narrow ${RANGE_SYSCTL} to ${window.first}-${window.last} (${fmt(NARROW_PORTS)} ports), then connect from ${formatIpv4(s1)} to 127.0.0.1:${a} until connect() fails`,
+    () => exhaust(context, { sources: one(s1), destinations: [dest(a)] }, belief));
+  await context.step('lifted', 'a second destination port', `same range, from ${formatIpv4(s2)} to two ports (${b}, ${c}): the kernel keeps one pool per destination`,
+    () => exhaust(context, { sources: one(s2), destinations: [dest(b), dest(c)] }, belief));
+  await context.step('lifted', 'a second source IP', `same range, from ${formatIpv4(s2)} and ${formatIpv4(s3)} to one port (${a}): and one pool per source address`,
+    () => exhaust(context, { sources: { first: s2, last: s3 }, destinations: [dest(a)] }, belief));
   return {
     variant: 'narrowed',
     lift: LIFT,
@@ -132,7 +132,7 @@ async function fullRange(context: DemoContext, ports: number[]): Promise<DemoBod
   const [a = 0, b = 0] = ports;
   const range = host.ports.range;
   const inUse = range ? await tcpPortsInUse(range.first, range.last) : 0;
-  const source = one(ip('127.0.0.9'));
+  const source = one(demoSource(9));
   const connections = facts.kernelPoolSize + 100;
   const prediction = predict(host, {
     role: 'client', connections, sourceIps: [source], sourcePorts: 'kernel',
@@ -146,7 +146,7 @@ async function fullRange(context: DemoContext, ports: number[]): Promise<DemoBod
   const off = context.onAbort(() => first.destroy());
   try {
     await context.step('limit', 'one source IP, one destination, the whole range',
-      `connect from 127.0.0.9 to 127.0.0.1:${a} with ip_local_port_range as it is (${fmt(facts.kernelPoolSize)} ports) until connect() fails`,
+      `connect from ${formatIpv4(source.first)} to 127.0.0.1:${a} with ip_local_port_range as it is (${fmt(facts.kernelPoolSize)} ports) until connect() fails`,
       async () => {
         await first.rampDone();
         await first.pool.refresh();
@@ -162,7 +162,7 @@ async function fullRange(context: DemoContext, ports: number[]): Promise<DemoBod
         };
       });
     await context.step('lifted', 'a second destination port, with the first pool still full',
-      `while those are held, connect 1,000 more from 127.0.0.9 to 127.0.0.1:${b}`,
+      `while those are held, connect 1,000 more from ${formatIpv4(source.first)} to 127.0.0.1:${b}`,
       async () => {
         const more = await rampAndClose(context, { ...base, destinations: [{ ip: LOOPBACK, port: b }], connections: 1_000 });
         return {

@@ -86,7 +86,8 @@ export async function runDemo(definition: DemoDefinition, options: DemoOptions):
   } finally {
     context.guard.restore();
   }
-  const limitStep = context.steps.find((s) => s.kind === 'limit') ?? context.steps[0];
+  // A demo's first step is its headline: the predicted/observed pair.
+  const limitStep = context.steps[0];
   return {
     schema: DEMO_SCHEMA,
     name: definition.name,

@@ -43,7 +43,7 @@ export interface DemoResult {
   title: string;
   /** Which variant ran: `narrowed` or `full-range` for ports; `default` elsewhere. */
   variant: string;
-  /** The limit step's prediction and observation (the issue's contract keys). */
+  /** The first step's prediction and observation: each demo's headline (the issue's contract keys). */
   predicted: Outcome;
   observed: Outcome;
   /** Every step's observation matched its prediction. */
