@@ -34,6 +34,16 @@ const withSoftLimit = (host: HostSnapshot, soft: number): HostSnapshot => ({ ...
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The promise's value, or undefined after ms; the timer never outlives the race. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A load whose every worker gets the lowered soft limit as soon as it has started. */
 async function limitedLoad(context: DemoContext, options: LoadOptions): Promise<StepObservation & { pids: number[] }> {
   return withLoad(context, options, async (load) => {
@@ -96,7 +106,7 @@ async function naiveServer(context: DemoContext, port: number, host: HostSnapsho
     await Promise.race([once(child.stdout, 'data'), exited]);
     const clients = openClients(context, '127.0.0.1', port, SERVER_CONNECTIONS, SETTLE_MS);
     try {
-      const [code] = await Promise.race([exited, delay(SETTLE_MS).then(() => [null, null] as const)]);
+      const [code = null] = (await within(exited, SETTLE_MS)) ?? [];
       const stats = await clients.until((s) => s.pending === 0 && s.queued === 0 && s.established === 0, SETTLE_MS);
       const died = code !== null && code !== 0;
       const emfile = /EMFILE/.test(stderr);

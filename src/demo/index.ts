@@ -41,9 +41,13 @@ export function runNamedDemo(name: string, options: DemoOptions): Promise<DemoRe
 }
 
 /** Runs every demo in order; a demo that throws stops the run (its settings are restored). */
-export async function runAllDemos(options: DemoOptions): Promise<DemoResult[]> {
+export async function runAllDemos(options: DemoOptions & { onResult?: (result: DemoResult) => void }): Promise<DemoResult[]> {
   const results: DemoResult[] = [];
-  for (const name of DEMO_NAMES) results.push(await runNamedDemo(name, options));
+  for (const name of DEMO_NAMES) {
+    const result = await runNamedDemo(name, options);
+    options.onResult?.(result);
+    results.push(result);
+  }
   return results;
 }
 

@@ -6,6 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { invalidArgument } from '../errors.ts';
+import { FD_RESERVE_PER_PROCESS } from '../limits/model.ts';
 import { parseMeminfo, parseSlabinfo, slabBytesPerObject, type SlabCache } from '../limits/parsers.ts';
 import { SOCKET_SLAB_CACHES } from '../limits/snapshot.ts';
 import { parseIpv4 } from '../tuple/address.ts';
@@ -41,8 +43,8 @@ export interface CacheCost {
   cache: string;
   objects: number;
   bytes: number;
-  objectsPerConnection: number;
-  bytesPerConnection: number;
+  objects_per_connection: number;
+  bytes_per_connection: number;
 }
 
 /** Slab objects and bytes that appeared between two readings, by cache, per connection. */
@@ -53,7 +55,7 @@ export function slabDelta(before: KernelReading, after: KernelReading, connectio
     if (!a || !b) return [];
     const objects = b.activeObjects - a.activeObjects;
     const bytes = Math.round(objects * slabBytesPerObject(b));
-    return [{ cache, objects, bytes, objectsPerConnection: round(objects / connections, 2), bytesPerConnection: Math.round(bytes / connections) }];
+    return [{ cache, objects, bytes, objects_per_connection: round(objects / connections, 2), bytes_per_connection: Math.round(bytes / connections) }];
   });
 }
 
@@ -80,7 +82,7 @@ async function measure(context: DemoContext, connections: number, details: Recor
       const loadPrivate = load.pool.workers[0]?.report?.memory?.privateBytes ?? 0;
       const caches = slabDelta(before, after, connections);
       const viaSlabinfo = caches.some((c) => c.cache === 'TCP');
-      const kernelPerConnection = viaSlabinfo ? caches.reduce((sum, c) => sum + c.bytesPerConnection, 0) : Math.round((after.slabBytes - before.slabBytes) / connections);
+      const kernelPerConnection = viaSlabinfo ? caches.reduce((sum, c) => sum + c.bytes_per_connection, 0) : Math.round((after.slabBytes - before.slabBytes) / connections);
       const userPerConnection = Math.round((held.privateBytes - idle + loadPrivate - idle) / connections);
       const predictedKernel = 2 * perSocket;
       const million = MILLION * (kernelPerConnection + userPerConnection);
@@ -103,7 +105,7 @@ async function measure(context: DemoContext, connections: number, details: Recor
         tolerance: `and the measured kernel bytes per connection within ${KERNEL_TOLERANCE * 100}% of doctor's ${fmt(predictedKernel)} B`,
         matches: observed.connections === prediction.connections && kernelMatches,
         evidence: [
-          ...caches.map((c) => `${c.cache.padEnd(16)} +${fmt(c.objects)} objects (${c.objectsPerConnection} per connection) = ${fmt(c.bytesPerConnection)} B per connection`),
+          ...caches.map((c) => `${c.cache.padEnd(16)} +${fmt(c.objects)} objects (${c.objects_per_connection} per connection) = ${fmt(c.bytes_per_connection)} B per connection`),
           `kernel: ${fmt(kernelPerConnection)} B per connection measured (${viaSlabinfo ? 'slabinfo, these caches' : 'meminfo Slab'}), doctor predicted ${fmt(predictedKernel)} B; all slab: ${fmt(Math.round((after.slabBytes - before.slabBytes) / connections))} B`,
           `user space: ${fmt(userPerConnection)} B per connection over both workers (private memory above an idle worker's ${(idle / 2 ** 20).toFixed(1)} MiB)`,
           `a million, both ends here: ${gib(million)} (${gib(MILLION * kernelPerConnection)} kernel + ${gib(MILLION * userPerConnection)} user) of ${gib(available)} available; doctor's memory limit allows ${memoryAllows === null ? '?' : fmt(memoryAllows)}`,
@@ -120,6 +122,10 @@ export const memoryDemo: DemoDefinition = {
   changesSettings: false,
   async run(context) {
     const connections = context.options.connections ?? DEFAULT_MEMORY_CONNECTIONS;
+    const perWorker = engineFacts(context.host()).fdSoftLimit - FD_RESERVE_PER_PROCESS;
+    if (connections > perWorker) {
+      throw invalidArgument('--connections', String(connections), `at most ${fmt(perWorker)} for the memory demo (one worker per side)`);
+    }
     const details: Record<string, unknown> = {};
     await context.step('evidence', `${fmt(connections)} idle connections, measured`,
       `connlab serve and connlab load (one worker each) hold ${fmt(connections)} idle connections; read /proc/slabinfo and each worker's smaps_rollup before and after`,

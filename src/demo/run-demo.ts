@@ -59,7 +59,7 @@ class Context implements DemoContext {
       ...(o.tolerance === undefined ? {} : { tolerance: o.tolerance }),
       matches: o.matches ?? isDeepStrictEqual(o.predicted, o.observed),
       evidence: o.evidence ?? [],
-      durationMs: Math.round(performance.now() - started),
+      duration_ms: Math.round(performance.now() - started),
     };
     this.steps.push(step);
     this.emit({ type: 'step-done', step });
@@ -102,6 +102,6 @@ export async function runDemo(definition: DemoDefinition, options: DemoOptions):
     lift: body.lift,
     details: body.details,
     notes: context.notes,
-    durationMs: Math.round(performance.now() - started),
+    duration_ms: Math.round(performance.now() - started),
   };
 }

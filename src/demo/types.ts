@@ -34,7 +34,7 @@ export interface DemoStep {
   matches: boolean;
   /** Lines that show what happened: kernel socket table rows, counters, exit reasons. */
   evidence: string[];
-  durationMs: number;
+  duration_ms: number;
 }
 
 export interface DemoResult {
@@ -57,7 +57,7 @@ export interface DemoResult {
   /** Anything else worth a number: per-cache slab bytes, worker PIDs, the million's cost. */
   details: Record<string, unknown>;
   notes: string[];
-  durationMs: number;
+  duration_ms: number;
 }
 
 export type DemoEvent =
