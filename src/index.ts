@@ -16,3 +16,15 @@ export {
   type TargetSpec,
 } from './tuple/address.ts';
 export { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from './units.ts';
+export {
+  DEMO_NAMES,
+  DEMOS,
+  runAllDemos,
+  runNamedDemo,
+  SettingsGuard,
+  type DemoEvent,
+  type DemoName,
+  type DemoOptions,
+  type DemoResult,
+  type DemoStep,
+} from './demo/index.ts';
