@@ -45,7 +45,7 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
 }
 
 /** A load whose every worker gets the lowered soft limit as soon as it has started. */
-async function limitedLoad(context: DemoContext, options: LoadOptions): Promise<StepObservation & { pids: number[] }> {
+async function limitedLoad(context: DemoContext, options: LoadOptions): Promise<Pick<StepObservation, 'observed' | 'evidence'>> {
   return withLoad(context, options, async (load) => {
     const pids = load.pool.pids();
     const hard = options.fdSoftLimit;
@@ -53,7 +53,7 @@ async function limitedLoad(context: DemoContext, options: LoadOptions): Promise<
     await load.rampDone();
     const descriptors = pids.map((pid) => openDescriptors(pid) ?? 0);
     const result = await load.close();
-    return { predicted: { error: null, connections: 0 }, observed: loadOutcome(result), because: '', pids, evidence: [
+    return { observed: loadOutcome(result), evidence: [
       `${pids.length} worker(s) at soft limit ${SOFT_LIMIT} (prlimit --pid, hard ${fmt(hard)}): established ${fmt(result.connections.established)}; ` +
         `errors ${Object.entries(result.errors).map(([e, n]) => `${e} × ${fmt(n)}`).join(', ') || 'none'}`,
       `descriptors open in each worker when done: ${descriptors.map(fmt).join(', ')} (its sockets plus the few it keeps for itself)`,

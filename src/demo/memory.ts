@@ -23,7 +23,7 @@ const MILLION = 1_000_000;
 const KERNEL_TOLERANCE = 0.25;
 const LOOPBACK = parseIpv4('127.0.0.1') ?? 0;
 
-interface KernelReading {
+export interface KernelReading {
   slabs: Map<string, SlabCache>;
   slabBytes: number;
 }
@@ -59,6 +59,30 @@ export function slabDelta(before: KernelReading, after: KernelReading, connectio
   });
 }
 
+export interface ConnectionCosts {
+  caches: CacheCost[];
+  /** False when /proc/slabinfo was unreadable (not root): the meminfo Slab line stands in. */
+  viaSlabinfo: boolean;
+  kernelPerConnection: number;
+  slabPerConnection: number;
+  userPerConnection: number;
+}
+
+/** Kernel and user bytes per connection from two readings and the workers' private memory. */
+export function connectionCosts(before: KernelReading, after: KernelReading, connections: number, memory: { idle: number; server: number; load: number }): ConnectionCosts {
+  const caches = slabDelta(before, after, connections);
+  const viaSlabinfo = caches.some((c) => c.cache === 'TCP');
+  const slabPerConnection = Math.round((after.slabBytes - before.slabBytes) / connections);
+  return {
+    caches,
+    viaSlabinfo,
+    kernelPerConnection: viaSlabinfo ? caches.reduce((sum, c) => sum + c.bytes_per_connection, 0) : slabPerConnection,
+    slabPerConnection,
+    // Both workers started as idle ones: what they hold above that is the connections'.
+    userPerConnection: Math.round((memory.server - memory.idle + memory.load - memory.idle) / connections),
+  };
+}
+
 const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
@@ -80,10 +104,8 @@ async function measure(context: DemoContext, connections: number, details: Recor
       const after = readKernel(root);
       const established = load.pool.totals().established;
       const loadPrivate = load.pool.workers[0]?.report?.memory?.privateBytes ?? 0;
-      const caches = slabDelta(before, after, connections);
-      const viaSlabinfo = caches.some((c) => c.cache === 'TCP');
-      const kernelPerConnection = viaSlabinfo ? caches.reduce((sum, c) => sum + c.bytes_per_connection, 0) : Math.round((after.slabBytes - before.slabBytes) / connections);
-      const userPerConnection = Math.round((held.privateBytes - idle + loadPrivate - idle) / connections);
+      const cost = connectionCosts(before, after, connections, { idle, server: held.privateBytes, load: loadPrivate });
+      const { caches, viaSlabinfo, kernelPerConnection, userPerConnection, slabPerConnection } = cost;
       const predictedKernel = 2 * perSocket;
       const million = MILLION * (kernelPerConnection + userPerConnection);
       const available = host.memory.availableBytes ?? 0;
@@ -92,7 +114,7 @@ async function measure(context: DemoContext, connections: number, details: Recor
       Object.assign(details, {
         connections, kernel_source: viaSlabinfo ? 'slabinfo' : 'meminfo Slab', caches,
         kernel_bytes_per_connection: kernelPerConnection, predicted_kernel_bytes_per_connection: predictedKernel,
-        slab_total_bytes_per_connection: Math.round((after.slabBytes - before.slabBytes) / connections),
+        slab_total_bytes_per_connection: slabPerConnection,
         user_bytes_per_connection: userPerConnection, idle_worker_private_bytes: idle,
         million: { bytes: million, available_bytes: available, memory_allows: memoryAllows },
       });
@@ -106,7 +128,7 @@ async function measure(context: DemoContext, connections: number, details: Recor
         matches: observed.connections === prediction.connections && kernelMatches,
         evidence: [
           ...caches.map((c) => `${c.cache.padEnd(16)} +${fmt(c.objects)} objects (${c.objects_per_connection} per connection) = ${fmt(c.bytes_per_connection)} B per connection`),
-          `kernel: ${fmt(kernelPerConnection)} B per connection measured (${viaSlabinfo ? 'slabinfo, these caches' : 'meminfo Slab'}), doctor predicted ${fmt(predictedKernel)} B; all slab: ${fmt(Math.round((after.slabBytes - before.slabBytes) / connections))} B`,
+          `kernel: ${fmt(kernelPerConnection)} B per connection measured (${viaSlabinfo ? 'slabinfo, these caches' : 'meminfo Slab'}), doctor predicted ${fmt(predictedKernel)} B; all slab: ${fmt(slabPerConnection)} B`,
           `user space: ${fmt(userPerConnection)} B per connection over both workers (private memory above an idle worker's ${(idle / 2 ** 20).toFixed(1)} MiB)`,
           `a million, both ends here: ${gib(million)} (${gib(MILLION * kernelPerConnection)} kernel + ${gib(MILLION * userPerConnection)} user) of ${gib(available)} available; doctor's memory limit allows ${memoryAllows === null ? '?' : fmt(memoryAllows)}`,
         ],
