@@ -16,7 +16,8 @@
 //
 //   node bench/engine.ts [--connections 100k] [--fit 20k] [--repeat 1] [--no-nginx]
 //                        [--only planned,kernel,nginx] [--serve-workers N] [--load-workers N]
-//                        [--max-pending N] [--worker-node-options "..."] [--label TEXT] [--no-write]
+//                        [--max-pending N] [--kernel-sources N[,N…]] [--planned-sources N]
+//                        [--worker-node-options "..."] [--label TEXT] [--no-write]
 //
 // Writes bench/results/engine-<ISO date-time>.json and prints a markdown table.
 // Loopback only (127.0.0.0/8). Every process it starts is ended by PID, on success, on
@@ -334,6 +335,8 @@ interface RunSpec {
   serveWorkers: number | 'auto';
   loadWorkers: number | 'auto';
   maxPending: number | undefined;
+  /** Loopback source IPs from 127.0.0.2 on; undefined: load's default. */
+  sources: number | undefined;
   ping: boolean;
 }
 
@@ -371,7 +374,8 @@ interface RunResult {
   };
   kernel: NetstatCounters;
   before: { tcp_inuse: number; tcp_timewait: number };
-  options: { max_pending_per_worker: number | 'default'; serve_workers: number | 'auto'; load_workers: number | 'auto' };
+  options: { max_pending_per_worker: number | 'default'; serve_workers: number | 'auto'; load_workers: number | 'auto'; source_ips: number | 'default' };
+  plan: { source_ips: number; capacity: number };
   nginx_config?: string;
 }
 
@@ -407,6 +411,7 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
       destinations: [{ ip: 0x7f000001, port }],
       connections: spec.connections,
       sourcePorts: spec.strategy === 'kernel' ? 'kernel' : undefined,
+      sourceIps: spec.sources === undefined ? undefined : [{ first: 0x7f000002, last: 0x7f000002 + spec.sources - 1 }],
       workers: spec.loadWorkers,
       maxPendingPerWorker: spec.maxPending,
       fdSoftLimit: facts.fdSoftLimit,
@@ -497,7 +502,9 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
         max_pending_per_worker: spec.maxPending ?? 'default',
         serve_workers: spec.serveWorkers,
         load_workers: spec.loadWorkers,
+        source_ips: spec.sources ?? 'default',
       },
+      plan: { source_ips: result.plan.sourceIps, capacity: result.plan.capacity },
       ...(nginx ? { nginx_config: nginx.config } : {}),
     };
   } finally {
@@ -593,7 +600,7 @@ function renderTable(runs: RunResult[], summary: ReturnType<typeof summarize>): 
   const rows = runs.map((r) => {
     const errors = Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
     const c = r.cpu.ramp;
-    return `| ${r.name} | ${r.server} ×${r.processes.server} | ${r.strategy} | ${fmt(r.established)} | ${fmt(r.ramp.seconds, 2)} | ${fmt(r.ramp.per_second)} | ` +
+    return `| ${r.name} | ${r.server} ×${r.processes.server} | ${r.strategy}, ${r.plan.source_ips} src IP(s) | ${fmt(r.established)} | ${fmt(r.ramp.seconds, 2)} | ${fmt(r.ramp.per_second)} | ` +
       `${fmt(r.ramp.connect_ms.p50, 1)} | ${fmt(r.ramp.connect_ms.p99, 1)} | ${fmt(r.ramp.connect_ms.max, 1)} | ${errors} | ` +
       `${fmt(r.memory.server_user_bytes_per_connection)} | ${fmt(r.memory.load_user_bytes_per_connection)} | ` +
       `${fmt(c.load.user_s, 2)}+${fmt(c.load.sys_s, 2)} | ${fmt(c.server.user_s, 2)}+${fmt(c.server.sys_s, 2)} | ${fmt(c.machine.busy_fraction * 100)}% | ${fmt(c.machine.softirq_s, 2)} |`;
@@ -671,6 +678,8 @@ async function main(): Promise<number> {
       'serve-workers': { type: 'string' },
       'load-workers': { type: 'string' },
       'max-pending': { type: 'string' },
+      'kernel-sources': { type: 'string' },
+      'planned-sources': { type: 'string' },
       'worker-node-options': { type: 'string' },
       label: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -692,12 +701,26 @@ async function main(): Promise<number> {
   const started = new Date();
   const command = ['node', ...process.argv.slice(1).map((a) => (a.startsWith(ROOT) ? a.slice(ROOT.length + 1) : a))].join(' ');
 
-  const base = { connections, sizeFor: connections, serveWorkers, loadWorkers, maxPending };
+  const sourcesFlag = (name: 'kernel-sources' | 'planned-sources'): number | undefined => {
+    const text = values[name];
+    return text === undefined ? undefined : Math.min(250, parseCount(text, `--${name}`, { min: 1 }));
+  };
+  // A list runs one kernel run per value (an A/B in one invocation): --kernel-sources 4,15
+  const kernelSources: (number | undefined)[] = values['kernel-sources'] === undefined
+    ? [undefined]
+    : values['kernel-sources'].split(',').slice(0, 4).map((v) => Math.min(250, parseCount(v, '--kernel-sources', { min: 1 })));
+  const plannedSources = sourcesFlag('planned-sources');
+  const base = { connections, sizeFor: connections, serveWorkers, loadWorkers, maxPending, sources: plannedSources };
   const specs: RunSpec[] = [];
   for (let i = 1; i <= repeat; i++) {
     const suffix = repeat > 1 ? ` #${i}` : '';
     // Kernel ports first: the one strategy other runs' TIME_WAIT can still hurt (see runOne).
-    if (only.has('kernel')) specs.push({ ...base, name: `kernel${suffix}`, server: 'connlab', strategy: 'kernel', ping: true });
+    if (only.has('kernel')) {
+      for (const sources of kernelSources) {
+        const name = kernelSources.length > 1 ? `kernel ${sources ?? 'default'} src${suffix}` : `kernel${suffix}`;
+        specs.push({ ...base, name, server: 'connlab', strategy: 'kernel', ping: true, sources });
+      }
+    }
     if (only.has('planned')) specs.push({ ...base, name: `planned${suffix}`, server: 'connlab', strategy: 'planned', ping: true });
     if (!nginxSkipped) specs.push({ ...base, name: `nginx${suffix}`, server: 'nginx', strategy: 'planned', ping: false });
   }

@@ -63,12 +63,23 @@ export interface LoadProgress {
   target: number;
 }
 
+/**
+ * Kernel-chosen ports toward loopback: how full load lets each (source IP, destination)
+ * pool get when it picks the sources itself. connect() searches the pool for a free port
+ * and the search grows with the fill: 100,000 connections to one port from 4 sources
+ * (pools 89% full) ramped at 1,890/s with 86% of the CPU in __inet_check_established and
+ * __inet_hash_connect; from 8 sources (44%) at 31,111/s, from 16 (22%) at 34,479/s
+ * (bench/engine.ts, same host, same hour).
+ */
+export const KERNEL_POOL_FILL = 0.25;
+
 /** Works out the plan input from the options: default sources and ports included. */
 export function resolvePlanInput(options: LoadOptions, workers: number): PlanInput {
   const sourcePorts = options.sourcePorts ?? DEFAULT_SOURCE_PORTS;
   const allLoopback = options.destinations.every((d) => isLoopback(d.ip));
+  const poolPerSource = sourcePorts === 'kernel' ? Math.max(1, Math.floor(options.kernelPoolSize * KERNEL_POOL_FILL)) : options.kernelPoolSize;
   const sourceIps = options.sourceIps ??
-    (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, options.kernelPoolSize) : undefined);
+    (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, poolPerSource) : undefined);
   return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize };
 }
 
