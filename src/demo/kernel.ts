@@ -7,30 +7,9 @@ import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 
-const run = promisify(execFile);
+import { splitAddress, ssAddresses, ssRows } from '../probe/kernel-tools.ts';
 
-/** Rows of `ss -H <args>`, e.g. ['-tn', 'state', 'established', 'sport', '=', ':9000']. */
-export async function ssRows(args: readonly string[]): Promise<string[]> {
-  const { stdout } = await run('ss', ['-H', ...args], { maxBuffer: 512 * 1024 * 1024 });
-  return stdout.split('\n').filter((line) => line.trim() !== '');
-}
-
-/** The fields of one ss row: netid/state columns vary, the last two are local and peer. */
-export function ssAddresses(row: string): { local: string; peer: string } {
-  const fields = row.trim().split(/\s+/);
-  return { local: fields.at(-2) ?? '', peer: fields.at(-1) ?? '' };
-}
-
-/** `127.0.0.2:10000` → ['127.0.0.2', 10000]. */
-export function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(':');
-  return [address.slice(0, colon), Number(address.slice(colon + 1))];
-}
-
-/** Sets a running process's RLIMIT_NOFILE with util-linux prlimit. */
-export async function prlimitNofile(pid: number, soft: number, hard: number): Promise<void> {
-  await run('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
-}
+export { prlimitNofile, splitAddress, ssAddresses, ssRows } from '../probe/kernel-tools.ts';
 
 /** Open descriptors of a process (a small table: only for processes holding hundreds). */
 export function openDescriptors(pid: number): number | undefined {

@@ -2,17 +2,13 @@
 // ss (netlink, fast at 100k sockets), runs of free ports, and sysctls that are always
 // restored.
 
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { ssRows } from '../../src/probe/kernel-tools.ts';
 
 /** Established TCP sockets matching an ss filter, e.g. ['sport', '=', ':9000']. */
-export async function establishedSockets(filter: string[]): Promise<string[]> {
-  const { stdout } = await run('ss', ['-Htn', 'state', 'established', ...filter], { maxBuffer: 256 * 1024 * 1024 });
-  return stdout.split('\n').filter(Boolean);
+export function establishedSockets(filter: string[]): Promise<string[]> {
+  return ssRows(['-tn', 'state', 'established', ...filter]);
 }
 
 /** Consecutive free ports: tries a few random bases below the ephemeral range. */

@@ -3,16 +3,15 @@
 // worker backs off from accept() instead of crashing or spinning.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { startLoad } from '../../src/load/load.ts';
+import { prlimitNofile } from '../../src/probe/kernel-tools.ts';
 import { startServe } from '../../src/server/serve.ts';
 import { parseIpv4 } from '../../src/tuple/address.ts';
 import { freePort } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const prlimit = (pid: number, soft: number) => promisify(execFile)('prlimit', ['--pid', String(pid), `--nofile=${soft}:20000`]);
+const prlimit = (pid: number, soft: number) => prlimitNofile(pid, soft, 20_000);
 const loopback = parseIpv4('127.0.0.1') ?? 0;
 
 describe('a lowered descriptor limit', () => {

@@ -8,22 +8,26 @@ import { startServe } from '../../src/server/serve.ts';
 import { parseIpv4 } from '../../src/tuple/address.ts';
 import { establishedSockets, freePortRange } from '../helpers/kernel.ts';
 
+// A source address of its own, so a load running from 127.0.0.2 at the same time
+// cannot show up in the kernel's rows.
+const SOURCE = '127.0.88.2';
+
 describe('one source port, several destinations', () => {
-  it('holds three connections from 127.0.0.2:P to three server ports at once', async () => {
+  it('holds three connections from one source address and port to three server ports at once', async () => {
     const base = await freePortRange(3);
     const sourcePort = base + 5_000;
     const serve = await startServe({ listen: [0, 1, 2].map((i) => ({ host: '127.0.0.1', port: base + i })), workers: 1, fdSoftLimit: 20_000 });
     const load = await startLoad({
       destinations: [0, 1, 2].map((i) => ({ ip: parseIpv4('127.0.0.1') ?? 0, port: base + i })),
       connections: 3,
-      sourceIps: [{ first: parseIpv4('127.0.0.2') ?? 0, last: parseIpv4('127.0.0.2') ?? 0 }],
+      sourceIps: [{ first: parseIpv4(SOURCE) ?? 0, last: parseIpv4(SOURCE) ?? 0 }],
       sourcePorts: { first: sourcePort, last: sourcePort },
       fdSoftLimit: 20_000,
       kernelPoolSize: 28_232,
     });
     try {
       await load.rampDone();
-      const rows = await establishedSockets(['src', `127.0.0.2:${sourcePort}`]);
+      const rows = await establishedSockets(['src', `${SOURCE}:${sourcePort}`]);
       const peers = rows.map((row) => row.trim().split(/\s+/).at(-1)).sort();
       assert.deepEqual(peers, [0, 1, 2].map((i) => `127.0.0.1:${base + i}`));
       assert.deepEqual(await load.ping(), { verified: 3, established: 3 });
