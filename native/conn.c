@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,13 +19,34 @@
 #define SCRATCH_BYTES 65536
 #define ACCEPT_BURST 4096 /* per readiness event, so one busy listener cannot starve the rest */
 
+/* The per-descriptor table is one anonymous mapping sized for the descriptor limit.
+ * The kernel zero-fills its pages on first touch, so it costs 32 B per descriptor in
+ * use, never more, and growing past the limit (raised later) is an mremap, not a copy.
+ * Doubling with realloc + memset touched up to twice what was used: 1 MiB for a load
+ * worker's 16,667 connections instead of 521 KiB. */
+#define CONNS_INITIAL_MAX (1 << 20) /* records reserved up front at most: 32 MiB of address space */
+
+static size_t conns_bytes(int cap) { return (size_t)cap * sizeof(struct conn); }
+
+void conns_release(struct holder *h) {
+  if (h->conns) munmap(h->conns, conns_bytes(h->conns_cap));
+  h->conns = NULL;
+  h->conns_cap = 0;
+}
+
 int conn_reserve(struct holder *h, int fd) {
   if (fd >= h->conns_cap) {
-    int cap = h->conns_cap ? h->conns_cap : 1024;
+    int cap = h->conns_cap;
+    if (cap == 0) {
+      struct rlimit rl;
+      rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : 1024;
+      cap = limit >= CONNS_INITIAL_MAX ? CONNS_INITIAL_MAX : limit < 1024 ? 1024 : (int)limit;
+    }
     while (cap <= fd) cap *= 2;
-    struct conn *conns = realloc(h->conns, (size_t)cap * sizeof *conns);
-    if (!conns) return -1;
-    memset(conns + h->conns_cap, 0, (size_t)(cap - h->conns_cap) * sizeof *conns);
+    void *conns = h->conns == NULL
+                      ? mmap(NULL, conns_bytes(cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                      : mremap(h->conns, conns_bytes(h->conns_cap), conns_bytes(cap), MREMAP_MAYMOVE);
+    if (conns == MAP_FAILED) return -1;
     h->conns = conns;
     h->conns_cap = cap;
   }

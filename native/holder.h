@@ -144,6 +144,7 @@ void loop_arm_tick(struct holder *h);
 
 /* conn.c: every function runs on the loop thread */
 int conn_reserve(struct holder *h, int fd);
+void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);
 void conn_issue_connect(struct holder *h, const uint32_t *tuple);
 void conn_close(struct holder *h, int fd, int reason);

@@ -241,9 +241,7 @@ void holder_stop(struct holder *h) {
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_FREE) close(fd);
   }
-  free(h->conns);
-  h->conns = NULL;
-  h->conns_cap = 0;
+  conns_release(h);
   free_connect_queue(h);
   while (h->cmd_head) {
     struct cmd *c = h->cmd_head;
