@@ -14,7 +14,7 @@
 // on both sides (/proc/PID/stat) and the whole machine's user/system/softirq/idle
 // (/proc/stat), plus the kernel's listen-queue counters.
 //
-//   node bench/engine.ts [--connections 100k] [--fit 20k] [--repeat 1] [--no-nginx]
+//   node bench/engine.ts [--connections 100k] [--fit 20k] [--repeat 2] [--no-nginx]
 //                        [--only planned,kernel,nginx] [--serve-workers N] [--load-workers N]
 //                        [--max-pending N] [--kernel-sources N[,N…]] [--planned-sources N]
 //                        [--worker-node-options "..."] [--label TEXT] [--no-write]
@@ -275,7 +275,7 @@ async function startNginx(port: number, workers: number): Promise<Nginx> {
       } catch {
         /* gone */
       }
-      const timer = delay(NGINX_STOP_DEADLINE_MS).then(() => 'timeout');
+      const timer = delay(NGINX_STOP_DEADLINE_MS, undefined, { ref: false }).then(() => 'timeout');
       if ((await Promise.race([exited.then(() => 'exited'), timer])) === 'timeout') kill();
       // workers of a master that exited are gone too; kill() covers any that is not
       for (const pid of workerPids) {
@@ -348,6 +348,8 @@ interface RunResult {
   target: number;
   established: number;
   server_held: number | null;
+  /** connlab serve: the fullest worker (SO_REUSEPORT spreads by hash), against ~19,900 fds each. */
+  server_max_per_worker: number | null;
   verified: number | null;
   ramp: LoadResult['ramp'];
   errors: Record<string, number>;
@@ -424,7 +426,7 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
     const loadPids = load.pool.pids();
     // Each worker's CPU from its own start: startup (~0.1 s) is part of what a ramp costs.
     const load0 = new Map<number, ProcStat>();
-    const rampSeconds = await Promise.race([load.rampDone(), delay(RAMP_DEADLINE_MS).then(() => null)]);
+    const rampSeconds = await Promise.race([load.rampDone(), delay(RAMP_DEADLINE_MS, undefined, { ref: false }).then(() => null)]);
     if (rampSeconds === null) throw new Error(`${spec.name}: ramp did not finish within ${RAMP_DEADLINE_MS / 1000} s`);
     const machine1 = readMachineCpu();
     const loadCpu = cpuDelta(load0, readCpu(loadPids));
@@ -442,6 +444,7 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
       await delay(200);
     }
     await delay(300);
+    const serverMaxPerWorker = serve ? Math.max(...serve.stats().workers.map((w) => w.established)) : null;
     const serverMem = readMemory(serverPids);
     const loadMem = readMemory(loadPids);
     const verified = spec.ping ? (await load.ping(15_000)).verified : null;
@@ -473,6 +476,7 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
       target: spec.connections,
       established,
       server_held: serverHeld,
+      server_max_per_worker: serverMaxPerWorker,
       verified,
       ramp: result.ramp,
       errors: result.errors,
@@ -672,7 +676,7 @@ async function main(): Promise<number> {
     options: {
       connections: { type: 'string', default: '100000' },
       fit: { type: 'string', default: '20000' },
-      repeat: { type: 'string', default: '1' },
+      repeat: { type: 'string', default: '2' },
       only: { type: 'string', default: 'planned,kernel,nginx' },
       'no-nginx': { type: 'boolean', default: false },
       'serve-workers': { type: 'string' },
@@ -734,7 +738,7 @@ async function main(): Promise<number> {
       const r = await runOne(spec, port, facts);
       port += 10;
       runs.push(r);
-      process.stderr.write(`  ${r.established.toLocaleString('en-US')} in ${r.ramp.seconds} s = ${r.ramp.per_second.toLocaleString('en-US')}/s; server ${r.memory.server_user_bytes_per_connection} B/conn, load ${r.memory.load_user_bytes_per_connection} B/conn\n`);
+      process.stderr.write(`  ${r.established.toLocaleString('en-US')} in ${r.ramp.seconds} s = ${r.ramp.per_second.toLocaleString('en-US')}/s; server ${r.memory.server_user_bytes_per_connection} B/conn${r.server_max_per_worker === null ? '' : ` (fullest worker ${r.server_max_per_worker})`}, load ${r.memory.load_user_bytes_per_connection} B/conn\n`);
       await delay(1000); // let the closes drain before the next ramp
       return r;
     } catch (error) {
@@ -775,6 +779,8 @@ async function main(): Promise<number> {
     duration_seconds: round((Date.now() - started.getTime()) / 1000, 1),
     command,
     worker_node_options: values['worker-node-options'] ?? null,
+    /** Inherited by every worker: what changes their memory besides the code. */
+    env: { NODE_OPTIONS: process.env.NODE_OPTIONS ?? null, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? null },
     machine: machine(),
     facts,
     summary,
