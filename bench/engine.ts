@@ -249,6 +249,7 @@ async function startNginx(port: number, workers: number): Promise<Nginx> {
         /* gone */
       }
     }
+    rmSync(dir, { recursive: true, force: true });
   };
   const forget = onCleanup(kill);
   const deadline = performance.now() + NGINX_START_DEADLINE_MS;
