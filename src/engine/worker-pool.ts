@@ -12,6 +12,20 @@ import { resolveWorkerEntry, type WorkerEntry } from './worker-entry.ts';
 import { isFromWorker, type FromWorker, type HolderKind, type ToWorker, type WorkerConfig, type WorkerReport } from './messages.ts';
 
 
+/**
+ * How workers run. Each costs a fixed ~10 MB that dwarfs its connections (~50-150 B
+ * each), so the fixed part is what to cut. A 1 MiB young generation and one malloc arena
+ * took serve from ~890 to ~860 B and load from ~1,020 to ~860 B per connection at
+ * 100,000 (bench/results/engine-2026-11-21T12-08-20Z.json). Flags that change V8's
+ * code (--jitless, --lite-mode) cost 36 MB instead: the startup snapshot no longer fits.
+ * The supervisor's own flags (--test, --inspect) are deliberately not inherited.
+ */
+const WORKER_EXEC_ARGV = ['--max-semi-space-size=1'];
+
+function workerEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, MALLOC_ARENA_MAX: '1' };
+}
+
 export interface PoolOptions {
   /** Restart a worker that exits unexpectedly (servers), or not (load). */
   restart: boolean;
@@ -67,8 +81,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   #spawn(state: WorkerState): Promise<void> {
-    // execArgv is not inherited: a supervisor under --test or --inspect must not pass that on.
-    const child = fork(this.entry.path, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(this.entry.path, [], { execArgv: WORKER_EXEC_ARGV, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#children.set(state.index, child);
     state.pid = child.pid;
     state.exited = false;

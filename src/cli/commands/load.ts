@@ -34,6 +34,8 @@ Options:
                              sources as needed toward 127/8, else the kernel's choice)
   --source-ports RANGE|kernel  planned source ports (default 10000-65000), or kernel
                              to let connect() pick ephemeral ports, for comparison
+                             (toward loopback it then adds sources so no port pool is
+                             over 25% full: connect()'s free-port search slows as it fills)
   --duration D               hold for D after the ramp (default 10s), then close
   --ping D                   ping every connection every D while holding (default 10s)
   --connect-timeout D        give up on a handshake after D (default 10s)
