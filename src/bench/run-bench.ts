@@ -45,7 +45,14 @@ export interface BenchRun {
   destroy(): void;
 }
 
-const BROADCAST_WAIT_MS = 30_000;
+/**
+ * How long a ping round or a broadcast may take: every connection costs four syscalls
+ * and two loopback traversals, all on this host's CPUs. A million took 38 s to verify on
+ * 2 cores (the last worker's round), so the window grows with the count.
+ */
+export function roundTimeoutMs(connections: number): number {
+  return Math.max(30_000, Math.ceil(connections * 0.12));
+}
 
 function poolMemory(pool: WorkerPool | undefined): { privateBytes: number; heapBytes: number } {
   let privateBytes = 0;
@@ -190,7 +197,7 @@ class Bench {
       }
       if (!this.#stopReason) {
         await this.#enter('verify');
-        verified = (await this.#load.ping(30_000)).verified;
+        verified = (await this.#load.ping(roundTimeoutMs(o.connections))).verified;
         await Promise.all([this.#serve.pool.refresh(), this.#load.pool.refresh()]);
         held = await sampleHost();
         privateAtHold = { server: poolMemory(this.#serve.pool).privateBytes, load: poolMemory(this.#load.pool).privateBytes };
@@ -199,7 +206,7 @@ class Bench {
         await this.#enter('broadcast');
         written = (await this.#serve.broadcast()).written;
         const load = this.#load;
-        const deadline = performance.now() + BROADCAST_WAIT_MS;
+        const deadline = performance.now() + roundTimeoutMs(o.connections);
         while (!this.#stopReason && performance.now() < deadline) {
           await load.pool.refresh();
           if (load.pool.totals().broadcastsReceived >= written) break;
