@@ -75,9 +75,17 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return this.#workers.flatMap((w) => (w.pid === undefined || w.exited ? [] : [w.pid]));
   }
 
-  /** Starts every worker; rejects with CONNLAB_ERR_WORKER if any fails to start. */
+  /**
+   * Starts every worker; if any fails to start, ends the others before rejecting with
+   * CONNLAB_ERR_WORKER, so a failed start never leaves processes behind.
+   */
   async start(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => this.#spawn(w)));
+    try {
+      await Promise.all(this.#workers.map((w) => this.#spawn(w)));
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
   }
 
   #spawn(state: WorkerState): Promise<void> {

@@ -18,8 +18,9 @@ import { isToWorker, type ClientWorkerConfig, type FromWorker, type ToWorker, ty
 const RAMP_TICK_MS = 5;
 const PING_POLL_MS = 10;
 
+/** Sends to the supervisor if it is still there; a gone parent is not an error here. */
 function send(message: FromWorker): void {
-  process.send?.(message);
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
 }
 
 class Worker {
@@ -123,7 +124,7 @@ class Worker {
     const stats = this.#holder.stats();
     this.#holder.destroy();
     if (tellParent && process.connected) send({ type: 'closed', stats });
-    process.disconnect?.();
+    if (process.connected) process.disconnect?.();
     process.exitCode = 0;
   }
 }
@@ -133,7 +134,7 @@ function fail(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   const errno = (error as { cause?: { code?: string } }).cause?.code;
   send({ type: 'failed', code, message: errno ? `${message} (${errno})` : message });
-  process.disconnect?.();
+  if (process.connected) process.disconnect?.();
   process.exitCode = 1;
 }
 
@@ -152,6 +153,12 @@ process.on('message', (message: unknown) => {
     return;
   }
   worker?.handle(message);
+});
+
+// A write to a supervisor that just went away fails with EPIPE on the channel; the
+// 'disconnect' handler below is what acts on its going, so the error itself is no news.
+process.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && !error.code?.startsWith('ERR_IPC_')) throw error;
 });
 
 // The supervisor is gone: let go of every connection and leave.

@@ -216,11 +216,6 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const pool = new WorkerPool(configs, { restart: false });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
   const handle = new LoadHandle(pool, plan, kind, sourcePorts);
-  try {
-    await pool.start();
-  } catch (error) {
-    await pool.close();
-    throw error;
-  }
+  await pool.start();
   return handle;
 }

@@ -141,11 +141,6 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   };
   const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: true });
   const handle = new ServeHandle(pool, kind);
-  try {
-    await pool.start();
-  } catch (error) {
-    await pool.close();
-    throw error;
-  }
+  await pool.start();
   return handle;
 }

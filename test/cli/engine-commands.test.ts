@@ -77,6 +77,30 @@ describe('connlab serve and load, run for real', () => {
   });
 });
 
+describe('a serve that cannot start', () => {
+  it('fails with the worker code and one line on stderr, and no worker crashes on its way out', async () => {
+    const { createServer } = await import('node:net');
+    const { execFile } = await import('node:child_process');
+    const port = await freePort();
+    // A listener without SO_REUSEPORT: the workers' bind must fail.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    const bin = new URL('../../bin/connlab.js', import.meta.url).pathname;
+    try {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, [bin, 'serve', '--listen', `127.0.0.1:${port}`, '--workers', '3', '--duration', '5s'], (error, _out, err) =>
+          resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stderr: err }));
+        child.stdin?.end();
+      });
+      assert.equal(code, 1);
+      assert.match(stderr, /\[CONNLAB_ERR_WORKER\]/);
+      assert.doesNotMatch(stderr, /    at |Unhandled/, 'no worker crashed on its way out');
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
 describe('serve metrics', () => {
   it('exposes connections and per-worker memory as Prometheus text', async () => {
     const serve = await startServe({ listen: [{ host: '127.0.0.1', port: await freePort() }], workers: 2, fdSoftLimit: 20_000, reportIntervalMs: 100 });
