@@ -91,6 +91,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   #spawn(state: WorkerState): Promise<void> {
     const child = fork(this.entry.path, [], { execArgv: WORKER_EXEC_ARGV, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#children.set(state.index, child);
+    // A send racing the worker's death fails with EPIPE here; its 'exit' says what
+    // happened, so the error itself must not take the supervisor down.
+    child.on('error', () => {});
     state.pid = child.pid;
     state.exited = false;
     return new Promise<void>((resolve, reject) => {
@@ -144,7 +147,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Sends to one worker or to all of them. */
   send(message: ToWorker, index?: number): void {
     for (const [i, child] of this.#children) {
-      if ((index === undefined || index === i) && child.connected) child.send(message);
+      if ((index === undefined || index === i) && child.connected) child.send(message, undefined, undefined, () => {});
     }
   }
 
