@@ -2,8 +2,8 @@
 // through doctor's snapshot so every command agrees with doctor.
 
 import { createHostReader } from '../limits/host-reader.ts';
+import { portsIn } from '../limits/model.ts';
 import { readHostSnapshot } from '../limits/snapshot.ts';
-import { rangeSize } from '../tuple/address.ts';
 
 export interface HostFacts {
   fdSoftLimit: number;
@@ -14,9 +14,5 @@ export interface HostFacts {
 export function readHostFacts(root = '/'): HostFacts {
   const host = readHostSnapshot(createHostReader(root));
   const range = host.ports.range ?? { first: 32768, last: 60999 };
-  const reserved = host.ports.reserved.reduce(
-    (sum, r) => sum + Math.max(0, Math.min(r.last, range.last) - Math.max(r.first, range.first) + 1),
-    0,
-  );
-  return { fdSoftLimit: host.fds.processSoft ?? 1024, kernelPoolSize: rangeSize(range) - reserved };
+  return { fdSoftLimit: host.fds.processSoft ?? 1024, kernelPoolSize: portsIn(range, host.ports.reserved) };
 }

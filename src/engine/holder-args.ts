@@ -1,6 +1,5 @@
 // Argument checks and errors every Holder implementation shares, so the native and the
-// plain-Node holder refuse the same values with the same codes. (native-holder.ts still
-// has private copies of these; its owner can switch it to this module.)
+// plain-Node holder refuse the same values with the same codes.
 
 import { ConnlabError, invalidArgument } from '../errors.ts';
 

@@ -21,18 +21,10 @@ export class LatencyRecorder {
     }
   }
 
-  get count(): number {
-    return this.#histogram.totalCount;
-  }
-
   summaryMs(): LatencySummaryMs {
     const h = this.#histogram;
     const ms = (us: number): number => Math.round(us) / 1000;
     if (h.totalCount === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
     return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue), count: h.totalCount };
-  }
-
-  reset(): void {
-    this.#histogram.reset();
   }
 }

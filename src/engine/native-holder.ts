@@ -5,10 +5,14 @@
 // JavaScript objects exist anywhere on this path.
 
 import { createRequire } from 'node:module';
-import { isIPv4, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { ConnlabError, invalidArgument } from '../errors.ts';
+import { parseIpv4 } from '../tuple/address.ts';
 import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
+import {
+  checkInteger, checkPayload, checkTuples, DEFAULT_BACKLOG, holderDestroyed, holderSettings, listenFailed, MAX_U32,
+} from './holder-args.ts';
 
 declare const handleBrand: unique symbol;
 /** The addon's external: an opaque pointer to one holder. */
@@ -29,9 +33,6 @@ interface NativeBinding {
 }
 
 const ADDON_PATH = '../../build/Release/connlab_holder.node';
-const DEFAULT_BACKLOG = 4096;
-const DEFAULT_MAX_SAMPLES = 100_000;
-const MAX_U32 = 0xffff_ffff;
 
 let binding: NativeBinding | undefined;
 
@@ -72,32 +73,13 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? (errno === 0 ? 'UNKNOWN' : `ERRNO_${errno}`);
 }
 
+/** The addon answers listen() with an errno number; give the cause Node's shape. */
 function listenError(host: string, port: number, errno: number): ConnlabError {
   const code = errnoName(errno);
   const cause = Object.assign(new Error(`listen ${code} ${host}:${port}`), {
     code, errno: -errno, syscall: 'listen', address: host, port,
   });
-  return new ConnlabError('CONNLAB_ERR_LISTEN', `cannot listen on ${host}:${port}: ${code}`, {
-    hint: code === 'EADDRINUSE' ? 'another program holds this address without SO_REUSEPORT; pick another port' : undefined,
-    cause,
-  });
-}
-
-function checkInteger(option: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw invalidArgument(option, String(value), `an integer from ${min} to ${max}`);
-  }
-}
-
-function checkTuples(tuples: Uint32Array): void {
-  if (!(tuples instanceof Uint32Array) || tuples.length % 4 !== 0) {
-    throw invalidArgument('tuples', String(tuples?.length), 'a Uint32Array of srcIp, srcPort, dstIp, dstPort groups');
-  }
-  for (let i = 0; i < tuples.length; i += 4) {
-    if ((tuples[i + 1] as number) > 0xffff || (tuples[i + 3] as number) > 0xffff || tuples[i + 3] === 0) {
-      throw invalidArgument('tuples', `#${i / 4}`, 'ports from 0 to 65535 and a nonzero destination port');
-    }
-  }
+  return listenFailed(host, port, cause);
 }
 
 const CLOSE_STATS: ReadonlyArray<[CloseReason, string]> = [
@@ -115,10 +97,7 @@ class NativeHolder implements Holder {
   #final: HolderStats | undefined;
 
   constructor(native: NativeBinding, options: HolderOptions) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 0;
-    const maxSamples = options.maxSamples ?? DEFAULT_MAX_SAMPLES;
-    checkInteger('connectTimeoutMs', connectTimeoutMs, 0, MAX_U32);
-    checkInteger('maxSamples', maxSamples, 0, MAX_U32);
+    const { connectTimeoutMs, maxSamples } = holderSettings(options);
     this.#native = native;
     this.#counters = new Float64Array(native.statNames.length);
     this.#errnoCounts = new Float64Array(native.errnoSlots);
@@ -127,7 +106,7 @@ class NativeHolder implements Holder {
   }
 
   #live(): NativeHandle {
-    if (this.#final) throw new ConnlabError('CONNLAB_ERR_HOLDER_DESTROYED', 'this holder was destroyed');
+    if (this.#final) throw holderDestroyed();
     return this.#handle;
   }
 
@@ -152,9 +131,7 @@ class NativeHolder implements Holder {
 
   broadcast(seq: number, payload?: Uint8Array): number {
     checkInteger('seq', seq, 0, MAX_U32);
-    if (payload !== undefined && (!(payload instanceof Uint8Array) || payload.byteLength > 0xffff)) {
-      throw invalidArgument('payload', String(payload?.byteLength), 'a Uint8Array of at most 65535 bytes');
-    }
+    checkPayload(payload);
     return this.#native.broadcast(this.#live(), seq, payload);
   }
 
@@ -204,6 +181,7 @@ export function createNativeHolder(options: HolderOptions = {}): Holder {
 
 /** `127.0.0.2` -> 0x7f000002, the host-order u32 that connect() tuples carry. */
 export function ipv4ToU32(address: string): number {
-  if (!isIPv4(address)) throw invalidArgument('address', address, 'an IPv4 address');
-  return address.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  const value = parseIpv4(address);
+  if (value === undefined) throw invalidArgument('address', address, 'an IPv4 address');
+  return value;
 }

@@ -70,7 +70,8 @@ function usablePerProcess(fds: number): number {
   return Math.max(0, fds - FD_RESERVE_PER_PROCESS);
 }
 
-function portsIn(range: Range, excluded: readonly Range[]): number {
+/** Ports of `range` that none of `excluded` covers (reserved ports, destination ports). */
+export function portsIn(range: Range, excluded: readonly Range[]): number {
   const overlap = excluded.reduce(
     (sum, r) => sum + Math.max(0, Math.min(r.last, range.last) - Math.max(r.first, range.first) + 1),
     0,

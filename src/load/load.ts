@@ -6,7 +6,7 @@ import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts
 import type { HolderStats } from '../engine/holder.ts';
 import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
-import { RateMeter } from '../engine/rate-meter.ts';
+import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { WorkerPool } from '../engine/worker-pool.ts';
 import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
@@ -100,7 +100,7 @@ export class LoadHandle {
   readonly #connect = new LatencyRecorder();
   readonly #rtt = new LatencyRecorder();
   readonly #broadcast = new LatencyRecorder();
-  readonly #rate = new RateMeter();
+  readonly #rate = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
   readonly #ramped: Promise<number>;
   #verified = 0;
   #pingSeq = 0;

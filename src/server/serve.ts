@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { HolderStats } from '../engine/holder.ts';
 import type { ListenAddress, ServerWorkerConfig } from '../engine/messages.ts';
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
-import { RateMeter } from '../engine/rate-meter.ts';
+import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { serverWorkersFor } from '../engine/sizing.ts';
 import { WorkerPool } from '../engine/worker-pool.ts';
 import { ConnlabError } from '../errors.ts';
@@ -57,7 +57,7 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
   readonly pool: WorkerPool;
   readonly holder: string;
   #peak = 0;
-  #accepts = new RateMeter();
+  #accepts = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
   #seq = 0;
   #closed: Promise<ServeStats> | undefined;
 

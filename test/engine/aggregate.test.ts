@@ -39,6 +39,15 @@ describe('rates and messages', () => {
     assert.equal(meter.perSecond, 2000);
   });
 
+  it('keeps its rate when read again sooner than its interval, as a metrics scrape does', () => {
+    const meter = new RateMeter({ minIntervalMs: 500 });
+    meter.update(0, 0);
+    assert.equal(meter.update(1000, 1000), 1000);
+    assert.equal(meter.update(1001, 1000.01), 1000);
+    assert.equal(meter.update(1001, 1200), 1000);
+    assert.equal(meter.update(3000, 2000), 2000);
+  });
+
   it('accepts only known message types in each direction', () => {
     assert.equal(isToWorker({ type: 'ping', seq: 1, timeoutMs: 10 }), true);
     assert.equal(isToWorker({ type: 'ramped' }), false);
