@@ -16,7 +16,6 @@
 
 #include "holder.h"
 
-#define SCRATCH_BYTES 65536
 #define ACCEPT_BURST 4096 /* per readiness event, so one busy listener cannot starve the rest */
 
 /* The per-descriptor table is one anonymous mapping sized for the descriptor limit.
@@ -213,21 +212,35 @@ void conn_expire_connects(struct holder *h, uint64_t now) {
 
 /* ---- frames ---- */
 
+/* Appends len bytes to the answer being built, or returns -1 where that would pass
+ * OUT_BYTES. The bound in holder.h says it never does; the check makes a broken bound a
+ * protocol close instead of heap corruption (and the fuzz build aborts on it). */
+static int out_append(struct holder *h, size_t *out_len, const uint8_t *p, size_t len) {
+  if (len > OUT_BYTES - *out_len) {
+#ifdef CONNLAB_FUZZ
+    abort();
+#endif
+    return -1;
+  }
+  memcpy(h->out + *out_len, p, len);
+  *out_len += len;
+  return 0;
+}
+
 /* A complete header arrived on an accepted connection. Returns a close reason or -1;
- * appends the answer to out. */
-static int server_header(struct conn *c, uint8_t *out, size_t *out_len) {
+ * appends the answer to h->out. */
+static int server_header(struct holder *h, struct conn *c, size_t *out_len) {
   uint8_t *hdr = c->u.hdr;
   uint16_t len = frame_length(hdr);
   if (hdr[1] != 0) return CR_PROTOCOL;
   if (hdr[0] == FRAME_PING && len == 0) {
-    memcpy(out + *out_len, hdr, FRAME_HEADER_BYTES);
-    out[*out_len] = FRAME_PONG;
-    *out_len += FRAME_HEADER_BYTES;
+    size_t at = *out_len;
+    if (out_append(h, out_len, hdr, FRAME_HEADER_BYTES) != 0) return CR_PROTOCOL;
+    h->out[at] = FRAME_PONG;
     return -1;
   }
   if (hdr[0] == FRAME_ECHO) {
-    memcpy(out + *out_len, hdr, FRAME_HEADER_BYTES);
-    *out_len += FRAME_HEADER_BYTES;
+    if (out_append(h, out_len, hdr, FRAME_HEADER_BYTES) != 0) return CR_PROTOCOL;
     c->remaining = len;
     c->mode = len ? PM_ECHO : PM_HEADER;
     return -1;
@@ -262,16 +275,14 @@ static int client_header(struct holder *h, struct conn *c) {
   return CR_PROTOCOL;
 }
 
-/* Feeds n received bytes through the connection's frame state. Every input byte
- * produces at most one output byte, so out (the size of in) cannot overflow. */
-static int parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len) {
+/* Feeds n received bytes (n <= SCRATCH_BYTES) through the connection's frame state and
+ * builds the answer in h->out: at most n + FRAME_HEADER_BYTES - 1 bytes (holder.h).
+ * Returns a close reason, or -1 to keep the connection. */
+int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len) {
   while (n > 0) {
     if (c->mode != PM_HEADER) {
       size_t take = n < c->remaining ? n : c->remaining;
-      if (c->mode == PM_ECHO) {
-        memcpy(h->out + *out_len, p, take);
-        *out_len += take;
-      }
+      if (c->mode == PM_ECHO && out_append(h, out_len, p, take) != 0) return CR_PROTOCOL;
       p += take;
       n -= take;
       c->remaining = (uint16_t)(c->remaining - take);
@@ -286,7 +297,7 @@ static int parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, s
     n -= take;
     if (c->hdr_len < FRAME_HEADER_BYTES) break;
     c->hdr_len = 0;
-    int reason = c->state == CS_SERVER ? server_header(c, h->out, out_len) : client_header(h, c);
+    int reason = c->state == CS_SERVER ? server_header(h, c, out_len) : client_header(h, c);
     if (reason >= 0) return reason;
   }
   return -1;
@@ -304,7 +315,7 @@ static void on_readable(struct holder *h, int fd) {
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
   size_t out_len = 0;
-  int reason = parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
+  int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
   if (out_len > 0 && write_all_or_close(h, fd, h->out, out_len) != 0) return;
   if (reason >= 0) conn_close(h, fd, reason);
 }

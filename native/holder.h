@@ -16,6 +16,15 @@
 
 #define ERRNO_SLOTS 256
 
+/* One read is at most SCRATCH_BYTES. Its answer can be longer than the read by at most
+ * FRAME_HEADER_BYTES - 1: only the first header a read completes can have begun in an
+ * earlier read (up to 15 bytes of it buffered in conn.u.hdr); every later header and
+ * echoed payload byte is answered with as many bytes as arrived. So the answer buffer
+ * is sized for that worst case, and parse() checks the bound on every append
+ * (native/fuzz exercises it under ASan at every split point). */
+#define SCRATCH_BYTES 65536
+#define OUT_BYTES (SCRATCH_BYTES + FRAME_HEADER_BYTES)
+
 enum conn_state { CS_FREE = 0, CS_LISTEN, CS_CONNECTING, CS_CLIENT, CS_SERVER };
 enum parse_mode { PM_HEADER = 0, PM_ECHO, PM_SKIP };
 
@@ -146,6 +155,7 @@ void loop_arm_tick(struct holder *h);
 int conn_reserve(struct holder *h, int fd);
 void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);
+int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 void conn_issue_connect(struct holder *h, const uint32_t *tuple);
 void conn_close(struct holder *h, int fd, int reason);
 int64_t conn_ping_all(struct holder *h, uint32_t seq);

@@ -13,7 +13,6 @@
 
 #include "holder.h"
 
-#define SCRATCH_BYTES 65536
 #define EVENT_BATCH 512
 #define CONNECT_BATCH 256      /* connects issued per loop turn, between event batches */
 #define ACCEPT_BACKOFF_US 100000
@@ -35,7 +34,7 @@ int holder_init(struct holder *h, uint32_t connect_timeout_ms, size_t max_sample
   pthread_mutex_init(&h->cmd_lock, NULL);
   pthread_cond_init(&h->cmd_done, NULL);
   h->in = malloc(SCRATCH_BYTES);
-  h->out = malloc(SCRATCH_BYTES);
+  h->out = malloc(OUT_BYTES);
   h->epfd = epoll_create1(EPOLL_CLOEXEC);
   h->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

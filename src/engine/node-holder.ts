@@ -120,8 +120,13 @@ class NodeHolder implements Holder {
   readonly #rttUs: SampleBuffer;
   readonly #broadcastUs: SampleBuffer;
 
-  /** Answers built while parsing one read: at most one output byte per input byte. */
-  #out = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  /**
+   * Answers built while parsing one read. An answer is at most the read's length plus
+   * FRAME_HEADER_BYTES - 1: only the first header a read completes can have begun in an
+   * earlier read; everything after is answered byte for byte (native/holder.h says the
+   * same of OUT_BYTES, and test/protocol/split-property.test.ts checks it).
+   */
+  #out = Buffer.allocUnsafeSlow(answerBytesFor(SCRATCH_BYTES));
   #outLength = 0;
   readonly #pingFrame = Buffer.alloc(FRAME_HEADER_BYTES);
 
@@ -442,7 +447,7 @@ class NodeHolder implements Holder {
     const slot = socket[SLOT];
     if (slot < 0) return;
     this.#bytesIn += length;
-    if (length > this.#out.length) this.#out = Buffer.allocUnsafeSlow(length);
+    if (answerBytesFor(length) > this.#out.length) this.#out = Buffer.allocUnsafeSlow(answerBytesFor(length));
     this.#outLength = 0;
     const reason = this.#parse(slot, bytes, length);
     if (this.#outLength > 0 && !this.#send(slot, this.#out.subarray(0, this.#outLength))) return;
@@ -528,6 +533,11 @@ class NodeHolder implements Holder {
     }
     return undefined;
   }
+}
+
+/** The longest answer a read of `length` bytes can produce (see #out). */
+export function answerBytesFor(length: number): number {
+  return length + FRAME_HEADER_BYTES - 1;
 }
 
 function readU32(bytes: Uint8Array, at: number): number {
