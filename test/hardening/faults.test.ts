@@ -92,6 +92,7 @@ describe('killing workers with SIGKILL during a run', () => {
       const final = await serve.close();
       assert.deepEqual(final.deaths.map((d) => [d.index, d.lostConnections]), [[victim, serveDeath.lostConnections]]);
       assert.equal(final.totals.established, 0);
+      assert.equal(final.totals.closed.lost, serveDeath.lostConnections, 'a graceful close loses nothing more');
       assert.equal(final.totals.accepted, closes(final.totals), 'every accepted connection is closed, by some reason');
     } finally {
       load.destroy();
