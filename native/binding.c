@@ -13,6 +13,7 @@
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -299,6 +300,22 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setParentDeathSignal(sig) -> 0 or errno. PR_SET_PDEATHSIG: the kernel sends `sig` to
+ * this process when the thread that forked it exits, so a worker cannot outlive a
+ * supervisor killed with SIGKILL. Not about holders, but the addon is the one place
+ * connlab makes a syscall Node does not offer. */
+static napi_value js_set_parent_death_signal(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t sig = 0;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &sig) != napi_ok) {
+    napi_throw_type_error(env, NULL, "connlab: setParentDeathSignal(signal number)");
+    return NULL;
+  }
+  return number(env, prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0) == 0 ? 0 : errno);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
@@ -310,6 +327,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"drainSamples", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
       {"closeAll", NULL, js_close_all, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"setParentDeathSignal", NULL, js_set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value names, s;

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   CONNLAB_ERR_LISTEN: 'a holder could not listen on an address; the cause carries the errno code (EADDRINUSE)',
   CONNLAB_ERR_HOLDER_DESTROYED: 'a connection holder was used after destroy()',
   CONNLAB_ERR_WORKER: 'a worker process failed to start or died; the message says how',
+  CONNLAB_ERR_CRASH_LOOP: 'a worker kept dying soon after each restart, so the supervisor stopped restarting it',
+  CONNLAB_ERR_CLOSED: 'a pool, serve, load or bench handle was used after close() or destroy()',
   CONNLAB_ERR_PROTOCOL: 'bytes that are not a valid connlab wire frame',
 } as const;
 

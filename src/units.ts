@@ -20,6 +20,7 @@ function parseScaled(
   table: Record<string, number>,
   defaultSuffix = '',
 ): number {
+  if (/^\s*-/.test(input)) throw invalidArgument(option, input, `${expected}, not a negative number`);
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input.replaceAll('_', '').replaceAll(',', ''));
   const scale = match ? table[(match[2] || defaultSuffix).toLowerCase()] : undefined;
   if (!match || scale === undefined) throw invalidArgument(option, input, expected);

@@ -3,6 +3,7 @@
 // `--json`, the final table and the HTML report all render this object, nothing else.
 
 import type { LatencySummaryMs } from '../engine/latency.ts';
+import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
 
 export const BENCH_SCHEMA = 'connlab.bench/1';
@@ -54,9 +55,17 @@ export interface BenchResult {
   limits: { binding: LimitName | null; headroom: Partial<Record<LimitName, number>> };
   errors: Record<string, number>;
   processes: { server: number; load: number };
-  /** How the run ended: `completed`, or the signal that cut it short. */
-  outcome: 'completed' | 'SIGINT' | 'SIGTERM' | 'failed';
+  /**
+   * How the run ended: `completed`, the signal that cut it short, `stopped` (close() from
+   * the library), or `failed`.
+   */
+  outcome: 'completed' | 'SIGINT' | 'SIGTERM' | 'stopped' | 'failed';
+  /** How long the connections were actually held (0 when stopped before the hold). */
   hold_seconds: number;
+  /** The hold that was asked for (--hold). */
+  hold_requested_seconds: number;
+  /** Workers that died during the run, per side, and the connections each took along. */
+  deaths: { server: DeathRecord[]; load: DeathRecord[] };
   machine: { hostname: string; kernel: string; cpus: number; memory_bytes: number; node: string; fd_limit: number };
   started_at: string;
   command: string;

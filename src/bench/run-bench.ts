@@ -1,7 +1,9 @@
 // The million-connection experiment on one host: serve and load on loopback, ramp, hold,
 // verify, broadcast, tear down, with a timeline sampled once a second throughout. A stop
-// (Ctrl-C, SIGTERM) at any phase skips to the teardown and still returns the result so
-// far; every worker is ended by the pools, gracefully and then by PID.
+// (Ctrl-C, SIGTERM, close()) at any phase skips to the teardown and still returns the
+// result so far, with the time actually held and the last memory measured; every worker
+// is ended by the pools, gracefully and then by PID. A serve worker that crash-loops
+// ends the run with CONNLAB_ERR_CRASH_LOOP after the same teardown.
 
 import { hostname } from 'node:os';
 import type { LoadResult } from '../load/load.ts';
@@ -10,7 +12,8 @@ import type { HostSnapshot } from '../limits/snapshot.ts';
 import { cpuBusyShare, sampleHost, type HostSample } from '../probe/host-sample.ts';
 import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
-import type { WorkerPool } from '../engine/worker-pool.ts';
+import { Lifecycle } from '../engine/lifecycle.ts';
+import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
 import { ConnlabError } from '../errors.ts';
 import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
 import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
@@ -26,6 +29,8 @@ export interface BenchOptions {
   command: string;
   sampleIntervalMs?: number;
   onProgress?: (progress: BenchProgress) => void;
+  /** Called as each phase begins. */
+  onPhase?: (phase: BenchPhase) => void;
 }
 
 export interface BenchProgress {
@@ -36,12 +41,16 @@ export interface BenchProgress {
   seconds: number;
 }
 
+export type StopReason = 'SIGINT' | 'SIGTERM' | 'stopped';
+
 export interface BenchRun {
   plan: BenchPlan;
   done: Promise<BenchResult>;
-  /** Ends the run early; the result is still produced. */
-  stop(reason: 'SIGINT' | 'SIGTERM'): void;
-  /** Ends every worker by PID now. */
+  /** Ends the run early, recording `reason` as the outcome; the result is still produced. */
+  stop(reason: StopReason): void;
+  /** Ends the run early (outcome `stopped` unless a stop came first): `done`. Idempotent. */
+  close(): Promise<BenchResult>;
+  /** Ends every worker by PID now. Idempotent. */
   destroy(): void;
 }
 
@@ -76,7 +85,10 @@ class Bench {
   #baseline: HostSample | undefined;
   #last: HostSample | undefined;
   #sampling: Promise<void> = Promise.resolve();
-  #stopReason: 'SIGINT' | 'SIGTERM' | undefined;
+  #stopReason: StopReason | undefined;
+  #failure: ConnlabError | undefined;
+  #holdStartMs: number | undefined;
+  #holdEndMs: number | undefined;
   #onStop: () => void = () => {};
   readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
 
@@ -85,7 +97,7 @@ class Bench {
     this.plan = planBench(options.host, options.connections);
   }
 
-  stop(reason: 'SIGINT' | 'SIGTERM'): void {
+  stop(reason: StopReason): void {
     this.#stopReason ??= reason;
     this.#onStop();
   }
@@ -153,6 +165,7 @@ class Bench {
     this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
     await this.#sampling;
     this.#phase = phase;
+    this.#options.onPhase?.(phase);
   }
 
   async run(): Promise<BenchResult> {
@@ -168,11 +181,20 @@ class Bench {
       this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
     }, this.#options.sampleIntervalMs ?? 1000);
     try {
-      return await this.#phases();
+      const result = await this.#phases();
+      if (this.#failure) throw this.#failure;
+      return result;
     } finally {
       clearInterval(ticker);
       await this.#sampling;
     }
+  }
+
+  /** serve gave up restarting a worker: end the run, then fail with its error. */
+  #fail(error: ConnlabError): void {
+    this.#failure ??= error;
+    this.#stopReason ??= 'stopped';
+    this.#onStop();
   }
 
   async #phases(): Promise<BenchResult> {
@@ -185,6 +207,7 @@ class Bench {
     let outcome: BenchResult['outcome'] = 'completed';
     try {
       this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
+      this.#serve.on('failed', (error) => this.#fail(error));
       await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
@@ -193,7 +216,9 @@ class Bench {
       await this.#until(this.#load.rampDone());
       if (!this.#stopReason) {
         await this.#enter('hold');
+        this.#holdStartMs = performance.now();
         await this.#sleep(o.holdMs);
+        this.#holdEndMs = performance.now();
       }
       if (!this.#stopReason) {
         await this.#enter('verify');
@@ -217,12 +242,26 @@ class Bench {
       outcome = 'failed';
       throw error;
     } finally {
+      this.#holdEndMs ??= performance.now();
       await this.#enter('teardown').catch(() => {});
+      // Stopped before the verify round measured it: the teardown's sample, taken
+      // before anything closed, is the last memory measured.
+      if (!held) {
+        held = this.#last;
+        privateAtHold = { server: poolMemory(this.#serve?.pool).privateBytes, load: poolMemory(this.#load?.pool).privateBytes };
+      }
       loadResult = await this.#load?.close().catch(() => undefined);
       await this.#serve?.close().catch(() => undefined);
     }
-    if (this.#stopReason) outcome = this.#stopReason;
+    if (this.#failure) outcome = 'failed';
+    else if (this.#stopReason) outcome = this.#stopReason;
     return this.#result(outcome, held, verified, privateAtHold, loadResult);
+  }
+
+  /** Seconds the connections were held: from the hold's start to its end or the stop. */
+  #heldSeconds(): number {
+    if (this.#holdStartMs === undefined) return 0;
+    return Math.round(((this.#holdEndMs ?? performance.now()) - this.#holdStartMs) / 10) / 100;
   }
 
   #result(outcome: BenchResult['outcome'], held: HostSample | undefined, verified: number, privateAt: { server: number; load: number }, load: LoadResult | undefined): BenchResult {
@@ -265,7 +304,9 @@ class Bench {
       errors,
       processes: { server: this.#serve?.pool.workers.length ?? 0, load: this.#load?.pool.workers.length ?? 0 },
       outcome,
-      hold_seconds: o.holdMs / 1000,
+      hold_seconds: this.#heldSeconds(),
+      hold_requested_seconds: o.holdMs / 1000,
+      deaths: { server: deathRecords(this.#serve?.pool.deaths ?? []), load: deathRecords(this.#load?.pool.deaths ?? []) },
       machine: {
         hostname: hostname(),
         kernel: o.host.kernelRelease ?? 'unknown',
@@ -283,5 +324,16 @@ class Bench {
 
 export function startBench(options: BenchOptions): BenchRun {
   const bench = new Bench(options);
-  return { plan: bench.plan, done: bench.run(), stop: (r) => bench.stop(r), destroy: () => bench.destroy() };
+  const done = bench.run();
+  const lifecycle = new Lifecycle<BenchResult>('bench');
+  return {
+    plan: bench.plan,
+    done,
+    stop: (reason) => bench.stop(reason),
+    close: () => lifecycle.close(() => {
+      bench.stop('stopped');
+      return done;
+    }),
+    destroy: () => lifecycle.destroy(() => bench.destroy()),
+  };
 }

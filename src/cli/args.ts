@@ -8,7 +8,7 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseCommandArgs<T extends Options>(command: string, argv: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
     throw new ConnlabError('CONNLAB_ERR_USAGE', message.replace(/\. To specify a positional.*$/, ''), {
@@ -16,6 +16,34 @@ export function parseCommandArgs<T extends Options>(command: string, argv: strin
       cause: error,
     });
   }
+}
+
+/**
+ * util.parseArgs reads `-c -1` as two flags and answers "argument is ambiguous". A value
+ * that looks like a negative number is the flag's value: joined as `--connections=-1`, it
+ * reaches the flag's own parser, which says what is wrong with it and names the flag.
+ */
+export function joinNegativeValues(argv: readonly string[], options: Options): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== 'string') continue;
+    takesValue.set(`--${name}`, name);
+    if (option.short) takesValue.set(`-${option.short}`, name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const next = argv[i + 1];
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const name = takesValue.get(arg);
+    if (name !== undefined && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i += 1;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 /** Rejects values a flag cannot take, e.g. `--role` outside its list. */

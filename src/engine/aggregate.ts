@@ -7,7 +7,7 @@ import type { CloseReason, HolderStats } from './holder.ts';
 export function emptyStats(): HolderStats {
   return {
     established: 0, peakEstablished: 0, pending: 0, queued: 0, accepted: 0, connected: 0,
-    closed: { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0 },
+    closed: { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, lost: 0 },
     errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
     broadcastsSent: 0, broadcastsReceived: 0, bytesIn: 0, bytesOut: 0, samplesDropped: 0, listeners: 0,
   };
@@ -33,7 +33,12 @@ export function sumStats(list: readonly HolderStats[]): HolderStats {
   return total;
 }
 
-/** A worker that exited still owns its totals, but holds nothing now. */
+/**
+ * A worker that exited still owns its totals, but holds nothing now: what it still held
+ * at its last report is closed as `lost`. (A graceful close leaves it nothing to lose:
+ * its final report comes after closeAll().)
+ */
 export function retire(stats: HolderStats): HolderStats {
-  return { ...stats, established: 0, pending: 0, queued: 0, verified: 0, listeners: 0, peakEstablished: 0 };
+  const closed = { ...stats.closed, lost: (stats.closed.lost ?? 0) + stats.established };
+  return { ...stats, closed, established: 0, pending: 0, queued: 0, verified: 0, listeners: 0, peakEstablished: 0 };
 }

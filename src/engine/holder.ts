@@ -3,8 +3,11 @@
 // plain counters. Implemented natively (native-holder.ts) and in plain Node (the
 // fallback). Types only.
 
-/** Why held connections were closed. */
-export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout';
+/**
+ * Why held connections were closed. `lost` is the supervisor's: a holder always reports
+ * 0 there (see HolderStats.closed).
+ */
+export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'lost';
 
 export interface HolderStats {
   /** Held now: server side accepted and open, client side connected and open. */
@@ -22,7 +25,10 @@ export interface HolderStats {
    * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
    * format; `slow` a write would have blocked or was short (nothing is ever queued);
    * `local` closeAll() (also pending connects); `timeout` a connect still pending
-   * after connectTimeoutMs (also counted in errors.ETIMEDOUT).
+   * after connectTimeoutMs (also counted in errors.ETIMEDOUT); `lost` held by a worker
+   * process that died: counted by the supervisor from the worker's last report (a holder
+   * itself never loses one), so that in summed stats, server side, accepted = the sum of
+   * closed + established at every moment, dead workers included.
    */
   closed: Record<CloseReason, number>;
   /**

@@ -28,6 +28,8 @@ interface NativeBinding {
   drainSamples(handle: NativeHandle): [Uint32Array, Uint32Array, Uint32Array];
   closeAll(handle: NativeHandle): void;
   destroy(handle: NativeHandle): void;
+  /** prctl(PR_SET_PDEATHSIG, signal): 0, or the errno. */
+  setParentDeathSignal(signal: number): number;
   readonly statNames: readonly string[];
   readonly errnoSlots: number;
 }
@@ -82,7 +84,7 @@ function listenError(host: string, port: number, errno: number): ConnlabError {
   return listenFailed(host, port, cause);
 }
 
-const CLOSE_STATS: ReadonlyArray<[CloseReason, string]> = [
+const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'],
 ];
@@ -139,7 +141,8 @@ class NativeHolder implements Holder {
     if (this.#final) return structuredClone(this.#final);
     this.#native.stats(this.#handle, this.#counters, this.#errnoCounts);
     const get = (name: string): number => this.#counters[this.#index.get(name) ?? -1] ?? 0;
-    const closed = Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)]));
+    // `lost` is the supervisor's reason, not a native stat: a holder never loses one.
+    const closed = { ...Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)])), lost: 0 };
     const errors: Record<string, number> = {};
     this.#errnoCounts.forEach((count, errno) => {
       if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;

@@ -101,7 +101,7 @@ class NodeHolder implements Holder {
   #queued = 0;
   #accepted = 0;
   #connected = 0;
-  readonly #closed: Record<CloseReason, number> = { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0 };
+  readonly #closed: Record<CloseReason, number> = { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, lost: 0 };
   readonly #errors = new Map<string, number>();
   #acceptBackoffs = 0;
   #pingsSent = 0;

@@ -1,16 +1,21 @@
 // A supervisor's worker processes: forks them with an IPC channel, starts each with its
 // config, keeps the latest report of each, restarts a worker that dies (when asked to)
-// and says why, and ends them all: gracefully first, then by PID. Counts of workers that
-// died are kept as retired totals so the sums never go backwards.
+// with a growing delay and gives up on a crash loop, and ends them all: gracefully
+// first, then by PID. A worker that died keeps its last totals, and the connections it
+// held then are counted closed as `lost`, so the sums never go backwards and accepted
+// always equals closes plus held.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ConnlabError } from '../errors.ts';
 import { retire, sumStats } from './aggregate.ts';
 import type { HolderStats } from './holder.ts';
+import { Lifecycle, type LifecycleState } from './lifecycle.ts';
 import { resolveWorkerEntry, type WorkerEntry } from './worker-entry.ts';
 import { isFromWorker, type FromWorker, type HolderKind, type ToWorker, type WorkerConfig, type WorkerReport } from './messages.ts';
+import { resolveRestartPolicy, restartDecision, type RestartPolicy } from './restart-policy.ts';
 
+export type { RestartPolicy } from './restart-policy.ts';
 
 /**
  * How workers run. Each costs a fixed ~10 MB that dwarfs its connections (~50-150 B
@@ -27,8 +32,11 @@ function workerEnv(): NodeJS.ProcessEnv {
 }
 
 export interface PoolOptions {
-  /** Restart a worker that exits unexpectedly (servers), or not (load). */
-  restart: boolean;
+  /**
+   * Restart a worker that exits unexpectedly (servers: true, or a policy), or not (load).
+   * true means the default policy of restart-policy.ts.
+   */
+  restart: boolean | Partial<RestartPolicy>;
   /** How long close() waits for workers before ending them by PID. */
   closeTimeoutMs?: number;
   /** How long start() waits for every worker to report `started`. */
@@ -45,30 +53,80 @@ export interface WorkerState {
   exited: boolean;
 }
 
+/** A worker that died while it should have been running, named in every result. */
+export interface WorkerDeath {
+  index: number;
+  pid: number | undefined;
+  /** `killed by SIGKILL (...)`, `exit code 1`, or the worker's own error. */
+  reason: string;
+  /** Connections it held at its last report: counted in closed.lost. */
+  lostConnections: number;
+  /** Whether a replacement was scheduled. */
+  restarted: boolean;
+  /** When, on the supervisor's performance.now() clock. */
+  atMs: number;
+}
+
+/** A death as results carry it (`deaths` in serve, load and bench JSON). */
+export interface DeathRecord {
+  worker: number;
+  pid: number | null;
+  reason: string;
+  lost_connections: number;
+  restarted: boolean;
+}
+
+export function deathRecords(deaths: readonly WorkerDeath[]): DeathRecord[] {
+  return deaths.map((d) => ({ worker: d.index, pid: d.pid ?? null, reason: d.reason, lost_connections: d.lostConnections, restarted: d.restarted }));
+}
+
 export interface PoolEvents {
   report: [index: number, report: WorkerReport];
   message: [index: number, message: FromWorker];
-  /** A worker died unexpectedly; `restarted` says whether it was replaced. */
-  'worker-exit': [index: number, reason: string, restarted: boolean];
+  /** A worker died unexpectedly; `restarted` says whether it will be replaced. */
+  'worker-exit': [index: number, reason: string, restarted: boolean, death: WorkerDeath];
+  /** A worker died too often too soon: no more restarts. The owner ends the run. */
+  'crash-loop': [error: ConnlabError];
 }
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
-  readonly #options: Required<PoolOptions>;
+  readonly #options: { closeTimeoutMs: number; startTimeoutMs: number; restart: RestartPolicy | null };
   readonly #workers: WorkerState[];
   readonly #children = new Map<number, ChildProcess>();
   readonly #retired: HolderStats[] = [];
-  #closing = false;
+  readonly #deaths: WorkerDeath[] = [];
+  /** Death times per worker slot, for the back-off and the crash-loop limit. */
+  readonly #deathTimes = new Map<number, number[]>();
+  readonly #restartTimers = new Set<NodeJS.Timeout>();
+  readonly #exitWaiters = new Set<(index: number) => void>();
+  readonly #lifecycle = new Lifecycle<void>('worker pool');
+  #crashLoop: ConnlabError | undefined;
   /** The file the workers run: lib/'s JavaScript when fresh, else the TypeScript source. */
   readonly entry: WorkerEntry = resolveWorkerEntry();
 
   constructor(configs: readonly WorkerConfig[], options: PoolOptions) {
     super();
-    this.#options = { closeTimeoutMs: 10_000, startTimeoutMs: 30_000, ...options };
+    const restart = options.restart === false ? null : resolveRestartPolicy(options.restart === true ? {} : options.restart);
+    this.#options = { closeTimeoutMs: options.closeTimeoutMs ?? 10_000, startTimeoutMs: options.startTimeoutMs ?? 30_000, restart };
     this.#workers = configs.map((config, index) => ({ index, pid: undefined, holder: undefined, config, report: undefined, restarts: 0, exited: false }));
   }
 
   get workers(): readonly WorkerState[] {
     return this.#workers;
+  }
+
+  get state(): LifecycleState {
+    return this.#lifecycle.state;
+  }
+
+  /** Every worker that died while it should have been running, oldest first. */
+  get deaths(): readonly WorkerDeath[] {
+    return this.#deaths;
+  }
+
+  /** The crash-loop error, once the pool has given up restarting. */
+  get crashLoop(): ConnlabError | undefined {
+    return this.#crashLoop;
   }
 
   pids(): number[] {
@@ -80,16 +138,18 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
    * CONNLAB_ERR_WORKER, so a failed start never leaves processes behind.
    */
   async start(): Promise<void> {
+    this.#lifecycle.assertOpen('start');
     try {
-      await Promise.all(this.#workers.map((w) => this.#spawn(w)));
+      await Promise.all(this.#workers.map((w) => this.#spawn(w, false)));
     } catch (error) {
       await this.close();
       throw error;
     }
   }
 
-  #spawn(state: WorkerState): Promise<void> {
-    const child = fork(this.entry.path, [], { execArgv: WORKER_EXEC_ARGV, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  #spawn(state: WorkerState, restart: boolean): Promise<void> {
+    // The worker's argv carries this PID: it exits when its parent is no longer this one.
+    const child = fork(this.entry.path, [String(process.pid)], { execArgv: WORKER_EXEC_ARGV, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#children.set(state.index, child);
     // A send racing the worker's death fails with EPIPE here; its 'exit' says what
     // happened, so the error itself must not take the supervisor down.
@@ -98,8 +158,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     state.exited = false;
     return new Promise<void>((resolve, reject) => {
       let started = false;
+      let failure: string | undefined;
       const timer = setTimeout(() => {
-        if (!started) reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} did not start within ${this.#options.startTimeoutMs} ms`));
+        if (started) return;
+        reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} did not start within ${this.#options.startTimeoutMs} ms`));
+        // A replacement that hangs counts as a death, so the crash-loop limit sees it.
+        if (restart) child.kill('SIGKILL');
       }, this.#options.startTimeoutMs);
       child.on('message', (message: unknown) => {
         if (!isFromWorker(message)) return;
@@ -110,7 +174,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
           resolve();
         } else if (message.type === 'failed' && !started) {
           clearTimeout(timer);
-          reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} failed to start: ${message.message} [${message.code}]`));
+          failure = `failed to start: ${message.message} [${message.code}]`;
+          reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} ${failure}`));
         } else if (message.type === 'report') {
           state.report = message;
           this.emit('report', state.index, message);
@@ -121,38 +186,77 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       });
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
-        this.#onExit(state, code, signal, started);
-        if (!started) reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} exited before starting (${describeExit(code, signal)})`));
+        const reason = failure ?? describeExit(code, signal);
+        this.#onExit(state, child, reason, started || restart);
+        if (!started) reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} exited before starting (${reason})`));
       });
       child.send({ type: 'start', config: state.config } satisfies ToWorker);
     });
   }
 
-  #onExit(state: WorkerState, code: number | null, signal: NodeJS.Signals | null, started: boolean): void {
+  /** `counts`: the death matters (the worker ran, or was a replacement that failed). */
+  #onExit(state: WorkerState, child: ChildProcess, reason: string, counts: boolean): void {
     state.exited = true;
-    this.#children.delete(state.index);
+    if (this.#children.get(state.index) === child) this.#children.delete(state.index);
+    const lost = state.report?.stats.established ?? 0;
     if (state.report) this.#retired.push(retire(state.report.stats));
     state.report = undefined;
-    if (this.#closing || !started) return;
-    const restart = this.#options.restart;
-    this.emit('worker-exit', state.index, describeExit(code, signal), restart);
-    if (restart) {
+    for (const waiter of this.#exitWaiters) waiter(state.index);
+    if (this.#lifecycle.state !== 'open' || !counts) return;
+    const death: WorkerDeath = { index: state.index, pid: child.pid, reason, lostConnections: lost, restarted: false, atMs: performance.now() };
+    this.#deaths.push(death);
+    const delayMs = this.#restartDelay(state, death);
+    death.restarted = delayMs !== undefined;
+    this.emit('worker-exit', state.index, reason, death.restarted, death);
+    if (delayMs !== undefined) this.#scheduleRestart(state, delayMs);
+  }
+
+  /** The delay before this slot's restart, or undefined: no restart (or a crash loop). */
+  #restartDelay(state: WorkerState, death: WorkerDeath): number | undefined {
+    const policy = this.#options.restart;
+    if (!policy || this.#crashLoop) return undefined;
+    const times = [...(this.#deathTimes.get(state.index) ?? []), death.atMs];
+    const decision = restartDecision(policy, times, death.atMs);
+    this.#deathTimes.set(state.index, decision.recent);
+    if (decision.delayMs !== undefined) return decision.delayMs;
+    this.#crashLoop = new ConnlabError('CONNLAB_ERR_CRASH_LOOP',
+      `worker ${state.index} died ${decision.recent.length} times within ${policy.windowMs / 1000} s (last: ${death.reason}); not restarting it again`,
+      { hint: 'the reason above is the worker\'s own; fix its cause (a port taken, a limit) and start again' });
+    this.emit('crash-loop', this.#crashLoop);
+    return undefined;
+  }
+
+  #scheduleRestart(state: WorkerState, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.#restartTimers.delete(timer);
+      if (this.#lifecycle.state !== 'open') return;
       state.restarts += 1;
-      this.#spawn(state).catch(() => {
-        /* the exit handler of the new child reports it again */
+      this.#spawn(state, true).catch(() => {
+        /* its exit is counted as a death of its own, with back-off */
       });
-    }
+    }, delayMs);
+    this.#restartTimers.add(timer);
   }
 
   /** Sends to one worker or to all of them. */
   send(message: ToWorker, index?: number): void {
+    this.#lifecycle.assertOpen('send');
+    this.#send(message, index);
+  }
+
+  #send(message: ToWorker, index?: number): void {
     for (const [i, child] of this.#children) {
       if ((index === undefined || index === i) && child.connected) child.send(message, undefined, undefined, () => {});
     }
   }
 
-  /** Waits for one message of `type` from every live worker (e.g. `pinged`). */
-  async collect<T extends FromWorker['type']>(type: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>[]> {
+  /**
+   * Waits for one message of `type` from every live worker (e.g. `pinged`). With `seq`,
+   * only replies carrying that seq count: a late answer to an earlier round is not an
+   * answer to this one. A worker that dies meanwhile is not waited for.
+   */
+  async collect<T extends FromWorker['type']>(type: T, timeoutMs: number, seq?: number): Promise<Extract<FromWorker, { type: T }>[]> {
+    this.#lifecycle.assertOpen('collect');
     const pending = new Set(this.#children.keys());
     const got: Extract<FromWorker, { type: T }>[] = [];
     if (pending.size === 0) return got;
@@ -160,23 +264,30 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const done = (): void => {
         clearTimeout(timer);
         this.off('message', onMessage);
+        this.#exitWaiters.delete(onExit);
         resolve(got);
       };
       const timer = setTimeout(done, timeoutMs);
-      const onMessage = (index: number, message: FromWorker): void => {
-        if (message.type !== type || !pending.has(index)) return;
+      const settle = (index: number): void => {
         pending.delete(index);
-        got.push(message as Extract<FromWorker, { type: T }>);
         if (pending.size === 0) done();
       };
+      const onExit = (index: number): void => settle(index);
+      const onMessage = (index: number, message: FromWorker): void => {
+        if (message.type !== type || !pending.has(index)) return;
+        if (seq !== undefined && (message as { seq?: number }).seq !== seq) return;
+        got.push(message as Extract<FromWorker, { type: T }>);
+        settle(index);
+      };
       this.on('message', onMessage);
+      this.#exitWaiters.add(onExit);
     });
   }
 
   /** Asks every worker for a report now and waits for them: totals() is then current. */
   async refresh(timeoutMs = 5_000): Promise<void> {
     const replies = this.collect('report', timeoutMs);
-    this.send({ type: 'report' });
+    this.#send({ type: 'report' });
     await replies;
   }
 
@@ -186,25 +297,34 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   /** Graceful close, then SIGKILL by PID for any worker still there after the timeout. */
-  async close(): Promise<void> {
-    this.#closing = true;
-    const live = [...this.#children.values()];
-    const exits = live.map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    }));
-    this.send({ type: 'close' });
-    const timer = setTimeout(() => {
-      for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, this.#options.closeTimeoutMs);
-    await Promise.all(exits);
-    clearTimeout(timer);
+  close(): Promise<void> {
+    return this.#lifecycle.close(async () => {
+      this.#cancelRestarts();
+      const live = [...this.#children.values()];
+      const exits = live.map((child) => new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      }));
+      this.#send({ type: 'close' });
+      const timer = setTimeout(() => {
+        for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, this.#options.closeTimeoutMs);
+      await Promise.all(exits);
+      clearTimeout(timer);
+    });
   }
 
   /** Immediate end, for when the supervisor itself must go now. */
   destroy(): void {
-    this.#closing = true;
-    for (const child of this.#children.values()) child.kill('SIGKILL');
+    this.#lifecycle.destroy(() => {
+      this.#cancelRestarts();
+      for (const child of this.#children.values()) child.kill('SIGKILL');
+    });
+  }
+
+  #cancelRestarts(): void {
+    for (const timer of this.#restartTimers) clearTimeout(timer);
+    this.#restartTimers.clear();
   }
 }
 

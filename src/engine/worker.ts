@@ -2,8 +2,9 @@
 // channel, sends `start`, and from then on the worker reports cumulative counters and
 // drained latency samples every reportIntervalMs. A client worker also ramps its slice
 // of the tuple plan: each tick it tops the in-flight window up to maxPending, paced by
-// the rate if one is set. When the channel closes (the supervisor died or let go), the
-// worker closes everything and exits, so no worker outlives its supervisor.
+// the rate if one is set. No worker outlives its supervisor (parent-watch.ts): the
+// kernel kills it with its parent, and a closed channel or a changed parent PID ends it
+// at once, leaving its sockets to the kernel.
 
 // Not process.memoryUsage(): it opens /proc/self/stat, which fails with EMFILE exactly
 // when a worker is full, the moment its report matters most.
@@ -14,6 +15,14 @@ import { createTupleCursor } from '../tuple/plan.ts';
 import { createHolder } from './create-holder.ts';
 import type { Holder } from './holder.ts';
 import { isToWorker, type ClientWorkerConfig, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
+import { expectedParentPid, watchParent } from './parent-watch.ts';
+
+/** The parent is gone: exit now. The kernel closes every socket faster than we could. */
+const orphaned = (): never => process.exit(1);
+
+// First thing, before any socket exists. CONNLAB_WORKER_PDEATHSIG=0 leaves the kernel's
+// death signal out, so tests can prove the fallback that runs without the addon.
+watchParent(expectedParentPid(), orphaned, { useDeathSignal: process.env.CONNLAB_WORKER_PDEATHSIG !== '0' });
 
 const RAMP_TICK_MS = 5;
 const PING_POLL_MS = 10;
@@ -110,11 +119,11 @@ class Worker {
     } else if (message.type === 'report') {
       void this.report();
     } else if (message.type === 'close') {
-      void this.close(true);
+      void this.close();
     }
   }
 
-  async close(tellParent: boolean): Promise<void> {
+  async close(): Promise<void> {
     if (this.#closing) return;
     await this.report();
     this.#closing = true;
@@ -123,7 +132,7 @@ class Worker {
     await this.#holder.closeAll();
     const stats = this.#holder.stats();
     this.#holder.destroy();
-    if (tellParent && process.connected) send({ type: 'closed', stats });
+    send({ type: 'closed', stats });
     if (process.connected) process.disconnect?.();
     process.exitCode = 0;
   }
@@ -161,10 +170,10 @@ process.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE' && !error.code?.startsWith('ERR_IPC_')) throw error;
 });
 
-// The supervisor is gone: let go of every connection and leave.
-process.on('disconnect', () => {
-  if (worker) void worker.close(false).finally(() => process.exit(0));
-  else process.exit(0);
-});
+// The channel closed. Either this worker closed it after its own close() or fail() (the
+// 'closed' or 'failed' message is already written: the event comes after the channel's
+// end) and exitCode says how it went, or the supervisor is gone and nobody is left to
+// report to: a graceful closeAll() of 20,000 sockets would only keep them open longer.
+process.on('disconnect', () => process.exit());
 // Ctrl-C in a terminal reaches the whole process group; the supervisor decides.
 process.on('SIGINT', () => {});

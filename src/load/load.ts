@@ -5,13 +5,15 @@
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import type { HolderStats } from '../engine/holder.ts';
 import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
+import { Lifecycle } from '../engine/lifecycle.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
-import { WorkerPool } from '../engine/worker-pool.ts';
+import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
 import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
+import { RampTracker } from './ramp-tracker.ts';
 
 export interface LoadOptions {
   destinations: Destination[];
@@ -48,7 +50,10 @@ export interface LoadResult {
   broadcast: { received: number; latency_ms: LatencySummaryMs };
   errors: Record<string, number>;
   explained: (Classification & { count: number })[];
+  /** By reason; `lost`: held by a worker that died (named in `deaths`). */
   closed: HolderStats['closed'];
+  /** Workers that died during the run (load does not restart them). */
+  deaths: DeathRecord[];
   processes: { load: number };
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
@@ -101,7 +106,8 @@ export class LoadHandle {
   readonly #rtt = new LatencyRecorder();
   readonly #broadcast = new LatencyRecorder();
   readonly #rate = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
-  readonly #ramped: Promise<number>;
+  readonly #ramp: RampTracker;
+  readonly #lifecycle = new Lifecycle<LoadResult>('load');
   #verified = 0;
   #pingSeq = 0;
   #sourcePorts: string;
@@ -120,58 +126,56 @@ export class LoadHandle {
       this.#connect.record(report.samples.connectUs);
       this.#rtt.record(report.samples.rttUs);
       this.#broadcast.record(report.samples.broadcastUs);
+      // The rate advances when a report arrives, never when progress() is read.
+      this.#rate.update(this.pool.totals().connected);
     });
-    this.#ramped = new Promise((resolve) => {
-      let remaining = pool.workers.length;
-      const onMessage = (_index: number, message: { type: string }): void => {
-        if (message.type !== 'ramped') return;
-        remaining -= 1;
-        if (remaining === 0) {
-          pool.off('message', onMessage);
-          resolve(performance.now());
-        }
-      };
-      pool.on('message', onMessage);
-      pool.on('worker-exit', () => {
-        remaining -= 1;
-        if (remaining <= 0) resolve(performance.now());
-      });
+    this.#ramp = new RampTracker(pool.workers.length);
+    pool.on('message', (index, message) => {
+      if (message.type === 'ramped') this.#ramp.ramped(index);
     });
+    pool.on('worker-exit', (index) => this.#ramp.exited(index));
   }
 
+  /** A read without side effects. */
   progress(): LoadProgress {
     const totals = this.pool.totals();
     const failed = Object.values(totals.errors).reduce((a, b) => a + b, 0);
-    return { established: totals.established, pending: totals.pending + totals.queued, failed, connectsPerSecond: this.#rate.update(totals.connected), target: this.#target };
+    return { established: totals.established, pending: totals.pending + totals.queued, failed, connectsPerSecond: this.#rate.perSecond, target: this.#target };
   }
 
-  /** Resolves when every worker has tried every tuple of its slice: seconds since start. */
+  /** Resolves when every worker has tried every tuple of its slice (or died): seconds since start. */
   async rampDone(): Promise<number> {
-    return ((await this.#ramped) - (this.#startedAt ?? 0)) / 1000;
+    return ((await this.#ramp.finished) - (this.#startedAt ?? 0)) / 1000;
   }
 
   /** A liveness round: every connection pings; resolves with how many answered. */
   async ping(timeoutMs = 10_000): Promise<{ verified: number; established: number }> {
+    this.#lifecycle.assertOpen('ping');
     const seq = ++this.#pingSeq;
+    const replies = this.pool.collect('pinged', timeoutMs + 5000, seq);
     this.pool.send({ type: 'ping', seq, timeoutMs });
-    const replies = await this.pool.collect('pinged', timeoutMs + 5000);
-    this.#verified = replies.reduce((sum, r) => sum + r.verified, 0);
-    return { verified: this.#verified, established: replies.reduce((sum, r) => sum + r.established, 0) };
+    const answered = await replies;
+    this.#verified = answered.reduce((sum, r) => sum + r.verified, 0);
+    return { verified: this.#verified, established: answered.reduce((sum, r) => sum + r.established, 0) };
   }
 
-  /** Ends every worker (gracefully, then by PID) and returns the result. */
-  async close(context?: ClassifyContext): Promise<LoadResult> {
-    const rampEnd = await Promise.race([this.#ramped, Promise.resolve(performance.now())]);
-    await this.pool.refresh();
-    const beforeClose = this.pool.totals();
-    const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
-    await this.pool.close();
-    const totals = this.pool.totals();
-    return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, context);
+  /** Ends every worker (gracefully, then by PID) and returns the result. Idempotent. */
+  close(context?: ClassifyContext): Promise<LoadResult> {
+    return this.#lifecycle.close(async () => {
+      const rampEnd = await Promise.race([this.#ramp.finished, Promise.resolve(performance.now())]);
+      // After destroy() nobody is left to ask: the last reports are the result.
+      if (this.pool.state === 'open') await this.pool.refresh();
+      const beforeClose = this.pool.totals();
+      const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
+      await this.pool.close();
+      const totals = this.pool.totals();
+      return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, context);
+    });
   }
 
+  /** Ends every worker by PID at once. Idempotent. */
   destroy(): void {
-    this.pool.destroy();
+    this.#lifecycle.destroy(() => this.pool.destroy());
   }
 
   #result(held: HolderStats, totals: HolderStats, seconds: number, privateBytes: number, context?: ClassifyContext): LoadResult {
@@ -185,6 +189,7 @@ export class LoadHandle {
       errors: totals.errors,
       explained: classifyErrors(totals.errors, context),
       closed: totals.closed,
+      deaths: deathRecords(this.pool.deaths),
       processes: { load: this.pool.workers.length },
       plan: { ...plan, source_ports: this.#sourcePorts },
       memory: {

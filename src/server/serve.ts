@@ -1,6 +1,7 @@
 // connlab serve as a library: a supervisor over holder workers that share the listen
-// addresses through SO_REUSEPORT. It restarts a worker that dies and says why, sums the
-// workers' counters, broadcasts on request, and closes everything it started.
+// addresses through SO_REUSEPORT. It restarts a worker that dies (with back-off, up to a
+// crash-loop limit) and says why and what was lost, sums the workers' counters,
+// broadcasts on request, and closes everything it started.
 
 import { EventEmitter } from 'node:events';
 import type { HolderStats } from '../engine/holder.ts';
@@ -8,7 +9,8 @@ import type { ListenAddress, ServerWorkerConfig } from '../engine/messages.ts';
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { serverWorkersFor } from '../engine/sizing.ts';
-import { WorkerPool } from '../engine/worker-pool.ts';
+import { Lifecycle } from '../engine/lifecycle.ts';
+import { WorkerPool, type RestartPolicy, type WorkerDeath } from '../engine/worker-pool.ts';
 import { ConnlabError } from '../errors.ts';
 
 export interface ServeOptions {
@@ -21,6 +23,8 @@ export interface ServeOptions {
   /** The per-process open-file soft limit workers inherit (doctor's reading). */
   fdSoftLimit: number;
   reportIntervalMs?: number;
+  /** Back-off and crash-loop limit for restarts (restart-policy.ts has the defaults). */
+  restart?: Partial<RestartPolicy>;
 }
 
 export interface WorkerView {
@@ -40,6 +44,8 @@ export interface ServeStats {
   /** Summed private memory (Private_Clean + Private_Dirty) of the workers. */
   privateBytes: number;
   workers: WorkerView[];
+  /** Workers that died while serving: who, why, and how many connections went with them. */
+  deaths: WorkerDeath[];
 }
 
 export interface BroadcastResult {
@@ -50,7 +56,9 @@ export interface BroadcastResult {
 }
 
 export interface ServeEvents {
-  'worker-exit': [index: number, reason: string, restarted: boolean];
+  'worker-exit': [index: number, reason: string, restarted: boolean, death: WorkerDeath];
+  /** A worker crash-looped (CONNLAB_ERR_CRASH_LOOP): no more restarts; close and report it. */
+  failed: [error: ConnlabError];
 }
 
 export class ServeHandle extends EventEmitter<ServeEvents> {
@@ -59,24 +67,30 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
   #peak = 0;
   #accepts = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
   #seq = 0;
-  #closed: Promise<ServeStats> | undefined;
+  readonly #lifecycle = new Lifecycle<ServeStats>('serve');
 
   constructor(pool: WorkerPool, holder: string) {
     super();
     this.pool = pool;
     this.holder = holder;
-    pool.on('worker-exit', (index, reason, restarted) => this.emit('worker-exit', index, reason, restarted));
-    pool.on('report', () => this.#observe());
+    pool.on('worker-exit', (index, reason, restarted, death) => this.emit('worker-exit', index, reason, restarted, death));
+    pool.on('crash-loop', (error) => this.emit('failed', error));
+    // The peak and the accept rate advance when a report arrives, never when read.
+    pool.on('report', () => {
+      const totals = this.pool.totals();
+      this.#peak = Math.max(this.#peak, totals.established);
+      this.#accepts.update(totals.accepted);
+    });
   }
 
-  #observe(): HolderStats {
-    const totals = this.pool.totals();
-    this.#peak = Math.max(this.#peak, totals.established);
-    return totals;
+  /** The crash-loop error once the pool gave up restarting; undefined while all is well. */
+  get failure(): ConnlabError | undefined {
+    return this.pool.crashLoop;
   }
 
+  /** A read without side effects: the same answer twice in a row, and after close(). */
   stats(): ServeStats {
-    const totals = this.#observe();
+    const totals = this.pool.totals();
     const workers = this.pool.workers.map((w) => ({
       index: w.index,
       pid: w.exited ? undefined : w.pid,
@@ -87,40 +101,43 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
     }));
     return {
       connections: totals.established,
-      peakConnections: this.#peak,
-      acceptsPerSecond: this.#accepts.update(totals.accepted),
+      peakConnections: Math.max(this.#peak, totals.established),
+      acceptsPerSecond: this.#accepts.perSecond,
       totals,
       privateBytes: workers.reduce((sum, w) => sum + (w.privateBytes ?? 0), 0),
       workers,
+      deaths: [...this.pool.deaths],
     };
   }
 
   /** Every worker writes one BROADCAST frame to every connection it holds. */
   async broadcast(timeoutMs = 30_000): Promise<BroadcastResult> {
+    this.#lifecycle.assertOpen('broadcast');
     const seq = ++this.#seq;
     const started = performance.now();
+    const replies = this.pool.collect('broadcasted', timeoutMs, seq);
     this.pool.send({ type: 'broadcast', seq });
-    const replies = await this.pool.collect('broadcasted', timeoutMs);
-    return { seq, written: replies.reduce((sum, r) => sum + r.written, 0), durationMs: performance.now() - started };
+    return { seq, written: (await replies).reduce((sum, r) => sum + r.written, 0), durationMs: performance.now() - started };
   }
 
   /** Asks every worker to report now, so stats() is current rather than up to a tick old. */
   async refresh(): Promise<ServeStats> {
+    this.#lifecycle.assertOpen('refresh');
     await this.pool.refresh();
     return this.stats();
   }
 
-  /** Closes every connection and ends every worker; the final stats. Safe to call twice. */
+  /** Closes every connection and ends every worker; the final stats. Idempotent. */
   close(): Promise<ServeStats> {
-    this.#closed ??= (async () => {
+    return this.#lifecycle.close(async () => {
       await this.pool.close();
       return this.stats();
-    })();
-    return this.#closed;
+    });
   }
 
+  /** Ends every worker by PID at once. Idempotent. */
   destroy(): void {
-    this.pool.destroy();
+    this.#lifecycle.destroy(() => this.pool.destroy());
   }
 }
 
@@ -139,7 +156,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     backlog: options.backlog ?? 4096,
     reportIntervalMs: options.reportIntervalMs ?? 1000,
   };
-  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: true });
+  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true });
   const handle = new ServeHandle(pool, kind);
   await pool.start();
   return handle;

@@ -164,7 +164,7 @@ export function holderContract(name: string, create: CreateHolder, caps: HolderC
       const c = await until(client, (s) => (s.errors.ECONNREFUSED ?? 0) === 3);
       assert.equal(c.established, 0);
       assert.equal(c.pending, 0);
-      assert.deepEqual(c.closed, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0 });
+      assert.deepEqual(c.closed, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, lost: 0 });
     });
 
     it('closes connects still pending after connectTimeoutMs and counts them ETIMEDOUT', async () => {

@@ -85,6 +85,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
     onProgress: (p) => status.update(`${p.phase.padEnd(9)} ${progressBar(p.established, p.target)} ${formatCount(p.established)} · ${formatCount(p.connectsPerSecond)}/s · ${p.seconds.toFixed(0)}s`),
+    // A log (not a terminal) gets one line per phase instead of the status line.
+    onPhase: (phase) => {
+      if (!io.stderr.isTTY) io.stderr.write(`bench: ${phase}\n`);
+    },
   });
   const stop = watchForStop(undefined, () => bench.destroy());
   void stop.stopped.then((reason) => {

@@ -168,6 +168,7 @@ function renderResult(r: LoadResult, reason: string): string {
     r.ping.rtt_ms.count > 0 ? `ping round trip: p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms` : 'ping: no answers (not a connlab server?)',
     `memory: ${formatCount(r.memory.load_private_bytes)} B private over ${r.processes.load} worker(s)${r.memory.load_user_bytes_per_connection ? ` = ${formatCount(r.memory.load_user_bytes_per_connection)} B per connection` : ''}`,
     ...r.explained.map((e) => `error ${e.errno} × ${formatCount(e.count)}: ${e.cause} — ${e.explanation}`),
+    ...r.deaths.map((d) => `worker ${d.worker} (pid ${d.pid ?? '?'}) died: ${d.reason}; ${formatCount(d.lost_connections)} connection(s) lost`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,8 @@
 // `connlab serve`: flags → startServe → status line → final summary or JSON.
 
-import { ConnlabError } from '../../errors.ts';
+import { ConnlabError, invalidArgument } from '../../errors.ts';
 import type { ListenAddress } from '../../engine/messages.ts';
+import { deathRecords, type WorkerDeath } from '../../engine/worker-pool.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
@@ -20,7 +21,9 @@ A holding server for very many idle connections. Worker processes share each lis
 address through SO_REUSEPORT (the kernel balances them); each holds up to ~19,900
 sockets under a 20,000 descriptor limit, on a native epoll holder of ~32 bytes per
 connection. It answers PING with PONG and echoes ECHO frames (the wire protocol is in
-the README), broadcasts on request, and restarts a worker that dies, saying why.
+the README), broadcasts on request, and restarts a worker that dies, saying why and
+how many connections it took along (100 ms later, doubling to 5 s; a worker that dies 5
+times within 60 s ends serve with CONNLAB_ERR_CRASH_LOOP and exit status 1).
 
 Options:
   --listen LIST            addresses to listen on: 127.0.0.1:9000, 127.0.0.1:9000-9003
@@ -30,7 +33,7 @@ Options:
   --backlog N              listen backlog per worker, capped by somaxconn (default 4096)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
-  --broadcast-every D      broadcast one frame to every connection every D
+  --broadcast-every D      broadcast one frame to every connection every D (at least 10ms)
   --json                   print the final summary as JSON (schema connlab.serve/1)
   -h, --help               this help
 
@@ -65,12 +68,23 @@ function parseMetrics(text: string): { host: string; port: number } {
   return { host, port: parseCount(port, '--metrics', { min: 1 }) };
 }
 
+/** Broadcast rounds closer than this would only queue behind each other. */
+export const MIN_BROADCAST_MS = 10;
+
+export function parseBroadcastEvery(text: string): number {
+  const ms = parseDurationMs(text, '--broadcast-every');
+  if (ms < MIN_BROADCAST_MS) throw invalidArgument('--broadcast-every', text, `a duration of at least ${MIN_BROADCAST_MS}ms, like 200ms or 10s`);
+  return ms;
+}
+
 /** The JSON summary: connections, memory per connection, closes, errors, workers. */
 export function serveSummary(stats: ServeStats, holder: string) {
   return {
     schema: 'connlab.serve/1',
     connections: { peak: stats.peakConnections, accepted: stats.totals.accepted },
+    /** accepted = the sum of these (+ any still held); `lost`: held by a worker that died. */
     closed: stats.totals.closed,
+    deaths: deathRecords(stats.deaths),
     errors: stats.totals.errors,
     accept_backoffs: stats.totals.acceptBackoffs,
     broadcasts_sent: stats.totals.broadcastsSent,
@@ -99,7 +113,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const listen = parseListen(values.listen);
   const connections = values.connections === undefined ? 20_000 : parseCount(values.connections, '--connections', { min: 1 });
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, '--duration');
-  const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseDurationMs(values['broadcast-every'], '--broadcast-every');
+  const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseBroadcastEvery(values['broadcast-every']);
   const metrics = values.metrics === undefined ? undefined : parseMetrics(values.metrics);
   const serve = await startServe({
     listen,
@@ -119,29 +133,43 @@ async function hold(
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
-  serve.on('worker-exit', (index, reason, restarted) => {
+  serve.on('worker-exit', (_index, _reason, _restarted, death) => {
     status.done();
-    io.stderr.write(`worker ${index} died: ${reason}${restarted ? '; restarted' : ''}\n`);
+    io.stderr.write(`${describeDeath(death)}\n`);
   });
+  const failed = new Promise<'failed'>((resolve) => serve.once('failed', () => resolve('failed')));
   const metricsServer = opts.metrics ? await startMetricsServer(createServeRegistry(serve), opts.metrics.host, opts.metrics.port).catch(async (error: unknown) => {
     await serve.close();
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
   io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s)` +
     `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n`);
+  // Wakes for whichever comes first, the status line (once a second) or the next
+  // broadcast, so a sub-second --broadcast-every runs at its own pace.
   let nextBroadcast = opts.broadcastMs === undefined ? Infinity : performance.now() + opts.broadcastMs;
+  let nextStatus = performance.now() + STATUS_MS;
   let reason;
-  while (!(reason = await stop.sleep(1000))) {
-    status.update(statusText(serve.stats()));
+  while (!(reason = await Promise.race([stop.sleep(Math.max(0, Math.min(nextStatus, nextBroadcast) - performance.now())), failed]))) {
+    if (performance.now() >= nextStatus) {
+      status.update(statusText(serve.stats()));
+      nextStatus = performance.now() + STATUS_MS;
+    }
     if (performance.now() >= nextBroadcast && opts.broadcastMs !== undefined) {
+      const startedAt = performance.now();
       const b = await serve.broadcast();
-      nextBroadcast = performance.now() + opts.broadcastMs;
+      nextBroadcast = startedAt + opts.broadcastMs;
       status.done();
       io.stderr.write(`broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms\n`);
     }
   }
   status.done();
   stop.dispose();
+  if (reason === 'failed') {
+    // The crash loop is the news: close what still runs, then one line and exit 1.
+    await serve.close();
+    metricsServer?.close();
+    throw serve.failure ?? new ConnlabError('CONNLAB_ERR_CRASH_LOOP', 'a worker crash-looped');
+  }
   // Memory is read before closing: after it, the workers hold nothing and are gone.
   const held = await serve.refresh();
   const final = await serve.close();
@@ -150,6 +178,14 @@ async function hold(
   if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, stopped_by: reason }, null, 2)}\n`);
   else io.stdout.write(`stopped (${reason}): held ${formatCount(result.connections.peak)} at peak, accepted ${formatCount(result.connections.accepted)}; ` +
     `${formatBytes(result.memory.server_private_bytes)} private over ${result.processes.server} worker(s)` +
-    `${result.memory.server_user_bytes_per_connection ? ` = ${formatCount(result.memory.server_user_bytes_per_connection)} B per connection` : ''}\n`);
+    `${result.memory.server_user_bytes_per_connection ? ` = ${formatCount(result.memory.server_user_bytes_per_connection)} B per connection` : ''}\n` +
+    final.deaths.map((d) => `${describeDeath(d)}\n`).join(''));
   return 0;
+}
+
+const STATUS_MS = 1000;
+
+/** One line per dead worker, the same during the run and in the final summary. */
+export function describeDeath(d: WorkerDeath): string {
+  return `worker ${d.index} (pid ${d.pid ?? '?'}) died: ${d.reason}; ${formatCount(d.lostConnections)} connection(s) lost${d.restarted ? '; restarted' : ''}`;
 }
