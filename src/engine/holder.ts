@@ -4,7 +4,7 @@
 // fallback). Types only.
 
 /** Why held connections were closed. */
-export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout';
+export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn';
 
 export interface HolderStats {
   /** Held now: server side accepted and open, client side connected and open. */
@@ -22,7 +22,8 @@ export interface HolderStats {
    * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
    * format; `slow` a write would have blocked or was short (nothing is ever queued);
    * `local` closeAll() (also pending connects); `timeout` a connect still pending
-   * after connectTimeoutMs (also counted in errors.ETIMEDOUT).
+   * after connectTimeoutMs (also counted in errors.ETIMEDOUT); `churn` recycled by
+   * churn() (reset here and connected again).
    */
   closed: Record<CloseReason, number>;
   /**
@@ -82,6 +83,15 @@ export interface Holder {
    * only answers to this seq, which may already be arriving).
    */
   pingAll(seq: number): void;
+  /**
+   * Recycles up to `count` established client connections the way clients that come and
+   * go do: resets each and connects its planned tuple again through the ordinary
+   * connect path (native: the same four-tuple where the plan chose the source port,
+   * which the reset leaves free, else the kernel chooses again; node: the same source
+   * address with a kernel-chosen port). Closes count as `churn`; the reconnects count in
+   * `connected` (or `errors`). Returns how many were recycled.
+   */
+  churn(count: number): number;
   /** Writes one BROADCAST(seq) frame to every accepted connection; returns how many. */
   broadcast(seq: number, payload?: Uint8Array): number;
   stats(): HolderStats;
