@@ -16,6 +16,7 @@ import type { Holder } from './holder.ts';
 import { isToWorker, type ClientWorkerConfig, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
 
 const RAMP_TICK_MS = 5;
+const CHURN_TICK_MS = 100;
 const PING_POLL_MS = 10;
 
 /** Sends to the supervisor if it is still there; a gone parent is not an error here. */
@@ -30,6 +31,7 @@ class Worker {
   #tokens = 0;
   #lastTick = performance.now();
   #rampTimer: NodeJS.Timeout | undefined;
+  #churnTimer: NodeJS.Timeout | undefined;
   #reportTimer: NodeJS.Timeout;
   #closing = false;
 
@@ -66,6 +68,7 @@ class Worker {
         clearInterval(this.#rampTimer);
         this.#rampTimer = undefined;
         send({ type: 'ramped' });
+        this.#startChurn(config.churnPerSec ?? 0);
       }
       return;
     }
@@ -74,6 +77,22 @@ class Worker {
     if (budget <= 0) return;
     this.#tokens -= budget;
     this.#holder.connect(cursor.next(budget));
+  }
+
+  /** Resets and reconnects churnPerSec connections a second, in 100 ms steps. */
+  #startChurn(churnPerSec: number): void {
+    if (churnPerSec <= 0) return;
+    let due = 0;
+    let last = performance.now();
+    this.#churnTimer = setInterval(() => {
+      const now = performance.now();
+      due += ((now - last) / 1000) * churnPerSec;
+      last = now;
+      const count = Math.floor(due);
+      if (count === 0) return;
+      due -= count; // what could not be churned (nothing held) is not owed later
+      this.#holder.churn(count);
+    }, CHURN_TICK_MS);
   }
 
   #rampDone(): boolean {
@@ -120,6 +139,7 @@ class Worker {
     this.#closing = true;
     clearInterval(this.#reportTimer);
     clearInterval(this.#rampTimer);
+    clearInterval(this.#churnTimer);
     await this.#holder.closeAll();
     const stats = this.#holder.stats();
     this.#holder.destroy();
