@@ -28,6 +28,7 @@ static const char *const STAT_NAMES[ST_COUNT] = {
     "established",     "peakEstablished", "pending",       "queued",
     "accepted",        "connected",       "closedPeer",    "closedReset",
     "closedProtocol",  "closedSlow",      "closedLocal",   "closedTimeout",
+    "closedChurn",
     "acceptBackoffs",  "pingsSent",       "pongsReceived", "verified",
     "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
     "samplesDropped",  "listeners",
@@ -222,6 +223,16 @@ static napi_value js_broadcast(napi_env env, napi_callback_info info) {
   return number(env, (double)c.result);
 }
 
+/* churn(h, count) -> client connections reset and reconnected */
+static napi_value js_churn(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct handle *hd = unwrap(env, info, 2, argv);
+  if (!hd) return NULL;
+  struct cmd c = {.type = CMD_CHURN, .waited = 1, .seq = arg_u32(env, argv[1])};
+  holder_submit(&hd->holder, &c);
+  return number(env, (double)c.result);
+}
+
 /* stats(h, Float64Array(ST_COUNT), Float64Array(ERRNO_SLOTS)) */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -323,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
       {"pingAll", NULL, js_ping_all, NULL, NULL, NULL, napi_default, NULL},
       {"broadcast", NULL, js_broadcast, NULL, NULL, NULL, napi_default, NULL},
+      {"churn", NULL, js_churn, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"drainSamples", NULL, js_drain, NULL, NULL, NULL, napi_default, NULL},
       {"closeAll", NULL, js_close_all, NULL, NULL, NULL, napi_default, NULL},

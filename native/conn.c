@@ -135,8 +135,10 @@ static int bind_source(int fd, uint32_t ip, uint32_t port) {
 
 static void connect_done(struct holder *h, int fd) {
   struct conn *c = &h->conns[fd];
+  uint8_t planned = c->planned;
   samples_push(h, &h->connect_us, now_mono_us() - c->u.start_us);
   memset(c, 0, sizeof *c);
+  c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
 }
@@ -165,6 +167,7 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
   struct conn *c = &h->conns[fd];
   c->state = CS_CONNECTING;
   c->u.start_us = start;
+  c->planned = (uint8_t)((t[0] ? CP_SOURCE_IP : 0) | (t[1] ? CP_SOURCE_PORT : 0));
   STAT_ADD(h, ST_PENDING, 1);
   struct epoll_event ev = {.events = rc == 0 ? EPOLLIN : EPOLLOUT, .data.fd = fd};
   if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -369,6 +372,40 @@ int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, s
   if (frame != h->out) free(frame);
   STAT_ADD(h, ST_BROADCASTS_SENT, sent);
   return sent;
+}
+
+/* Recycles up to `count` established client connections, as clients that come and go
+ * do: each is reset (SO_LINGER 0, so no TIME_WAIT pins its four-tuple) and its planned
+ * tuple is connected again at once through the ordinary connect path, so the
+ * reconnect's latency and errors count like any other. Where the plan left the source
+ * port (or address) to the kernel, the kernel chooses again: binding the port it chose
+ * before can fail with EADDRINUSE, since an autobound port may be shared with other
+ * sockets' connections to other destinations. A cursor that survives calls
+ * spreads the recycling over the whole table. Returns how many were recycled. */
+int64_t conn_churn(struct holder *h, uint32_t count) {
+  int64_t recycled = 0;
+  int span = h->max_fd + 1;
+  if (span > h->conns_cap) span = h->conns_cap;
+  for (int scanned = 0; scanned < span && recycled < count; scanned++) {
+    int fd = h->churn_cursor;
+    h->churn_cursor = fd + 1 >= span ? 0 : fd + 1;
+    if (h->conns[fd].state != CS_CLIENT) continue;
+    struct sockaddr_in src, dst;
+    socklen_t src_len = sizeof src, dst_len = sizeof dst;
+    if (getsockname(fd, (struct sockaddr *)&src, &src_len) != 0 || getpeername(fd, (struct sockaddr *)&dst, &dst_len) != 0 ||
+        src.sin_family != AF_INET) {
+      continue;
+    }
+    struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+    uint8_t planned = h->conns[fd].planned;
+    uint32_t tuple[4] = {planned & CP_SOURCE_IP ? ntohl(src.sin_addr.s_addr) : 0, planned & CP_SOURCE_PORT ? ntohs(src.sin_port) : 0,
+                         ntohl(dst.sin_addr.s_addr), ntohs(dst.sin_port)};
+    conn_close(h, fd, CR_CHURN);
+    conn_issue_connect(h, tuple);
+    recycled++;
+  }
+  return recycled;
 }
 
 void conn_close_all(struct holder *h) {

@@ -27,6 +27,7 @@
 
 enum conn_state { CS_FREE = 0, CS_LISTEN, CS_CONNECTING, CS_CLIENT, CS_SERVER };
 enum parse_mode { PM_HEADER = 0, PM_ECHO, PM_SKIP };
+enum { CP_SOURCE_IP = 1, CP_SOURCE_PORT = 2 }; /* conn.planned: churn reconnects the plan, not the kernel's pick */
 
 /* Indexes into holder.stats; binding.c exports the names in this order. */
 enum stat_index {
@@ -42,6 +43,7 @@ enum stat_index {
   ST_CLOSED_SLOW,
   ST_CLOSED_LOCAL,
   ST_CLOSED_TIMEOUT,
+  ST_CLOSED_CHURN,
   ST_ACCEPT_BACKOFFS,
   ST_PINGS_SENT,
   ST_PONGS_RECEIVED,
@@ -62,6 +64,7 @@ enum stat_index {
 #define CR_SLOW ST_CLOSED_SLOW
 #define CR_LOCAL ST_CLOSED_LOCAL
 #define CR_TIMEOUT ST_CLOSED_TIMEOUT
+#define CR_CHURN ST_CLOSED_CHURN
 
 /* One record per file descriptor, 32 bytes. While connecting the header buffer is
  * unused, so it holds the connect start time instead. */
@@ -75,15 +78,18 @@ struct conn {
   uint8_t state;      /* enum conn_state */
   uint8_t hdr_len;    /* bytes of u.hdr filled */
   uint8_t mode;       /* enum parse_mode */
+  uint8_t planned;    /* client: CP_* bits, the parts of the source the plan chose */
 };
 
-enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CLOSE_ALL, CMD_STOP };
+_Static_assert(sizeof(struct conn) == 32, "struct conn is the per-connection cost: keep it 32 bytes");
+
+enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CHURN, CMD_CLOSE_ALL, CMD_STOP };
 
 struct cmd {
   struct cmd *next;
   int type;
   int fd;            /* CMD_LISTEN */
-  uint32_t seq;      /* CMD_PING_ALL, CMD_BROADCAST */
+  uint32_t seq;      /* CMD_PING_ALL, CMD_BROADCAST; CMD_CHURN: how many */
   uint32_t *tuples;  /* CMD_CONNECT: owned, 4 u32 per connection */
   size_t count;      /* CMD_CONNECT: tuples; consumed so far in `done_tuples` */
   size_t done_tuples;
@@ -109,6 +115,7 @@ struct holder {
   int accept_paused;
   uint64_t accept_resume_us;
   uint32_t ping_seq, ping_gen;
+  int churn_cursor; /* where the next conn_churn() looks first */
   uint64_t connect_timeout_us;
   uint64_t tick_us;
   struct cmd *connect_head, *connect_tail; /* connects not yet issued */
@@ -160,6 +167,7 @@ void conn_issue_connect(struct holder *h, const uint32_t *tuple);
 void conn_close(struct holder *h, int fd, int reason);
 int64_t conn_ping_all(struct holder *h, uint32_t seq);
 int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, size_t len);
+int64_t conn_churn(struct holder *h, uint32_t count);
 void conn_close_all(struct holder *h);
 void conn_expire_connects(struct holder *h, uint64_t now_us);
 

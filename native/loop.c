@@ -143,6 +143,9 @@ static void run_command(struct holder *h, struct cmd *c) {
     case CMD_BROADCAST:
       finish(h, c, conn_broadcast(h, c->seq, c->payload, c->payload_len));
       return;
+    case CMD_CHURN:
+      finish(h, c, conn_churn(h, c->seq));
+      return;
     case CMD_CLOSE_ALL:
       free_connect_queue(h);
       conn_close_all(h);

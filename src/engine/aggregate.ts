@@ -7,7 +7,7 @@ import type { CloseReason, HolderStats } from './holder.ts';
 export function emptyStats(): HolderStats {
   return {
     established: 0, peakEstablished: 0, pending: 0, queued: 0, accepted: 0, connected: 0,
-    closed: { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, lost: 0 },
+    closed: { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0 },
     errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
     broadcastsSent: 0, broadcastsReceived: 0, bytesIn: 0, bytesOut: 0, samplesDropped: 0, listeners: 0,
   };

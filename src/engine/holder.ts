@@ -7,7 +7,7 @@
  * Why held connections were closed. `lost` is the supervisor's: a holder always reports
  * 0 there (see HolderStats.closed).
  */
-export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'lost';
+export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn' | 'lost';
 
 export interface HolderStats {
   /** Held now: server side accepted and open, client side connected and open. */
@@ -25,7 +25,8 @@ export interface HolderStats {
    * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
    * format; `slow` a write would have blocked or was short (nothing is ever queued);
    * `local` closeAll() (also pending connects); `timeout` a connect still pending
-   * after connectTimeoutMs (also counted in errors.ETIMEDOUT); `lost` held by a worker
+   * after connectTimeoutMs (also counted in errors.ETIMEDOUT); `churn` recycled by
+   * churn() (reset here and connected again); `lost` held by a worker
    * process that died: counted by the supervisor from the worker's last report (a holder
    * itself never loses one), so that in summed stats, server side, accepted = the sum of
    * closed + established at every moment, dead workers included.
@@ -88,6 +89,15 @@ export interface Holder {
    * only answers to this seq, which may already be arriving).
    */
   pingAll(seq: number): void;
+  /**
+   * Recycles up to `count` established client connections the way clients that come and
+   * go do: resets each and connects its planned tuple again through the ordinary
+   * connect path (native: the same four-tuple where the plan chose the source port,
+   * which the reset leaves free, else the kernel chooses again; node: the same source
+   * address with a kernel-chosen port). Closes count as `churn`; the reconnects count in
+   * `connected` (or `errors`). Returns how many were recycled.
+   */
+  churn(count: number): number;
   /** Writes one BROADCAST(seq) frame to every accepted connection; returns how many. */
   broadcast(seq: number, payload?: Uint8Array): number;
   stats(): HolderStats;

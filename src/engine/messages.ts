@@ -33,6 +33,8 @@ export interface ClientWorkerConfig {
   maxPending: number;
   connectTimeoutMs: number;
   reportIntervalMs: number;
+  /** After the ramp, connections per second to reset and reconnect (a soak); 0: none. */
+  churnPerSec?: number;
 }
 
 export type WorkerConfig = ServerWorkerConfig | ClientWorkerConfig;

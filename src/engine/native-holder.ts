@@ -24,6 +24,7 @@ interface NativeBinding {
   connect(handle: NativeHandle, tuples: Uint32Array): void;
   pingAll(handle: NativeHandle, seq: number): number;
   broadcast(handle: NativeHandle, seq: number, payload?: Uint8Array): number;
+  churn(handle: NativeHandle, count: number): number;
   stats(handle: NativeHandle, counters: Float64Array, errnoCounts: Float64Array): void;
   drainSamples(handle: NativeHandle): [Uint32Array, Uint32Array, Uint32Array];
   closeAll(handle: NativeHandle): void;
@@ -86,7 +87,7 @@ function listenError(host: string, port: number, errno: number): ConnlabError {
 
 const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
-  ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'],
+  ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'], ['churn', 'closedChurn'],
 ];
 
 class NativeHolder implements Holder {
@@ -135,6 +136,11 @@ class NativeHolder implements Holder {
     checkInteger('seq', seq, 0, MAX_U32);
     checkPayload(payload);
     return this.#native.broadcast(this.#live(), seq, payload);
+  }
+
+  churn(count: number): number {
+    checkInteger('count', count, 0, MAX_U32);
+    return this.#native.churn(this.#live(), count);
   }
 
   stats(): HolderStats {

@@ -25,6 +25,7 @@ const orphaned = (): never => process.exit(1);
 watchParent(expectedParentPid(), orphaned, { useDeathSignal: process.env.CONNLAB_WORKER_PDEATHSIG !== '0' });
 
 const RAMP_TICK_MS = 5;
+const CHURN_TICK_MS = 100;
 const PING_POLL_MS = 10;
 
 /** Sends to the supervisor if it is still there; a gone parent is not an error here. */
@@ -39,6 +40,7 @@ class Worker {
   #tokens = 0;
   #lastTick = performance.now();
   #rampTimer: NodeJS.Timeout | undefined;
+  #churnTimer: NodeJS.Timeout | undefined;
   #reportTimer: NodeJS.Timeout;
   #closing = false;
 
@@ -75,6 +77,7 @@ class Worker {
         clearInterval(this.#rampTimer);
         this.#rampTimer = undefined;
         send({ type: 'ramped' });
+        this.#startChurn(config.churnPerSec ?? 0);
       }
       return;
     }
@@ -83,6 +86,22 @@ class Worker {
     if (budget <= 0) return;
     this.#tokens -= budget;
     this.#holder.connect(cursor.next(budget));
+  }
+
+  /** Resets and reconnects churnPerSec connections a second, in 100 ms steps. */
+  #startChurn(churnPerSec: number): void {
+    if (churnPerSec <= 0) return;
+    let due = 0;
+    let last = performance.now();
+    this.#churnTimer = setInterval(() => {
+      const now = performance.now();
+      due += ((now - last) / 1000) * churnPerSec;
+      last = now;
+      const count = Math.floor(due);
+      if (count === 0) return;
+      due -= count; // what could not be churned (nothing held) is not owed later
+      this.#holder.churn(count);
+    }, CHURN_TICK_MS);
   }
 
   #rampDone(): boolean {
@@ -129,6 +148,7 @@ class Worker {
     this.#closing = true;
     clearInterval(this.#reportTimer);
     clearInterval(this.#rampTimer);
+    clearInterval(this.#churnTimer);
     await this.#holder.closeAll();
     const stats = this.#holder.stats();
     this.#holder.destroy();

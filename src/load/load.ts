@@ -33,6 +33,8 @@ export interface LoadOptions {
   /** Connects in flight per worker at most. */
   maxPendingPerWorker?: number;
   reportIntervalMs?: number;
+  /** After the ramp, the share of connections reset and reconnected each second, in percent. */
+  churnPercentPerSec?: number;
 }
 
 export interface RampSummary {
@@ -217,6 +219,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     maxPending: options.maxPendingPerWorker ?? 1024,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     reportIntervalMs: options.reportIntervalMs ?? 1000,
+    churnPerSec: (slice.count * (options.churnPercentPerSec ?? 0)) / 100,
   }));
   const pool = new WorkerPool(configs, { restart: false });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;

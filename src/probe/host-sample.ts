@@ -15,6 +15,8 @@ export interface CpuTimes {
 
 export interface HostSample {
   tcpInUse: number;
+  /** Pages the kernel charges to TCP buffers (sockstat `TCP: mem`), all sockets together. */
+  tcpMemPages: number;
   /** Bytes held by each socket slab cache: active objects × bytes per object (padding included). */
   slabBytes: Record<string, number>;
   slabObjects: Record<string, number>;
@@ -59,8 +61,10 @@ export async function sampleHost(root = '/'): Promise<HostSample> {
     slabBytes[name] = Math.round(cache.activeObjects * slabBytesPerObject(cache));
   }
   const mem = parseMeminfo(meminfo);
+  const tcp = parseSockstat(sockstat);
   return {
-    tcpInUse: parseSockstat(sockstat).get('TCP.inuse') ?? 0,
+    tcpInUse: tcp.get('TCP.inuse') ?? 0,
+    tcpMemPages: tcp.get('TCP.mem') ?? 0,
     slabBytes,
     slabObjects,
     meminfoSlabBytes: mem.get('Slab') ?? 0,

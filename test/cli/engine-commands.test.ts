@@ -25,6 +25,8 @@ describe('connlab serve and load: bad input', () => {
       [['load', '127.0.0.1:9000', '127.0.0.1:9001', '-c', '1'], 'CONNLAB_ERR_USAGE'],
       [['load', '127.0.0.1:9000', '-c', 'lots'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['load', '127.0.0.1:9000', '-c', '10', '--duration', 'soon'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
+      [['load', '127.0.0.1:9000', '-c', '10', '--churn', '150'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
+      [['load', '127.0.0.1:9000', '-c', '10', '--churn', 'often'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['load', '127.0.0.1:9000', '-c', '200000', '--source-ips', '127.0.0.2', '--dry-run'], 'CONNLAB_ERR_IMPOSSIBLE_TARGET'],
     ];
     for (const [args, code] of cases) {

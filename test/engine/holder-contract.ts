@@ -134,6 +134,23 @@ export function holderContract(name: string, create: CreateHolder, caps: HolderC
       assert.deepEqual([second.connectUs.length, second.rttUs.length, second.broadcastUs.length], [0, 0, 0]);
     });
 
+    it('recycles connections with churn: reset here, counted churn, connected again', async () => {
+      const clientBefore = client.stats();
+      const serverBefore = server.stats();
+      assert.equal(client.churn(300), 300);
+      const c = await until(client, (st) => st.connected === clientBefore.connected + 300 && st.established === count);
+      assert.equal(c.closed.churn, 300);
+      assert.deepEqual(c.errors, {});
+      const s = await until(server, (st) => st.accepted === serverBefore.accepted + 300 && st.established === count);
+      assert.equal(s.closed.reset - serverBefore.closed.reset, 300, 'the server sees each recycled connection reset');
+      assert.equal(client.drainSamples().connectUs.length, 300, 'each reconnect is timed like a first connect');
+      assert.equal(client.churn(0), 0);
+    });
+
+    it('churns nothing on the accepting side, whose connections it did not open', () => {
+      assert.equal(server.churn(10), 0);
+    });
+
     it('leaves nothing established after closeAll, counted local on the closing side', async () => {
       await client.closeAll();
       const c = client.stats();
@@ -164,7 +181,7 @@ export function holderContract(name: string, create: CreateHolder, caps: HolderC
       const c = await until(client, (s) => (s.errors.ECONNREFUSED ?? 0) === 3);
       assert.equal(c.established, 0);
       assert.equal(c.pending, 0);
-      assert.deepEqual(c.closed, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, lost: 0 });
+      assert.deepEqual(c.closed, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0 });
     });
 
     it('closes connects still pending after connectTimeoutMs and counts them ETIMEDOUT', async () => {

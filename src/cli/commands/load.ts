@@ -2,7 +2,7 @@
 // A stop (duration, Ctrl-C, SIGTERM) at any point still closes every worker and writes
 // the result so far.
 
-import { ConnlabError } from '../../errors.ts';
+import { ConnlabError, invalidArgument } from '../../errors.ts';
 import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
@@ -39,6 +39,8 @@ Options:
   --duration D               hold for D after the ramp (default 10s), then close
   --ping D                   ping every connection every D while holding (default 10s)
   --connect-timeout D        give up on a handshake after D (default 10s)
+  --churn PCT                after the ramp, reset and reconnect PCT percent of the
+                             connections every second (a soak: 3 = 3%/s; default 0)
   --workers auto|N           worker processes (auto: as the descriptor limit needs)
   --holder auto|native|node  the connection holder (auto: native when built)
   --dry-run                  print the plan and what limits it, open nothing
@@ -60,6 +62,7 @@ const options = {
   duration: { type: 'string' },
   ping: { type: 'string' },
   'connect-timeout': { type: 'string' },
+  churn: { type: 'string' },
   workers: { type: 'string' },
   holder: { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -83,7 +86,17 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : parseDurationMs(values['connect-timeout'], '--connect-timeout'),
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,
+    churnPercentPerSec: values.churn === undefined ? undefined : parsePercent(values.churn, '--churn'),
   };
+}
+
+/** `3` or `3%`: a share from 0 to 100. */
+function parsePercent(input: string, option: string): number {
+  const value = Number(input.replace(/%$/, ''));
+  if (input.trim() === '' || !Number.isFinite(value) || value < 0 || value > 100) {
+    throw invalidArgument(option, input, 'a percent from 0 to 100, e.g. 3 or 3%');
+  }
+  return value;
 }
 
 export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
