@@ -9,7 +9,7 @@ import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } 
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
-import { readHostFacts } from '../host-facts.ts';
+import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';

@@ -7,7 +7,7 @@ import { startServe, type ServeHandle, type ServeStats } from '../../server/serv
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
 import { formatBytes, formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
-import { readHostFacts } from '../host-facts.ts';
+import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
