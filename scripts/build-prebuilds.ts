@@ -23,7 +23,7 @@ const ARCHES = ['x64', 'arm64'] as const;
 type Arch = (typeof ARCHES)[number];
 const GNU_TRIPLET: Record<Arch, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
 const DEBIAN_CROSS_PACKAGE: Record<Arch, string> = { x64: 'gcc-x86-64-linux-gnu', arm64: 'gcc-aarch64-linux-gnu' };
-export const PREBUILD_FILE = 'node.napi.glibc.node';
+const PREBUILD_FILE = 'node.napi.glibc.node';
 
 /** The compiler environment for one target: the host's cc, or the Debian cross tools. */
 function toolchain(arch: Arch): { env: Record<string, string>; strip: string } {
