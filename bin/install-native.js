@@ -30,6 +30,7 @@ function compile() {
   const gyp = process.env.npm_config_node_gyp;
   const [command, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['rebuild']];
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.error) process.stderr.write(`connlab: cannot run node-gyp (${result.error.message}); run it through npm: "npm run build:native" in a checkout, "npm rebuild connlab" where connlab is installed\n`);
   return result.status === 0;
 }
 
