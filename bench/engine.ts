@@ -32,7 +32,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readHostFacts } from '../src/cli/host-facts.ts';
+import { readHostFacts } from '../src/limits/host-facts.ts';
 import { resolveWorkerEntry } from '../src/engine/worker-entry.ts';
 import { startLoad, type LoadHandle, type LoadResult } from '../src/load/load.ts';
 import { counterDelta, readNetstatCounters, type NetstatCounters } from '../src/probe/netstat.ts';

@@ -1,8 +1,51 @@
 // connlab's typed library API. The CLI in src/cli is a thin layer over these exports;
-// nothing here prints, reads argv or env, or exits.
+// nothing here prints, reads argv or env, or exits. Long-running things return a handle:
+// startServe → ServeHandle, startLoad → LoadHandle, startBench → BenchRun (a `done`
+// promise). The README's "Library" section shows each in use.
 
 export { ConnlabError, ERROR_CODES, isConnlabError, type ErrorCode } from './errors.ts';
+
+// doctor: read the host, evaluate a traffic shape, name the binding limit.
 export * from './limits/index.ts';
+export { readHostFacts, type HostFacts } from './limits/host-facts.ts';
+
+// serve: a holding server over worker processes.
+export {
+  startServe,
+  ServeHandle,
+  type BroadcastResult,
+  type ServeEvents,
+  type ServeOptions,
+  type ServeStats,
+  type WorkerView,
+} from './server/serve.ts';
+export { createServeRegistry, startMetricsServer } from './server/metrics.ts';
+export type { HolderKind, ListenAddress } from './engine/messages.ts';
+
+// load: open and hold N connections to any TCP server.
+export {
+  LoadHandle,
+  planLoad,
+  startLoad,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadResult,
+  type RampSummary,
+} from './load/load.ts';
+export { classifyErrno, classifyErrors, type Cause, type Classification, type ClassifyContext } from './load/classify.ts';
+
+// bench: serve + load on this host, one versioned result, an HTML report.
+export { startBench, type BenchOptions, type BenchProgress, type BenchRun } from './bench/run-bench.ts';
+export { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './bench/result.ts';
+export { planBench, type BenchPlan } from './bench/plan-bench.ts';
+export { renderBenchReport } from './bench/report-html.ts';
+
+// The connection holders, for programs that hold connections in their own process.
+export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';
+export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './engine/holder.ts';
+export { nativeAddonInfo, nativeHolderAvailable, type NativeAddonInfo, type NativeAddonSource } from './engine/native-holder.ts';
+
+// Four-tuples, addresses and units.
 export {
   countDestinations,
   expandTargets,
@@ -15,7 +58,11 @@ export {
   type Range,
   type TargetSpec,
 } from './tuple/address.ts';
+export { planTuples, type PlanInput, type Slice, type TuplePlan } from './tuple/plan.ts';
+export { freeLoopbackPort } from './tuple/free-port.ts';
 export { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from './units.ts';
+
+// demo: reproduce each limit with its real error.
 export {
   DEMO_NAMES,
   DEMOS,

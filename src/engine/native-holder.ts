@@ -1,12 +1,15 @@
-// The native connection holder: a typed wrapper over build/Release/connlab_holder.node
-// (native/*.c). The addon runs its own epoll loop on one pthread per holder and keeps
-// ~32 bytes of state per connection; this file only validates arguments, turns the
-// counter arrays into HolderStats, and maps errno numbers to names. No per-connection
-// JavaScript objects exist anywhere on this path.
+// The native connection holder: a typed wrapper over the connlab_holder addon (native/*.c),
+// prebuilt in the package or compiled by node-gyp. The addon runs its own epoll loop on
+// one pthread per holder and keeps ~32 bytes of state per connection; this file only
+// finds and loads the addon, validates arguments, turns the counter arrays into
+// HolderStats, and maps errno numbers to names. No per-connection JavaScript objects
+// exist anywhere on this path.
 
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { parseIpv4 } from '../tuple/address.ts';
 import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
@@ -35,22 +38,58 @@ interface NativeBinding {
   readonly errnoSlots: number;
 }
 
-const ADDON_PATH = '../../build/Release/connlab_holder.node';
+/** The package root (src/ and lib/ sit at the same depth below it). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Where the loaded addon came from: a prebuilt binary in the package, or compiled here. */
+export type NativeAddonSource = 'prebuilt' | 'compiled';
+
+export interface NativeAddonInfo {
+  path: string;
+  source: NativeAddonSource;
+}
+
+const COMPILE_HINT = 'without it connlab runs the plain-Node holder; to compile the native one, install a C ' +
+  'toolchain (gcc, make, python3) and run `npm rebuild connlab` (in a checkout: npm run build:native)';
 
 let binding: NativeBinding | undefined;
+let loadedFrom: NativeAddonInfo | undefined;
 
-/** Loads the addon once; throws CONNLAB_ERR_NATIVE_UNAVAILABLE when it is missing. */
+/**
+ * The addon file for this platform, found the node-gyp-build way: a compiled
+ * build/Release/*.node first, then prebuilds/<platform>-<arch>/*.node whose tags (napi,
+ * glibc/musl) fit this process. Throws CONNLAB_ERR_NATIVE_UNAVAILABLE when neither exists.
+ */
+export function resolveNativeAddon(root = PACKAGE_ROOT): NativeAddonInfo {
+  const require = createRequire(import.meta.url);
+  const { path: find } = require('node-gyp-build') as { path(dir: string): string };
+  let path: string;
+  try {
+    path = find(root);
+  } catch (cause) {
+    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE',
+      `no prebuilt native holder fits ${process.platform}-${process.arch} and none was compiled`, { hint: COMPILE_HINT, cause });
+  }
+  return { path, source: relative(root, path).startsWith('prebuilds') ? 'prebuilt' : 'compiled' };
+}
+
+/** Loads the addon once; throws CONNLAB_ERR_NATIVE_UNAVAILABLE when it is missing or will not load. */
 export function loadNativeBinding(): NativeBinding {
   if (binding) return binding;
+  const info = resolveNativeAddon();
   try {
-    binding = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+    binding = createRequire(import.meta.url)(info.path) as NativeBinding;
   } catch (cause) {
-    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `cannot load the native holder ${ADDON_PATH}`, {
-      hint: 'run npm install (needs a C compiler)',
-      cause,
-    });
+    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `cannot load the native holder ${info.path}`, { hint: COMPILE_HINT, cause });
   }
+  loadedFrom = info;
   return binding;
+}
+
+/** Which addon file is loaded and whether it was prebuilt; loads it first if need be. */
+export function nativeAddonInfo(): NativeAddonInfo {
+  loadNativeBinding();
+  return loadedFrom as NativeAddonInfo;
 }
 
 /** True when the addon loads; lets a supervisor pick the plain-Node fallback. */

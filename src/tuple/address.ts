@@ -80,7 +80,7 @@ export function parsePortRange(text: string, option: string): Range {
 }
 
 /** `--targets` / `load`'s positional: `addr[-addr]:port[-port]`, comma separated. */
-export function parseTargets(text: string, option: string): TargetSpec[] {
+export function parseTargets(text: string, option = 'targets'): TargetSpec[] {
   const items = text.split(',').map((item) => item.trim()).filter(Boolean);
   if (items.length === 0) throw invalidArgument(option, text, 'at least one address:port');
   return items.map((item) => {

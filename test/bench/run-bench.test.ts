@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { startBench } from '../../src/bench/run-bench.ts';
 import { BENCH_SCHEMA } from '../../src/bench/result.ts';
-import { freeLoopbackPort } from '../../src/cli/free-port.ts';
+import { freeLoopbackPort } from '../../src/tuple/free-port.ts';
 import { main } from '../../src/cli/main.ts';
 import { createHostReader } from '../../src/limits/host-reader.ts';
 import { readHostSnapshot } from '../../src/limits/snapshot.ts';

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 
 /** A port nothing listens on right now on `host`. */
-export { freeLoopbackPort as freePort } from '../../src/cli/free-port.ts';
+export { freeLoopbackPort as freePort } from '../../src/tuple/free-port.ts';
 
 /** A connected plain client socket to 127.0.0.1:port. */
 export async function rawSocket(port: number): Promise<net.Socket> {

@@ -11,13 +11,13 @@ import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { parseCommandArgs } from '../args.ts';
-import { readHostFacts } from '../host-facts.ts';
+import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
 import { renderDoctorText } from '../render/doctor-text.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
-import { freeLoopbackPort } from '../free-port.ts';
+import { freeLoopbackPort } from '../../tuple/free-port.ts';
 
 export const summary = 'the million-connection experiment on this host: ramp, hold, verify, broadcast, report';
 

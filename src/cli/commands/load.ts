@@ -9,7 +9,8 @@ import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } 
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
-import { readHostFacts } from '../host-facts.ts';
+import { readHostFacts } from '../../limits/host-facts.ts';
+import { holderFallbackNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';
@@ -136,6 +137,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const netstatBefore = await readNetstatCounters();
   const load = await startLoad(loadOptions);
+  io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
   const stop = watchForStop(undefined, () => load.destroy());
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);

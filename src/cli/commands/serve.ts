@@ -8,7 +8,8 @@ import { startServe, type ServeHandle, type ServeStats } from '../../server/serv
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
 import { formatBytes, formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
-import { readHostFacts } from '../host-facts.ts';
+import { readHostFacts } from '../../limits/host-facts.ts';
+import { holderFallbackNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
@@ -123,6 +124,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     backlog: values.backlog === undefined ? undefined : parseCount(values.backlog, '--backlog', { min: 1 }),
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
+  io.stderr.write(holderFallbackNote(values.holder, serve.holder));
   return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen });
 }
 

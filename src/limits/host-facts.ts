@@ -1,9 +1,9 @@
 // The two readings of this host that serve, load and bench size themselves by, taken
 // through doctor's snapshot so every command agrees with doctor.
 
-import { createHostReader } from '../limits/host-reader.ts';
-import { portsIn } from '../limits/model.ts';
-import { readHostSnapshot } from '../limits/snapshot.ts';
+import { createHostReader } from './host-reader.ts';
+import { portsIn } from './model.ts';
+import { readHostSnapshot } from './snapshot.ts';
 
 export interface HostFacts {
   fdSoftLimit: number;

@@ -1,0 +1,49 @@
+// npm's install step for the native holder; plain JavaScript, because it runs on
+// whatever Node runs npm. It never fails the install: the plain-Node holder is the last
+// fallback. In order:
+//   1. a checkout (src/ present) always compiles from source, so the addon matches
+//      native/*.c as edited (the package's prebuilds/ may be from an older pack);
+//   2. a prebuilt binary in prebuilds/<platform>-<arch>/ that loads here: nothing to do,
+//      no compiler needed (npm 11 may skip this script entirely; the prebuild still loads);
+//   3. otherwise compile with node-gyp (needs gcc, make, python3);
+//   4. if that fails, say so: connlab then runs the plain-Node holder.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function prebuildThatLoads() {
+  try {
+    const path = require('node-gyp-build').path(root);
+    require(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+function compile() {
+  // npm puts its bundled node-gyp on PATH for lifecycle scripts and names it here.
+  const gyp = process.env.npm_config_node_gyp;
+  const [command, args] = gyp ? [process.execPath, [gyp, 'rebuild']] : ['node-gyp', ['rebuild']];
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.error) process.stderr.write(`connlab: cannot run node-gyp (${result.error.message}); run it through npm: "npm run build:native" in a checkout, "npm rebuild connlab" where connlab is installed\n`);
+  return result.status === 0;
+}
+
+const checkout = existsSync(new URL('../src', import.meta.url));
+if (checkout) {
+  if (!compile()) process.exitCode = 1; // a developer needs to see a broken build
+} else if (!prebuildThatLoads()) {
+  process.stderr.write(`connlab: no prebuilt native holder fits ${process.platform}-${process.arch}; compiling it from source…\n`);
+  if (!compile()) {
+    process.stderr.write(
+      'connlab: could not compile the native holder (it needs gcc, make and python3). connlab still works, on\n' +
+        '  the plain-Node holder (about 2 KB of memory per connection instead of ~100 B); install a C toolchain\n' +
+        '  and run `npm rebuild connlab` to get the native one.\n',
+    );
+  }
+}

