@@ -11,7 +11,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readHostFacts } from '../src/cli/host-facts.ts';
+import { readHostFacts } from '../src/limits/host-facts.ts';
 import { runSoak, type SoakSample } from '../src/soak/run-soak.ts';
 import { formatBytes, formatCount, parseCount, parseDurationMs } from '../src/units.ts';
 

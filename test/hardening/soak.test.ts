@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readHostFacts } from '../../src/cli/host-facts.ts';
+import { readHostFacts } from '../../src/limits/host-facts.ts';
 import { runSoak, type SoakSample } from '../../src/soak/run-soak.ts';
 import { freePort } from '../helpers/net.ts';
 
