@@ -34,6 +34,10 @@ export {
 } from './load/load.ts';
 export { classifyErrno, classifyErrors, type Cause, type Classification, type ClassifyContext } from './load/classify.ts';
 
+// soak: hold N while a share reconnects every second; fitted lines say whether anything grows.
+export { runSoak, soakDrift, type SoakDrift, type SoakOptions, type SoakResult, type SoakSample, type SoakSeries } from './soak/run-soak.ts';
+export { linearFit, type LinearFit } from './soak/linear-fit.ts';
+
 // bench: serve + load on this host, one versioned result, an HTML report.
 export { startBench, type BenchOptions, type BenchProgress, type BenchRun } from './bench/run-bench.ts';
 export { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './bench/result.ts';
