@@ -1,0 +1,23 @@
+#!/bin/sh
+# Builds the sanitizer fuzz harness (fuzz.h says what it does) with gcc or $CC alone, no
+# node-gyp: binding.c needs node_api.h, the harness links the holder without it.
+#
+#   native/fuzz/build.sh [OUT_DIR [HOLDER_SRC_DIR]]
+#
+# OUT_DIR defaults to build/fuzz; HOLDER_SRC_DIR (default native/) is where holder.h,
+# loop.c, conn.c, frame.c and samples.c come from (prove-issue-8.sh points it at the
+# code before the fix). Prints the path of the binary.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/../../build/fuzz}
+src=${2:-$here/..}
+cc=${CC:-gcc}
+mkdir -p "$out"
+# shellcheck disable=SC2086
+$cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -DCONNLAB_FUZZ -D_GNU_SOURCE -pthread -Wall -Wextra ${CFLAGS:-} \
+  -I"$src" -o "$out/connlab-fuzz" \
+  "$here/main.c" "$here/frames-model.c" "$here/frames-parse.c" "$here/frames-conn.c" \
+  "$src/loop.c" "$src/conn.c" "$src/frame.c" "$src/samples.c"
+echo "$out/connlab-fuzz"
