@@ -21,6 +21,10 @@
 
 #include "fuzz.h"
 
+#ifdef CONNLAB_LIBFUZZER
+#pragma GCC diagnostic ignored "-Wunused-function" /* the CLI's helpers: libFuzzer has its own main */
+#endif
+
 static const struct fuzz_target *const targets[] = {
     &frames_parse_target,
     &frames_conn_target,
@@ -172,7 +176,7 @@ static uint64_t number(const char *s) {
 }
 
 static void parse_args(int argc, char **argv, struct options *o) {
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option but --list takes a value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--list") == 0) list();
     if (!v) usage();
@@ -184,7 +188,6 @@ static void parse_args(int argc, char **argv, struct options *o) {
     else if (strcmp(a, "--case") == 0) o->case_name = v;
     else if (strcmp(a, "--input") == 0) o->input = v;
     else usage();
-    i++;
   }
 }
 
@@ -242,6 +245,31 @@ static uint64_t sweep(const struct options *o) {
   return checked;
 }
 
+#ifdef CONNLAB_LIBFUZZER
+/* The libFuzzer entry, an extra (build.sh with FUZZER=libfuzzer and clang): every input
+ * goes through each target's one_input, with libFuzzer choosing the bytes. */
+static struct options libfuzzer_options;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc, (void)argv;
+  now.opt = &libfuzzer_options;
+  signal(SIGPIPE, SIG_IGN);
+  setup_targets(&libfuzzer_options);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  for (size_t t = 0; t < N_TARGETS; t++) {
+    if (!targets[t]->one_input) continue;
+    now.target = targets[t]->name;
+    now.case_name = "libfuzzer input";
+    targets[t]->one_input(data, size);
+  }
+  return 0;
+}
+#else
 int main(int argc, char **argv) {
   struct options o = {.seconds = 10, .seed = fresh_seed()};
   parse_args(argc, argv, &o);
@@ -295,3 +323,4 @@ int main(int argc, char **argv) {
   free(counts);
   return 0;
 }
+#endif
