@@ -158,9 +158,11 @@ static void drain(struct link *l) {
       FUZZ_CHECK(l->got != NULL, "out of memory");
     }
     ssize_t n = recv(l->pfd, l->got + l->got_len, l->got_cap - l->got_len, MSG_DONTWAIT);
-    if (n == 0) l->eof = 1;
+    /* A TCP close with input still unread sends RST, not FIN (the holder stops reading
+     * at a protocol error; RFC 1122 4.2.2.13): the peer's EOF reads as ECONNRESET. */
+    if (n == 0 || (n < 0 && errno == ECONNRESET && l->tcp && l->closed)) l->eof = 1;
     if (n <= 0) {
-      FUZZ_CHECK(n == 0 || errno == EAGAIN || errno == EWOULDBLOCK, "peer recv: %d", errno);
+      FUZZ_CHECK(l->eof || errno == EAGAIN || errno == EWOULDBLOCK, "peer recv: errno %d", errno);
       return;
     }
     l->got_len += (size_t)n;
