@@ -26,7 +26,7 @@
 #include "frames.h"
 
 #define MAX_READS 4096
-#define WAIT_MS 2000
+#define WAIT_MS 5000 /* only a hang takes this long; a loaded CI machine may take seconds */
 
 static struct holder h;
 static int holder_lfd = -1, peer_lfd = -1;
