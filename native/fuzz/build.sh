@@ -1,0 +1,34 @@
+#!/bin/sh
+# Builds the sanitizer fuzz harness (fuzz.h says what it does) with gcc or $CC alone, no
+# node-gyp: binding.c needs node_api.h, the harness links the holder without it.
+#
+#   native/fuzz/build.sh [OUT_DIR [HOLDER_SRC_DIR]]
+#
+# OUT_DIR defaults to build/fuzz; HOLDER_SRC_DIR (default native/) is where holder.h,
+# loop.c, conn.c, frame.c and samples.c come from (prove-issue-8.sh points it at the
+# code before the fix). Prints the path of the binary: connlab-fuzz, or with
+# FUZZER=libfuzzer CC=clang (Debian's clang package) connlab-libfuzzer, libFuzzer's
+# driver around the targets' one_input.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/../../build/fuzz}
+src=${2:-$here/..}
+cc=${CC:-gcc}
+name=connlab-fuzz
+sanitize=address,undefined
+if [ "${FUZZER:-}" = libfuzzer ]; then
+  name=connlab-libfuzzer
+  sanitize=fuzzer,address,undefined
+  set -- -DCONNLAB_LIBFUZZER
+else
+  set --
+fi
+mkdir -p "$out"
+# shellcheck disable=SC2086
+$cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=$sanitize -fno-sanitize-recover=all \
+  -DCONNLAB_FUZZ -D_GNU_SOURCE -pthread -Wall -Wextra "$@" ${CFLAGS:-} \
+  -I"$src" -o "$out/$name" \
+  "$here/main.c" "$here/frames-model.c" "$here/frames-parse.c" "$here/frames-conn.c" \
+  "$src/loop.c" "$src/conn.c" "$src/frame.c" "$src/samples.c"
+echo "$out/$name"

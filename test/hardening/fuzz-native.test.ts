@@ -1,0 +1,92 @@
+// The native parsers under ASan and UBSan (native/fuzz): the harness is built with gcc
+// into a temporary directory and runs for a bounded time against the real holder code.
+// A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
+// issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
+// like a read (the bug itself, planted in a copy) must be caught.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const NATIVE = new URL('../../native/', import.meta.url).pathname;
+const BUILD = path.join(NATIVE, 'fuzz', 'build.sh');
+const RUN_SECONDS = 15;
+const MISSING_TOOLCHAIN =
+  'the sanitizer fuzz harness needs gcc with AddressSanitizer and UBSan: on Debian 12, ' +
+  'build-essential (gcc-12 brings libgcc-12-dev, libasan8 and libubsan1); .ci/run installs it';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals | null }) | null;
+      if (!failure) return resolve({ code: 0, signal: null, stdout, stderr });
+      const code = typeof failure.code === 'number' ? failure.code : null;
+      // A string code (ENOENT) means it never ran: keep why.
+      const why = code === null && !failure.signal ? `${failure.message}\n` : '';
+      resolve({ code, signal: failure.signal ?? null, stdout, stderr: why + stderr });
+    });
+  });
+}
+
+/** Builds the harness from `holderDir`'s sources into `outDir`; fails with what is missing. */
+async function build(outDir: string, holderDir = NATIVE): Promise<string> {
+  const built = await run('sh', [BUILD, outDir, holderDir], 120_000);
+  assert.equal(built.code, 0, `${MISSING_TOOLCHAIN}\nbuild.sh said:\n${built.stderr}`);
+  return built.stdout.trim();
+}
+
+describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'connlab-fuzz-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`finds no mismatch, memory error or undefined behaviour in ${RUN_SECONDS} s of every case`, async () => {
+    const gcc = await run('gcc', ['--version'], 10_000);
+    assert.equal(gcc.code, 0, `${MISSING_TOOLCHAIN}\n(gcc --version: ${gcc.stderr.trim()})`);
+    const bin = await build(path.join(dir, 'current'));
+    const list = await run(bin, ['--list'], 10_000);
+    const cases = list.stdout.split('\n').filter((line) => line.startsWith('  ')).map((line) => line.trim());
+    assert.ok(cases.length >= 6, `the harness lists its cases:\n${list.stdout}`);
+
+    const fuzz = await run(bin, ['--seconds', String(RUN_SECONDS)], (RUN_SECONDS + 60) * 1000);
+    const report = `${fuzz.stdout}\n${fuzz.stderr}`;
+    assert.equal(fuzz.signal, null, `the harness died of ${fuzz.signal}:\n${report}`);
+    assert.equal(fuzz.code, 0, `the harness failed (replay with the seed it printed):\n${report}`);
+    const totals = /(\d+) iterations and (\d+) exhaustive splits/.exec(fuzz.stdout);
+    assert.ok(totals, `no totals line:\n${report}`);
+    assert.ok(Number(totals[1]) >= 100, `only ${totals[1]} random iterations ran:\n${report}`);
+    assert.ok(Number(totals[2]) >= 1000, `only ${totals[2]} exhaustive splits ran:\n${report}`);
+    for (const name of cases) {
+      assert.match(fuzz.stdout, new RegExp(`\\s${name}\\s+[1-9]\\d*\\n`), `case ${name} never ran:\n${report}`);
+    }
+  });
+
+  it('catches an answer buffer sized like a read, the issue-8 bug', async () => {
+    const planted = path.join(dir, 'planted');
+    await cp(NATIVE, planted, { recursive: true, filter: (source) => !path.relative(NATIVE, source).startsWith('fuzz') });
+    const header = path.join(planted, 'holder.h');
+    const text = await readFile(header, 'utf8');
+    const fixed = '#define OUT_BYTES (SCRATCH_BYTES + FRAME_HEADER_BYTES)';
+    assert.ok(text.includes(fixed), 'holder.h sizes the answer buffer as OUT_BYTES (update this test if it moved)');
+    await writeFile(header, text.replace(fixed, '#define OUT_BYTES SCRATCH_BYTES'));
+    const bin = await build(path.join(planted, 'out'), planted);
+
+    const fuzz = await run(bin, ['--seconds', '10'], 70_000);
+    assert.ok(fuzz.code !== 0 || fuzz.signal !== null, `the planted bug went unnoticed:\n${fuzz.stdout}`);
+    assert.match(fuzz.stderr, /connlab-fuzz: in target frames-\w+, case [\w-]+/, 'the failure names the target and case');
+  });
+});
