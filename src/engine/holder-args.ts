@@ -10,12 +10,18 @@ export const MAX_U32 = 0xffff_ffff;
 
 /**
  * 64 KiB: a healthy peer's answers leave at once, so unsent bytes pile up only while the
- * peer takes nothing; 64 KiB still holds one whole answer to a full read (65,551 B:
- * SCRATCH_BYTES + 15, holder.h) or a broadcast plus many echoes. The kernel makes
- * SO_SNDBUF 128 KiB, the cap on everything queued, in flight included.
+ * peer takes nothing. The kernel checks the size per segment, so one whole answer to a
+ * full read (65,551 B, holder.h) still fits with nothing else queued, as do connlab's
+ * 16-byte frames by the thousand; a client that pipelines more than ~128 KiB of echoes
+ * before it reads is closed (README, "Slow peers and kernel memory"). SO_SNDBUF becomes
+ * 128 KiB: the cap on everything queued, in flight included.
  */
 export const DEFAULT_SEND_BUFFER_BYTES = 64 * 1024;
-/** 30 s of a peer taking none of our queued data; an idle connection never times out. */
+/**
+ * 30 s of a peer taking none of our queued data: long past a few lost retransmissions,
+ * short enough that a stalled peer's queue is freed within a minute. Idle connections
+ * (nothing queued) never time out.
+ */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 const MIN_SEND_BUFFER_BYTES = 4096;
 const MAX_SEND_BUFFER_BYTES = 2 ** 30; // the kernel clamps further to net.core.wmem_max

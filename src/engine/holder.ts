@@ -100,11 +100,12 @@ export interface Holder {
  */
 export interface SocketLimits {
   /**
-   * SO_SNDBUF and TCP_NOTSENT_LOWAT. At most this many bytes wait unsent: the answer that
-   * would pass it is refused by the kernel and the connection closed `slow`. Everything
-   * queued, in flight included, stays under twice this (the kernel doubles SO_SNDBUF for
-   * its bookkeeping) plus one answer. Default DEFAULT_SEND_BUFFER_BYTES; 0: the kernel's
-   * autotuning (up to net.ipv4.tcp_wmem's maximum per socket).
+   * SO_SNDBUF and TCP_NOTSENT_LOWAT. Once this many bytes wait unsent, the next answer is
+   * refused by the kernel and the connection closed `slow`. Everything queued, in flight
+   * included, stays under twice this (the kernel doubles SO_SNDBUF for its bookkeeping)
+   * plus one 64 KiB segment (the kernel checks both per segment). Default
+   * DEFAULT_SEND_BUFFER_BYTES; 0: the kernel's autotuning (up to net.ipv4.tcp_wmem's
+   * maximum per socket).
    */
   sendBufferBytes?: number;
   /**
