@@ -85,16 +85,26 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
+/* create(connectTimeoutMs, maxSamples, sendBufferBytes, notsentLowatBytes, stallTimeoutMs) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "connlab holder: create takes 5 numbers");
+    return NULL;
+  }
   struct handle *hd = calloc(1, sizeof *hd);
   if (!hd) {
     napi_throw_error(env, NULL, "connlab holder: out of memory");
     return NULL;
   }
   int err = holder_init(&hd->holder, arg_u32(env, argv[0]), arg_u32(env, argv[1]));
+  hd->holder.limits = (struct socket_limits){
+      .send_buffer_bytes = arg_u32(env, argv[2]),
+      .notsent_lowat_bytes = arg_u32(env, argv[3]),
+      .stall_timeout_ms = arg_u32(env, argv[4]),
+  };
   if (err == 0) err = holder_start(&hd->holder);
   if (err != 0) {
     holder_free(&hd->holder);

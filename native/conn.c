@@ -1,11 +1,14 @@
 /* Per-connection I/O on the loop thread: accept, connect, frame parsing and
  * answers, closes by reason. Writes are all-or-nothing: a write that would block
- * or is short closes the connection as "slow", so no output is ever queued and
- * every frame starts on a frame boundary. Input is parsed from one shared scratch
- * buffer; the only per-connection parse state is the 16-byte header buffer and a
- * remaining-payload counter. */
+ * or is short closes the connection as "slow", so no output is ever queued in user
+ * space and every frame starts on a frame boundary. What the kernel may queue is
+ * capped per socket (conn_apply_limits), so "would block" comes early and a peer
+ * that stops taking data is aborted by the kernel, also counted "slow". Input is
+ * parsed from one shared scratch buffer; the only per-connection parse state is the
+ * 16-byte header buffer and a remaining-payload counter. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,6 +57,38 @@ int conn_reserve(struct holder *h, int fd) {
   return 0;
 }
 
+/* Caps what the kernel keeps for one socket, so a peer that never reads costs a
+ * bounded amount of kernel memory and no per-connection timer:
+ * - SO_SNDBUF bounds everything queued (unacknowledged + unsent, with the kernel's
+ *   per-buffer overhead): the kernel doubles the value for that overhead and stops
+ *   autotuning the socket, which otherwise grows to tcp_wmem's maximum (4 MiB here).
+ * - TCP_NOTSENT_LOWAT bounds the part not yet sent: past it the next write would block
+ *   (the socket is not writable), so the holder closes the connection "slow" there,
+ *   whatever SO_SNDBUF allows for data in flight.
+ * - TCP_USER_TIMEOUT bounds time: queued data that the peer has not taken for that long
+ *   (no ACK, or a zero window whose probes it ACKs: Linux >= 5.11) makes the kernel
+ *   abort the connection with ETIMEDOUT, which closes it "slow". It never fires on an
+ *   idle connection (nothing queued) and needs no timer of ours.
+ * The kernel checks both sizes when it starts a new segment of the queue (up to 64 KiB,
+ * the loopback and TSO maximum), not byte by byte, so a queue can pass them by up to one
+ * segment: whole queue < 2 * send_buffer_bytes + 64 KiB (README, Slow peers).
+ * A listener's values are inherited by every socket accept() returns (the kernel
+ * clones the listener), so they are set once per listener, not per accept. */
+int conn_apply_limits(const struct holder *h, int fd) {
+  const struct socket_limits *l = &h->limits;
+  int sndbuf = (int)l->send_buffer_bytes, lowat = (int)l->notsent_lowat_bytes, stall = (int)l->stall_timeout_ms;
+  if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0) return -1;
+  if (lowat && setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat) != 0) return -1;
+  if (stall && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &stall, sizeof stall) != 0) return -1;
+  return 0;
+}
+
+/* The close reason for a failed read or write: the kernel giving up on a peer that took
+ * nothing for stall_timeout_ms (ETIMEDOUT) is the same verdict as a full send buffer. */
+static int failure_reason(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT ? CR_SLOW : CR_RESET;
+}
+
 static void established(struct holder *h, int fd, int state) {
   h->conns[fd].state = (uint8_t)state;
   uint64_t now = STAT_ADD(h, ST_ESTABLISHED, 1) + 1;
@@ -85,8 +120,7 @@ static int write_all_or_close(struct holder *h, int fd, const uint8_t *buf, size
     return 0;
   }
   if (n > 0) STAT_ADD(h, ST_BYTES_OUT, (size_t)n);
-  int slow = n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK;
-  conn_close(h, fd, slow ? CR_SLOW : CR_RESET);
+  conn_close(h, fd, n >= 0 ? CR_SLOW : failure_reason(errno));
   return -1;
 }
 
@@ -152,7 +186,8 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
   struct sockaddr_in dst = {.sin_family = AF_INET};
   dst.sin_addr.s_addr = htonl(t[2]);
   dst.sin_port = htons((uint16_t)t[3]);
-  int rc = bind_source(fd, t[0], t[1]);
+  int rc = conn_apply_limits(h, fd);
+  if (rc == 0) rc = bind_source(fd, t[0], t[1]);
   if (rc == 0 && conn_reserve(h, fd) != 0) {
     errno = ENOMEM;
     rc = -1;
@@ -313,7 +348,7 @@ static void on_readable(struct holder *h, int fd) {
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, CR_RESET);
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, failure_reason(errno));
     return;
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);

@@ -100,6 +100,15 @@ struct cmd {
   int64_t result;
 };
 
+/* What one connection may make the kernel keep for it, set on every socket (accepted
+ * ones inherit it from their listener); 0 leaves the kernel's default. See
+ * conn_apply_limits in conn.c for what each bounds. */
+struct socket_limits {
+  uint32_t send_buffer_bytes;   /* SO_SNDBUF (the kernel doubles it; autotuning stops) */
+  uint32_t notsent_lowat_bytes; /* TCP_NOTSENT_LOWAT: unsent bytes before a write blocks */
+  uint32_t stall_timeout_ms;    /* TCP_USER_TIMEOUT: queued data the peer takes none of */
+};
+
 struct sample_buf {
   uint32_t *data;
   size_t len, cap;
@@ -118,6 +127,7 @@ struct holder {
   int churn_cursor; /* where the next conn_churn() looks first */
   uint64_t connect_timeout_us;
   uint64_t tick_us;
+  struct socket_limits limits; /* set by binding.c before holder_start */
   struct cmd *connect_head, *connect_tail; /* connects not yet issued */
   uint8_t *in, *out;                        /* shared scratch buffers */
   int stopping;
@@ -159,6 +169,7 @@ void loop_pause_accept(struct holder *h);
 void loop_arm_tick(struct holder *h);
 
 /* conn.c: every function runs on the loop thread */
+int conn_apply_limits(const struct holder *h, int fd);
 int conn_reserve(struct holder *h, int fd);
 void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);

@@ -107,6 +107,7 @@ static void finish(struct holder *h, struct cmd *c, int64_t result) {
 }
 
 static int64_t add_listener(struct holder *h, int fd) {
+  if (conn_apply_limits(h, fd) != 0) return -errno; /* accepted sockets inherit them */
   if (conn_reserve(h, fd) != 0) return -ENOMEM;
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
   if (!h->accept_paused && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;

@@ -2,10 +2,31 @@
 // plain-Node holder refuse the same values with the same codes.
 
 import { ConnlabError, invalidArgument } from '../errors.ts';
+import type { HolderOptions } from './holder.ts';
 
 export const DEFAULT_BACKLOG = 4096;
 export const DEFAULT_MAX_SAMPLES = 100_000;
 export const MAX_U32 = 0xffff_ffff;
+
+/**
+ * 64 KiB: a healthy peer's answers leave at once, so unsent bytes pile up only while the
+ * peer takes nothing. The kernel checks the size per segment, so one whole answer to a
+ * full read (65,551 B, holder.h) still fits with nothing else queued, as do connlab's
+ * 16-byte frames by the thousand; a client that pipelines more than ~128 KiB of echoes
+ * before it reads is closed (README, "Slow peers and kernel memory"). SO_SNDBUF becomes
+ * 128 KiB: the cap on everything queued, in flight included.
+ */
+export const DEFAULT_SEND_BUFFER_BYTES = 64 * 1024;
+/**
+ * 30 s of a peer taking none of our queued data: long past a few lost retransmissions,
+ * short enough that a stalled peer's queue is freed within a minute. Idle connections
+ * (nothing queued) never time out.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+const MIN_SEND_BUFFER_BYTES = 4096;
+const MAX_SEND_BUFFER_BYTES = 2 ** 30; // the kernel clamps further to net.core.wmem_max
+const MAX_STALL_TIMEOUT_MS = 0x7fff_ffff; // TCP_USER_TIMEOUT is a signed int
+
 
 export function checkInteger(option: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -13,16 +34,32 @@ export function checkInteger(option: string, value: number, min: number, max: nu
   }
 }
 
-/** connectTimeoutMs and maxSamples with their defaults, validated. */
-export function holderSettings(options: { connectTimeoutMs?: number; maxSamples?: number }): {
-  connectTimeoutMs: number;
-  maxSamples: number;
-} {
-  const connectTimeoutMs = options.connectTimeoutMs ?? 0;
-  const maxSamples = options.maxSamples ?? DEFAULT_MAX_SAMPLES;
-  checkInteger('connectTimeoutMs', connectTimeoutMs, 0, MAX_U32);
-  checkInteger('maxSamples', maxSamples, 0, MAX_U32);
-  return { connectTimeoutMs, maxSamples };
+/** sendBufferBytes: 0 (the kernel's autotuning) or 4 KiB to 1 GiB; `option` names it in the error. */
+export function checkSendBufferBytes(option: string, value: number): void {
+  const inRange = value >= MIN_SEND_BUFFER_BYTES && value <= MAX_SEND_BUFFER_BYTES;
+  if (!Number.isInteger(value) || (value !== 0 && !inRange)) {
+    throw invalidArgument(option, String(value), `0 (the kernel's autotuning) or a byte count from ${MIN_SEND_BUFFER_BYTES} to ${MAX_SEND_BUFFER_BYTES}`);
+  }
+}
+
+/** stallTimeoutMs: 0 (the kernel's own retries) up to 2^31 - 1 ms. */
+export function checkStallTimeoutMs(option: string, value: number): void {
+  checkInteger(option, value, 0, MAX_STALL_TIMEOUT_MS);
+}
+
+/** Every HolderOptions value with its default, validated. */
+export function holderSettings(options: HolderOptions): Required<HolderOptions> {
+  const settings = {
+    connectTimeoutMs: options.connectTimeoutMs ?? 0,
+    maxSamples: options.maxSamples ?? DEFAULT_MAX_SAMPLES,
+    sendBufferBytes: options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
+    stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+  };
+  checkInteger('connectTimeoutMs', settings.connectTimeoutMs, 0, MAX_U32);
+  checkInteger('maxSamples', settings.maxSamples, 0, MAX_U32);
+  checkSendBufferBytes('sendBufferBytes', settings.sendBufferBytes);
+  checkStallTimeoutMs('stallTimeoutMs', settings.stallTimeoutMs);
+  return settings;
 }
 
 export function checkTuples(tuples: Uint32Array): void {

@@ -23,13 +23,15 @@ export interface HolderStats {
   /**
    * Sockets closed, by reason: `peer` EOF from the other side; `reset` a read or write
    * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
-   * format; `slow` a write would have blocked or was short (nothing is ever queued);
-   * `local` closeAll() (also pending connects); `timeout` a connect still pending
-   * after connectTimeoutMs (also counted in errors.ETIMEDOUT); `churn` recycled by
-   * churn() (reset here and connected again); `lost` held by a worker
-   * process that died: counted by the supervisor from the worker's last report (a holder
-   * itself never loses one), so that in summed stats, server side, accepted = the sum of
-   * closed + established at every moment, dead workers included.
+   * format; `slow` a write would have blocked or was short (nothing is ever queued), or
+   * the kernel aborted a peer that took none of our queued data for stallTimeoutMs
+   * (ETIMEDOUT, native holder only); `local` closeAll() (also pending connects);
+   * `timeout` a connect still pending after connectTimeoutMs (also counted in
+   * errors.ETIMEDOUT); `churn` recycled by churn() (reset here and connected again);
+   * `lost` held by a worker process that died: counted by the supervisor from the
+   * worker's last report (a holder itself never loses one), so that in summed stats,
+   * server side, accepted = the sum of closed + established at every moment, dead
+   * workers included.
    */
   closed: Record<CloseReason, number>;
   /**
@@ -109,7 +111,29 @@ export interface Holder {
   destroy(): void;
 }
 
-export interface HolderOptions {
+/**
+ * What one connection may make the kernel keep for it, on every accepted and connected
+ * socket. The native holder sets them; the plain-Node holder cannot (node-holder.ts).
+ */
+export interface SocketLimits {
+  /**
+   * SO_SNDBUF and TCP_NOTSENT_LOWAT. Once this many bytes wait unsent, the next answer is
+   * refused by the kernel and the connection closed `slow`. Everything queued, in flight
+   * included, stays under twice this (the kernel doubles SO_SNDBUF for its bookkeeping)
+   * plus one 64 KiB segment (the kernel checks both per segment). Default
+   * DEFAULT_SEND_BUFFER_BYTES; 0: the kernel's autotuning (up to net.ipv4.tcp_wmem's
+   * maximum per socket).
+   */
+  sendBufferBytes?: number;
+  /**
+   * TCP_USER_TIMEOUT: queued data the peer takes none of for this long (no ACK, or a zero
+   * window) makes the kernel abort the connection, counted `slow`. Idle connections are
+   * never affected. Default DEFAULT_STALL_TIMEOUT_MS; 0: the kernel's own retries.
+   */
+  stallTimeoutMs?: number;
+}
+
+export interface HolderOptions extends SocketLimits {
   /** Pending connects older than this are closed as `timeout`; 0 or absent: never. */
   connectTimeoutMs?: number;
   /** Per sample kind; older undrained samples are kept, newer ones dropped. */

@@ -5,7 +5,7 @@
 
 import type { ProcessMemory } from '../probe/process-memory.ts';
 import type { PlanInput, Slice } from '../tuple/plan.ts';
-import type { HolderSamples, HolderStats } from './holder.ts';
+import type { HolderSamples, HolderStats, SocketLimits } from './holder.ts';
 
 export type HolderKind = 'native' | 'node';
 
@@ -19,6 +19,8 @@ export interface ServerWorkerConfig {
   holder: HolderKind;
   listen: ListenAddress[];
   backlog: number;
+  /** Per accepted socket; absent values take the holder's defaults. */
+  limits: SocketLimits;
   reportIntervalMs: number;
 }
 

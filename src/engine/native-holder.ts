@@ -22,7 +22,9 @@ declare const handleBrand: unique symbol;
 type NativeHandle = { readonly [handleBrand]: true };
 
 interface NativeBinding {
-  create(connectTimeoutMs: number, maxSamples: number): NativeHandle;
+  create(
+    connectTimeoutMs: number, maxSamples: number, sendBufferBytes: number, notsentLowatBytes: number, stallTimeoutMs: number,
+  ): NativeHandle;
   listen(handle: NativeHandle, host: string, port: number, backlog: number): number;
   connect(handle: NativeHandle, tuples: Uint32Array): void;
   pingAll(handle: NativeHandle, seq: number): number;
@@ -139,12 +141,14 @@ class NativeHolder implements Holder {
   #final: HolderStats | undefined;
 
   constructor(native: NativeBinding, options: HolderOptions) {
-    const { connectTimeoutMs, maxSamples } = holderSettings(options);
+    const { connectTimeoutMs, maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings(options);
     this.#native = native;
     this.#counters = new Float64Array(native.statNames.length);
     this.#errnoCounts = new Float64Array(native.errnoSlots);
     this.#index = new Map(native.statNames.map((name, i) => [name, i]));
-    this.#handle = native.create(connectTimeoutMs, maxSamples);
+    // One size caps both: at most sendBufferBytes unsent (TCP_NOTSENT_LOWAT), at most
+    // twice that queued in all (SO_SNDBUF, doubled by the kernel).
+    this.#handle = native.create(connectTimeoutMs, maxSamples, sendBufferBytes, sendBufferBytes, stallTimeoutMs);
   }
 
   #live(): NativeHandle {

@@ -46,6 +46,16 @@
 // - The timeout tick, the connect pump and every callback share the JavaScript thread:
 //   a blocked event loop delays timeouts and replies, which the native thread does not.
 // - Open sockets keep the process alive until closeAll() or destroy().
+// - No cap on kernel memory per connection (SocketLimits): Node has no setsockopt for TCP
+//   sockets, so sendBufferBytes and stallTimeoutMs are checked like the native holder's
+//   and then have no effect. Each send buffer autotunes up to net.ipv4.tcp_wmem's
+//   maximum (4 MiB here), and only once that is full does a write stay in writableLength
+//   and close the connection `slow`: a peer that never reads can pin up to that much.
+//   And a peer that takes none of what is queued (no ACKs, or a zero window whose probes
+//   it ACKs) is held until the kernel's own retries end (net.ipv4.tcp_retries2, ~15 min
+//   without ACKs; never while probes are ACKed). There is no stall for the tick to time:
+//   nothing is ever queued in JavaScript, and what the kernel holds is invisible to it.
+//   Host-wide, the sysctls net.ipv4.tcp_notsent_lowat and tcp_wmem bound every socket.
 //
 // One file past the usual size on purpose: every path below updates the same private
 // counters, and moving the frame parser out would put an interface call on the

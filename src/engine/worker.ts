@@ -46,7 +46,7 @@ class Worker {
 
   constructor(config: WorkerConfig) {
     this.#config = config;
-    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs } : {});
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs } : config.limits);
     this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
   }
 

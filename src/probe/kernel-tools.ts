@@ -30,3 +30,43 @@ export async function prlimitNofile(pid: number, soft: number, hard: number): Pr
   await run('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
 }
 
+
+/** One TCP socket's queues as `ss -tmn` prints them (bytes). */
+export interface SocketQueues {
+  local: string;
+  peer: string;
+  /** Received, not yet read by the application. */
+  recvQ: number;
+  /** Established: written and not yet acknowledged by the peer (sent or not). */
+  sendQ: number;
+  /** skmem's fields: `w` is the send queue with the kernel's buffer overhead, `tb` the send buffer size. */
+  skmem: Record<string, number>;
+  /** Of sendQ, the bytes not sent yet (ss -i prints `notsent:` only when nonzero). */
+  notsent: number;
+}
+
+/**
+ * The rows of `ss -tmin -H state established …` (each socket's line, then its skmem and
+ * info line). With a state filter ss prints no State column: Recv-Q Send-Q Local Peer.
+ */
+export function parseSocketQueues(rows: readonly string[]): SocketQueues[] {
+  const sockets: SocketQueues[] = [];
+  for (const row of rows) {
+    const skmem = /skmem:\(([^)]*)\)/.exec(row);
+    const last = sockets.at(-1);
+    if (skmem && last) {
+      for (const [, name, value] of (skmem[1] ?? '').matchAll(/([a-z]+)(\d+)/g)) last.skmem[name as string] = Number(value);
+      last.notsent = Number(/\bnotsent:(\d+)/.exec(row)?.[1] ?? 0);
+      continue;
+    }
+    const [recvQ, sendQ, local, peer] = row.trim().split(/\s+/);
+    if (peer === undefined || !/^\d+$/.test(recvQ ?? '') || !/^\d+$/.test(sendQ ?? '')) continue;
+    sockets.push({ local: local as string, peer, recvQ: Number(recvQ), sendQ: Number(sendQ), skmem: {}, notsent: 0 });
+  }
+  return sockets;
+}
+
+/** Established sockets matching an ss filter (['src', '127.0.0.1:9000']) with their queues (ss -tmin). */
+export async function socketQueues(filter: readonly string[]): Promise<SocketQueues[]> {
+  return parseSocketQueues(await ssRows(['-tmin', 'state', 'established', ...filter]));
+}

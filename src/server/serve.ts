@@ -4,7 +4,8 @@
 // broadcasts on request, and closes everything it started.
 
 import { EventEmitter } from 'node:events';
-import type { HolderStats } from '../engine/holder.ts';
+import type { HolderStats, SocketLimits } from '../engine/holder.ts';
+import { checkSendBufferBytes, checkStallTimeoutMs } from '../engine/holder-args.ts';
 import type { ListenAddress, ServerWorkerConfig } from '../engine/messages.ts';
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
@@ -20,6 +21,9 @@ export interface ServeOptions {
   workers?: number | 'auto';
   holder?: HolderChoice;
   backlog?: number;
+  /** What each connection may keep queued in the kernel (holder.ts SocketLimits). */
+  sendBufferBytes?: number;
+  stallTimeoutMs?: number;
   /** The per-process open-file soft limit workers inherit (doctor's reading). */
   fdSoftLimit: number;
   reportIntervalMs?: number;
@@ -141,6 +145,13 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
   }
 }
 
+/** The limits checked here, so a bad value fails before any worker starts. */
+function socketLimits({ sendBufferBytes, stallTimeoutMs }: ServeOptions): SocketLimits {
+  if (sendBufferBytes !== undefined) checkSendBufferBytes('sendBufferBytes', sendBufferBytes);
+  if (stallTimeoutMs !== undefined) checkStallTimeoutMs('stallTimeoutMs', stallTimeoutMs);
+  return { sendBufferBytes, stallTimeoutMs };
+}
+
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (options.listen.length === 0) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', 'serve needs at least one --listen address', { hint: 'pass --listen 127.0.0.1:9000' });
@@ -154,6 +165,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     holder: kind,
     listen: options.listen,
     backlog: options.backlog ?? 4096,
+    limits: socketLimits(options),
     reportIntervalMs: options.reportIntervalMs ?? 1000,
   };
   const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true });

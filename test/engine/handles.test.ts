@@ -34,7 +34,7 @@ const serveOptions = async () => ({ listen: [{ host: '127.0.0.1', port: await fr
 const cases: [string, () => Promise<Handle>][] = [
   ['worker pool', async () => {
     const options = await serveOptions();
-    const pool = new WorkerPool([{ role: 'server', holder: resolveHolderKind('auto'), listen: options.listen, backlog: 128, reportIntervalMs: 1000 }], { restart: true });
+    const pool = new WorkerPool([{ role: 'server', holder: resolveHolderKind('auto'), listen: options.listen, backlog: 128, reportIntervalMs: 1000, limits: { sendBufferBytes: 0, stallTimeoutMs: 0 } }], { restart: true });
     await pool.start();
     return {
       close: () => pool.close(), destroy: () => pool.destroy(), pids: () => pool.pids(),

@@ -235,6 +235,10 @@ export function holderContract(name: string, create: CreateHolder, caps: HolderC
       assert.throws(() => h.broadcast(1, new Uint8Array(0x10000)), invalid);
       assert.throws(() => create({ maxSamples: -1 }), invalid);
       assert.throws(() => create({ connectTimeoutMs: 0.5 }), invalid);
+      assert.throws(() => create({ sendBufferBytes: 1024 }), invalid);
+      assert.throws(() => create({ sendBufferBytes: 2 ** 31 }), invalid);
+      assert.throws(() => create({ stallTimeoutMs: -1 }), invalid);
+      create({ sendBufferBytes: 0, stallTimeoutMs: 0 }).destroy(); // 0: the kernel's defaults
     });
 
     it('records at most maxSamples per kind and counts the rest as dropped', async () => {

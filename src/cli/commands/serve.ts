@@ -1,12 +1,16 @@
 // `connlab serve`: flags → startServe → status line → final summary or JSON.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
+import type { SocketLimits } from '../../engine/holder.ts';
+import {
+  checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_STALL_TIMEOUT_MS,
+} from '../../engine/holder-args.ts';
 import type { ListenAddress } from '../../engine/messages.ts';
 import { deathRecords, type WorkerDeath } from '../../engine/worker-pool.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
-import { formatBytes, formatCount, parseCount, parseDurationMs } from '../../units.ts';
+import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { holderFallbackNote } from '../holder-note.ts';
@@ -32,6 +36,12 @@ Options:
   --workers auto|N         worker processes (auto: enough for N with 25% spare)
   --holder auto|native|node  the connection holder (auto: native when built)
   --backlog N              listen backlog per worker, capped by somaxconn (default 4096)
+  --send-buffer SIZE       unsent bytes one connection may keep in the kernel before it is
+                           closed as slow (SO_SNDBUF + TCP_NOTSENT_LOWAT; default 64KiB;
+                           0: the kernel's autotuning, up to 4 MiB a socket here)
+  --stall-timeout D        close a connection whose peer takes none of its queued data for
+                           D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
+                           Both native holder only: Node cannot set them (see README)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
   --broadcast-every D      broadcast one frame to every connection every D (at least 10ms)
@@ -50,6 +60,8 @@ const options = {
   workers: { type: 'string' },
   holder: { type: 'string' },
   backlog: { type: 'string' },
+  'send-buffer': { type: 'string' },
+  'stall-timeout': { type: 'string' },
   metrics: { type: 'string' },
   duration: { type: 'string' },
   'broadcast-every': { type: 'string' },
@@ -62,6 +74,20 @@ export function parseListen(text: string): ListenAddress[] {
 
 export function parseWorkers(text: string | undefined): number | 'auto' {
   return text === undefined || text === 'auto' ? 'auto' : parseCount(text, '--workers', { min: 1 });
+}
+
+/** --send-buffer and --stall-timeout, checked like the library checks them. */
+export function parseSocketLimits(values: { 'send-buffer'?: string; 'stall-timeout'?: string }): SocketLimits {
+  const limits: SocketLimits = {};
+  if (values['send-buffer'] !== undefined) {
+    limits.sendBufferBytes = parseBytes(values['send-buffer'], '--send-buffer');
+    checkSendBufferBytes('--send-buffer', limits.sendBufferBytes);
+  }
+  if (values['stall-timeout'] !== undefined) {
+    limits.stallTimeoutMs = parseDurationMs(values['stall-timeout'], '--stall-timeout');
+    checkStallTimeoutMs('--stall-timeout', limits.stallTimeoutMs);
+  }
+  return limits;
 }
 
 function parseMetrics(text: string): { host: string; port: number } {
@@ -99,6 +125,15 @@ export function serveSummary(stats: ServeStats, holder: string) {
   };
 }
 
+/** What each connection may queue in the kernel, as the workers apply it. */
+function limitsText(holder: string, limits: SocketLimits): string {
+  if (holder !== 'native') return 'per connection: send buffer autotuned, no stall timeout (the node holder cannot set them)';
+  const sendBuffer = limits.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
+  const stallMs = limits.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  return `per connection: send buffer ${sendBuffer ? formatBytes(sendBuffer) : 'autotuned'}, ` +
+    `stall timeout ${stallMs ? `${stallMs / 1000} s` : 'off'} (a peer past either is closed as slow)`;
+}
+
 function statusText(stats: ServeStats): string {
   return `connections ${formatCount(stats.connections)} (peak ${formatCount(stats.peakConnections)}) · ` +
     `accepts ${formatCount(stats.acceptsPerSecond)}/s · workers ${stats.workers.length} · private ${formatBytes(stats.privateBytes)}`;
@@ -116,22 +151,24 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, '--duration');
   const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseBroadcastEvery(values['broadcast-every']);
   const metrics = values.metrics === undefined ? undefined : parseMetrics(values.metrics);
+  const limits = parseSocketLimits(values);
   const serve = await startServe({
     listen,
     connections,
     workers: parseWorkers(values.workers),
     holder: values.holder === undefined ? 'auto' : oneOf('--holder', values.holder, ['auto', 'native', 'node'] as const),
     backlog: values.backlog === undefined ? undefined : parseCount(values.backlog, '--backlog', { min: 1 }),
+    ...limits,
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
   io.stderr.write(holderFallbackNote(values.holder, serve.holder));
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen });
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits });
 }
 
 async function hold(
   serve: ServeHandle,
   io: Io,
-  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[] },
+  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits },
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
@@ -145,7 +182,7 @@ async function hold(
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
   io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s)` +
-    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n`);
+    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
   let nextBroadcast = opts.broadcastMs === undefined ? Infinity : performance.now() + opts.broadcastMs;
