@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "holder.h"
+#include "proto/proto.h"
+
+/* A connection this holder opened that speaks a protocol of proto/ rather than frames. */
+#define SPEAKS_PROTO(h, c) ((c)->state == CS_CLIENT && (h)->proto.kind != PROTO_CONNLAB)
 
 #define ACCEPT_BURST 4096 /* per readiness event, so one busy listener cannot starve the rest */
 
@@ -69,6 +73,7 @@ void conn_close(struct holder *h, int fd, int reason) {
     if (c->state == CS_CLIENT && h->ping_gen != 0 && c->ping_gen == h->ping_gen) {
       STAT_SUB(h, ST_VERIFIED, 1);
     }
+    if (c->state == CS_CLIENT) proto_on_close(h, fd, reason);
   } else {
     return;
   }
@@ -89,6 +94,8 @@ static int write_all_or_close(struct holder *h, int fd, const uint8_t *buf, size
   conn_close(h, fd, slow ? CR_SLOW : CR_RESET);
   return -1;
 }
+
+int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) { return write_all_or_close(h, fd, buf, len); }
 
 /* ---- accept ---- */
 
@@ -139,6 +146,7 @@ static void connect_done(struct holder *h, int fd) {
   memset(c, 0, sizeof *c);
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
+  if (SPEAKS_PROTO(h, c)) proto_open(h, fd); /* closes fd itself when it cannot start */
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
@@ -306,17 +314,24 @@ int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, siz
 static void on_readable(struct holder *h, int fd) {
   ssize_t n = recv(fd, h->in, SCRATCH_BYTES, 0);
   if (n == 0) {
-    conn_close(h, fd, CR_PEER);
+    conn_close(h, fd, SPEAKS_PROTO(h, &h->conns[fd]) ? proto_eof_reason(h, fd) : CR_PEER);
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, CR_RESET);
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, errno == ETIMEDOUT ? CR_KEEPALIVE : CR_RESET);
     return;
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
+  h->conns[fd].flags |= CF_GOT_BYTES;
+  if (SPEAKS_PROTO(h, &h->conns[fd])) {
+    int proto_reason = proto_input(h, fd, h->in, (size_t)n);
+    if (proto_reason >= 0) conn_close(h, fd, proto_reason);
+    return;
+  }
   size_t out_len = 0;
   int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
   if (out_len > 0 && write_all_or_close(h, fd, h->out, out_len) != 0) return;
+  if (reason == CR_PROTOCOL) holder_note_bad(h, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);
 }
 
@@ -346,12 +361,19 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   h->ping_seq = seq;
   h->ping_gen = h->ping_gen + 1 ? h->ping_gen + 1 : 1;
   STAT_SET(h, ST_VERIFIED, 0);
+  uint64_t silent = 0;
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_CLIENT) continue;
+    silent += !(h->conns[fd].flags & CF_GOT_BYTES);
+    if (SPEAKS_PROTO(h, &h->conns[fd])) {
+      sent += proto_ping(h, fd) > 0;
+      continue;
+    }
     frame_header_write(frame, FRAME_PING, 0, seq, now_real_us());
     if (write_all_or_close(h, fd, frame, sizeof frame) == 0) sent++;
   }
   STAT_ADD(h, ST_PINGS_SENT, sent);
+  STAT_SET(h, ST_SILENT, silent);
   return sent;
 }
 
