@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   CONNLAB_ERR_HOLDER_DESTROYED: 'a connection holder was used after destroy()',
   CONNLAB_ERR_WORKER: 'a worker process failed to start or died; the message says how',
   CONNLAB_ERR_PROTOCOL: 'bytes that are not a valid connlab wire frame',
+  CONNLAB_ERR_PROTOCOL_UNSUPPORTED: 'the chosen holder cannot speak that protocol (the plain-Node holder: connlab and tcp only)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -27,6 +28,7 @@ export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CONNLAB_ERR_NOT_LINUX',
   'CONNLAB_ERR_PROC_UNREADABLE',
   'CONNLAB_ERR_NOT_ROOT',
+  'CONNLAB_ERR_PROTOCOL_UNSUPPORTED',
 ]);
 
 export interface ConnlabErrorOptions {

@@ -4,7 +4,36 @@
 // fallback). Types only.
 
 /** Why held connections were closed. */
-export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout';
+export type CloseReason =
+  | 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout'
+  | 'server_close' | 'idle' | 'refused' | 'keepalive';
+
+/** What a client holder speaks (native/proto/): `connlab` frames, or a real protocol. */
+export type ProtocolKind = 'tcp' | 'http' | 'ws' | 'mqtt' | 'connlab';
+
+/** Numbers the addon uses for each kind (native/proto/proto.h enum proto_kind). */
+export const PROTOCOL_CODES: Readonly<Record<ProtocolKind, number>> = { connlab: 0, tcp: 1, http: 2, ws: 3, mqtt: 4 };
+
+export interface ProtocolOptions {
+  kind: ProtocolKind;
+  /** http: the whole GET request; ws: the upgrade request head without the key line and the blank line. */
+  request?: Uint8Array;
+  /** mqtt: client ids are `${prefix}${pid}-${fd}`, distinct among open connections. */
+  clientIdPrefix?: string;
+  username?: string;
+  password?: string;
+  /** mqtt: the keep-alive announced in CONNECT. */
+  keepaliveSeconds?: number;
+  /** tcp: SO_KEEPALIVE with TCP_KEEPIDLE = TCP_KEEPINTVL = this, 3 probes; 0: off. */
+  tcpKeepaliveSeconds?: number;
+}
+
+/** Codes seen in answers, by kind: HTTP status, WebSocket close code, CONNACK return code. */
+export interface ProtocolCodes {
+  http_status: Record<string, number>;
+  ws_close: Record<string, number>;
+  mqtt_connack: Record<string, number>;
+}
 
 export interface HolderStats {
   /** Held now: server side accepted and open, client side connected and open. */
@@ -22,9 +51,25 @@ export interface HolderStats {
    * error (ECONNRESET, EPIPE, ...); `protocol` the peer sent a frame outside the wire
    * format; `slow` a write would have blocked or was short (nothing is ever queued);
    * `local` closeAll() (also pending connects); `timeout` a connect still pending
-   * after connectTimeoutMs (also counted in errors.ETIMEDOUT).
+   * after connectTimeoutMs (also counted in errors.ETIMEDOUT). Client protocols add:
+   * `server_close` the server said goodbye in-protocol (HTTP Connection: close, a body
+   * that ends with the connection, a WebSocket close frame: codes in `codes`); `idle`
+   * the server closed an idle keep-alive connection (its keep-alive timeout); `refused`
+   * a handshake refused (WebSocket status != 101 or a wrong Sec-WebSocket-Accept, a
+   * CONNACK return code != 0); `keepalive` TCP keepalive probes went unanswered.
    */
   closed: Record<CloseReason, number>;
+  /**
+   * Of the `peer` and `reset` closes: those before the server sent any byte and before
+   * any liveness round verified the connection. A server out of descriptors shows up
+   * exactly so (it accepts and closes, or resets).
+   */
+  closedEarly: number;
+  /** At the last pingAll(): client connections that had never received a byte. */
+  silent: number;
+  codes: ProtocolCodes;
+  /** The first bytes (hex, up to 16) of the first few reads that broke the protocol. */
+  protocolBytes: string[];
   /**
    * Failed connects and accepts by errno name: synchronous ones from socket(), bind(),
    * connect(), accept() (EADDRNOTAVAIL, EADDRINUSE, EMFILE, ENFILE) and asynchronous
@@ -98,4 +143,6 @@ export interface HolderOptions {
   connectTimeoutMs?: number;
   /** Per sample kind; older undrained samples are kept, newer ones dropped. */
   maxSamples?: number;
+  /** What client connections speak; default connlab frames (the plain-Node holder: connlab and tcp only). */
+  protocol?: ProtocolOptions;
 }

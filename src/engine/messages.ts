@@ -5,7 +5,7 @@
 
 import type { ProcessMemory } from '../probe/process-memory.ts';
 import type { PlanInput, Slice } from '../tuple/plan.ts';
-import type { HolderSamples, HolderStats } from './holder.ts';
+import type { HolderSamples, HolderStats, ProtocolOptions } from './holder.ts';
 
 export type HolderKind = 'native' | 'node';
 
@@ -33,6 +33,8 @@ export interface ClientWorkerConfig {
   maxPending: number;
   connectTimeoutMs: number;
   reportIntervalMs: number;
+  /** What each connection speaks; absent: connlab frames (older supervisors). */
+  protocol?: ProtocolOptions;
 }
 
 export type WorkerConfig = ServerWorkerConfig | ClientWorkerConfig;
@@ -59,7 +61,7 @@ export interface WorkerReport {
 export type FromWorker =
   | { type: 'started'; pid: number; holder: HolderKind }
   | WorkerReport
-  | { type: 'pinged'; seq: number; verified: number; established: number }
+  | { type: 'pinged'; seq: number; verified: number; established: number; silent?: number }
   /** Client: the slice is done (every tuple tried, none in flight). */
   | { type: 'ramped' }
   | { type: 'broadcasted'; seq: number; written: number }

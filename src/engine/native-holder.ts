@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { parseIpv4 } from '../tuple/address.ts';
-import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
+import { PROTOCOL_CODES, type CloseReason, type Holder, type HolderOptions, type HolderSamples, type HolderStats, type ProtocolCodes, type ProtocolOptions } from './holder.ts';
 import {
   checkInteger, checkPayload, checkTuples, DEFAULT_BACKLOG, holderDestroyed, holderSettings, listenFailed, MAX_U32,
 } from './holder-args.ts';
@@ -28,8 +28,25 @@ interface NativeBinding {
   drainSamples(handle: NativeHandle): [Uint32Array, Uint32Array, Uint32Array];
   closeAll(handle: NativeHandle): void;
   destroy(handle: NativeHandle): void;
+  setProtocol(handle: NativeHandle, kind: number, request: Uint8Array | null, clientIdPrefix: string | null,
+    username: string | null, password: string | null, keepaliveSeconds: number, tcpKeepaliveSeconds: number): void;
+  details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[] };
+  /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
+  protoFeedForTest(kind: number, chunks: Uint8Array[], expectAccept?: string | null): ProtoFeedResult;
+  /** Tests only: the Sec-WebSocket-Key and expected accept for a 16-byte nonce. */
+  wsKeyForTest(nonce: Uint8Array): [string, string];
   readonly statNames: readonly string[];
   readonly errnoSlots: number;
+}
+
+/** What protoFeedForTest returns: the parser's events in order, its verdict, the bytes it answered. */
+export interface ProtoFeedResult {
+  events: string[];
+  /** -1 still open; 0 protocol error, 1 server close, 2 refused (enum proto_verdict). */
+  verdict: number;
+  out: Uint8Array;
+  /** http: the response in progress ends at EOF. */
+  eofComplete: number;
 }
 
 const ADDON_PATH = '../../build/Release/connlab_holder.node';
@@ -85,7 +102,25 @@ function listenError(host: string, port: number, errno: number): ConnlabError {
 const CLOSE_STATS: ReadonlyArray<[CloseReason, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'],
+  ['server_close', 'closedServer'], ['idle', 'closedIdle'], ['refused', 'closedRefused'], ['keepalive', 'closedKeepalive'],
 ];
+
+const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };
+
+function codesFrom(flat: number[]): ProtocolCodes {
+  const codes: ProtocolCodes = { http_status: {}, ws_close: {}, mqtt_connack: {} };
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    const kind = CODE_KINDS[flat[i] as number];
+    if (kind) codes[kind][String(flat[i + 1])] = flat[i + 2] as number;
+  }
+  return codes;
+}
+
+function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOptions | undefined): void {
+  if (!p || p.kind === 'connlab') return;
+  native.setProtocol(handle, PROTOCOL_CODES[p.kind], p.request ?? null, p.clientIdPrefix ?? null, p.username ?? null,
+    p.password ?? null, p.keepaliveSeconds ?? 0, p.tcpKeepaliveSeconds ?? 0);
+}
 
 class NativeHolder implements Holder {
   readonly kind = 'native';
@@ -103,6 +138,7 @@ class NativeHolder implements Holder {
     this.#errnoCounts = new Float64Array(native.errnoSlots);
     this.#index = new Map(native.statNames.map((name, i) => [name, i]));
     this.#handle = native.create(connectTimeoutMs, maxSamples);
+    setProtocol(native, this.#handle, options.protocol);
   }
 
   #live(): NativeHandle {
@@ -140,6 +176,7 @@ class NativeHolder implements Holder {
     this.#native.stats(this.#handle, this.#counters, this.#errnoCounts);
     const get = (name: string): number => this.#counters[this.#index.get(name) ?? -1] ?? 0;
     const closed = Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)]));
+    const details = this.#native.details(this.#handle);
     const errors: Record<string, number> = {};
     this.#errnoCounts.forEach((count, errno) => {
       if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;
@@ -154,6 +191,8 @@ class NativeHolder implements Holder {
       broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
       bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
       samplesDropped: get('samplesDropped'), listeners: get('listeners'),
+      closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
+      protocolBytes: details.bad.map((bytes) => Buffer.from(bytes).toString('hex')),
     };
   }
 

@@ -68,6 +68,8 @@ import {
   SERVER, SLOT, type SlotSocket,
 } from './node-conn-table.ts';
 import { SampleBuffer } from './sample-buffer.ts';
+import { emptyClosed } from './aggregate.ts';
+import { ConnlabError } from '../errors.ts';
 
 const SCRATCH_BYTES = 65_536;
 const CONNECT_BATCH = 256; // connects issued per event-loop turn, so I/O runs between batches
@@ -101,7 +103,9 @@ class NodeHolder implements Holder {
   #queued = 0;
   #accepted = 0;
   #connected = 0;
-  readonly #closed: Record<CloseReason, number> = { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0 };
+  readonly #closed: Record<CloseReason, number> = emptyClosed();
+  /** tcp: send nothing; a ping round counts open client sockets (no TCP_INFO in Node). */
+  readonly #tcp: boolean;
   readonly #errors = new Map<string, number>();
   #acceptBackoffs = 0;
   #pingsSent = 0;
@@ -149,6 +153,13 @@ class NodeHolder implements Holder {
 
   constructor(options: HolderOptions) {
     const { connectTimeoutMs, maxSamples } = holderSettings(options);
+    const protocol = options.protocol?.kind ?? 'connlab';
+    if (protocol !== 'connlab' && protocol !== 'tcp') {
+      throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${protocol}`, {
+        hint: 'build the native holder (npm run build:native) or pass --holder native',
+      });
+    }
+    this.#tcp = protocol === 'tcp';
     this.#timeoutUs = connectTimeoutMs * 1000;
     this.#tickMs = Math.min(100, Math.max(5, connectTimeoutMs / 10));
     this.#connectUs = new SampleBuffer(maxSamples);
@@ -212,6 +223,10 @@ class NodeHolder implements Holder {
     this.#pingSeq = seq;
     this.#pingGen = this.#pingGen === MAX_U32 ? 1 : this.#pingGen + 1;
     this.#verified = 0;
+    if (this.#tcp) {
+      this.#verifyOpen();
+      return;
+    }
     const frame = this.#pingFrame;
     frame.writeUInt32BE(PING << 24, 0); // type, flags 0, length 0
     frame.writeUInt32BE(seq, 4);
@@ -225,6 +240,16 @@ class NodeHolder implements Holder {
       if (this.#send(slot, frame)) sent++;
     }
     this.#pingsSent += sent;
+  }
+
+  /** tcp: every client socket still open and error-free answers the round. */
+  #verifyOpen(): void {
+    const table = this.#table;
+    for (let slot = 0; slot < table.end; slot++) {
+      if (table.state[slot] !== CLIENT) continue;
+      table.pingGen[slot] = this.#pingGen;
+      this.#verified++;
+    }
   }
 
   broadcast(seq: number, payload?: Uint8Array): number {
@@ -256,6 +281,7 @@ class NodeHolder implements Holder {
       broadcastsSent: this.#broadcastsSent, broadcastsReceived: this.#broadcastsReceived,
       bytesIn: this.#bytesIn, bytesOut: this.#bytesOut,
       samplesDropped: this.#samplesDropped, listeners: this.#listeners,
+      closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
     };
   }
 
