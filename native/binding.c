@@ -362,7 +362,7 @@ struct test_ctx {
   napi_env env;
   napi_value events;
   uint32_t n;
-  struct http_client *http; /* re-armed after each answer: one request per response */
+  uint8_t *rearm; /* http, mqtt: the outstanding flag, set again after each answer (one request per answer) */
 };
 
 static void test_push(struct test_ctx *t, const char *text) {
@@ -376,7 +376,7 @@ static void test_answer(void *ctx, uint32_t gen, uint64_t sent_us) {
   char text[64];
   snprintf(text, sizeof text, "answer %u %llu", gen, (unsigned long long)sent_us);
   test_push(t, text);
-  if (t->http) t->http->outstanding = 1;
+  if (t->rearm) *t->rearm = 1;
 }
 
 static void test_message(void *ctx, uint64_t stamp_us) {
@@ -408,10 +408,11 @@ static napi_value js_proto_feed(napi_env env, napi_callback_info info) {
     struct mqtt_client mqtt;
   } st;
   memset(&st, 0, sizeof st);
-  st.http.outstanding = 1;
+  uint8_t *rearm = kind == PROTO_HTTP ? &st.http.outstanding : kind == PROTO_MQTT ? &st.mqtt.outstanding : NULL;
+  if (rearm) *rearm = 1;
   uint8_t outbuf[4096];
   struct proto_out out = {outbuf, 0, sizeof outbuf};
-  struct test_ctx t = {env, NULL, 0, kind == PROTO_HTTP ? &st.http : NULL};
+  struct test_ctx t = {env, NULL, 0, rearm};
   CHECK(env, napi_create_array(env, &t.events));
   struct proto_sink sink = {&t, test_answer, test_message, test_code};
   int verdict = PV_OK;

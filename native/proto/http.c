@@ -192,6 +192,12 @@ int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used
     }
     uint8_t c = p[i++];
     if (c != '\n') {
+      /* A status line must start "HTTP/1.": say so at the first wrong byte, not at a newline
+       * that a binary answer (a connlab PONG, TLS) may never send. */
+      if (r->phase == HP_STATUS && r->line_len < 7 && c != (uint8_t)"HTTP/1."[r->line_len]) {
+        *used = i;
+        return HTTP_ERROR;
+      }
       if (r->line_len < HTTP_LINE_MAX) r->line[r->line_len++] = c;
       else r->line_over = 1;
       continue;
