@@ -56,7 +56,7 @@ enum stat_index {
   ST_CLOSED_IDLE,      /* peer FIN on an idle keep-alive connection (its keep-alive timeout) */
   ST_CLOSED_REFUSED,   /* handshake refused: ws status != 101 or bad accept, CONNACK != 0 */
   ST_CLOSED_KEEPALIVE, /* TCP keepalive probes went unanswered (ETIMEDOUT on a held socket) */
-  ST_CLOSED_EARLY,     /* of peer/reset closes: before any byte or verified round (not a reason) */
+  ST_CLOSED_EARLY,     /* of peer/reset closes: before any byte, within 1 s of the handshake (not a reason) */
   ST_SILENT,           /* at the last ping round: client connections that never received a byte */
   ST_COUNT
 };

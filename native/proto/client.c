@@ -165,8 +165,12 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
   }
 }
 
+/* A close this soon after the handshake, before any byte, is `early` (holder.h). */
+#define EARLY_CLOSE_US 1000000
+
 int proto_open(struct holder *h, int fd) {
   struct proto_cfg *cfg = &h->proto;
+  h->conns[fd].u.start_us = now_mono_us(); /* frames are not parsed here: the header buffer is free */
   if (cfg->kind == PROTO_TCP) {
     if (cfg->tcp_keepalive_s == 0) return 0;
     int one = 1, secs = (int)cfg->tcp_keepalive_s, count = 3;
@@ -190,6 +194,8 @@ int proto_open(struct holder *h, int fd) {
   }
   return out.len ? conn_send(h, fd, buf, out.len) : 0;
 }
+
+static int proto_ping_if_wanted(struct holder *h, int fd);
 
 int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   struct sink_ctx ctx = {h, fd};
@@ -215,7 +221,7 @@ int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
       return -1; /* tcp: whatever a server says is counted (bytesIn) and dropped */
   }
   if (out.len && conn_send(h, fd, buf, out.len) != 0) return -1; /* closed already */
-  if (v == PV_OK) return -1;
+  if (v == PV_OK) return proto_ping_if_wanted(h, fd);
   if (v == PV_PROTOCOL) {
     holder_note_bad(h, p, n);
     return CR_PROTOCOL;
@@ -257,6 +263,18 @@ static void tcp_verify(struct holder *h, int fd) {
   }
 }
 
+/* A ping round found this connection busy (handshake or answer pending); now it may be free. */
+static int proto_ping_if_wanted(struct holder *h, int fd) {
+  uint8_t *want = NULL;
+  if (h->proto.kind == PROTO_HTTP) want = &((struct http_client *)state_of(h, fd))->want_ping;
+  else if (h->proto.kind == PROTO_WS) want = &((struct ws_client *)state_of(h, fd))->want_ping;
+  else if (h->proto.kind == PROTO_MQTT) want = &((struct mqtt_client *)state_of(h, fd))->want_ping;
+  if (!want || !*want) return -1;
+  *want = 0;
+  if (proto_ping(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
+  return -1;
+}
+
 int proto_ping(struct holder *h, int fd) {
   uint8_t buf[64];
   struct proto_out out = {buf, 0, sizeof buf};
@@ -267,7 +285,7 @@ int proto_ping(struct holder *h, int fd) {
       return 0;
     case PROTO_HTTP: {
       struct http_client *s = state_of(h, fd);
-      if (s->outstanding) return 0; /* the previous request is still unanswered */
+      if (s->outstanding) return (s->want_ping = 1), 0; /* one request at a time: send it after this answer */
       s->outstanding = 1;
       s->gen = h->ping_gen;
       s->sent_us = now;
@@ -275,7 +293,8 @@ int proto_ping(struct holder *h, int fd) {
     }
     case PROTO_WS: {
       struct ws_client *s = state_of(h, fd);
-      if (!s->open || s->closing) return 0;
+      if (s->closing) return 0;
+      if (!s->open) return (s->want_ping = 1), 0;
       uint8_t payload[12];
       for (int i = 0; i < 4; i++) payload[i] = (uint8_t)(h->ping_gen >> (24 - 8 * i));
       for (int i = 0; i < 8; i++) payload[4 + i] = (uint8_t)(now >> (56 - 8 * i));
@@ -285,7 +304,7 @@ int proto_ping(struct holder *h, int fd) {
     }
     case PROTO_MQTT: {
       struct mqtt_client *s = state_of(h, fd);
-      if (!s->connected || s->outstanding) return 0;
+      if (!s->connected || s->outstanding) return (s->want_ping = 1), 0;
       s->outstanding = 1;
       s->gen = h->ping_gen;
       s->sent_us = now;
@@ -300,12 +319,14 @@ int proto_ping(struct holder *h, int fd) {
 }
 
 /* A clean close says goodbye: MQTT DISCONNECT, a WebSocket close 1000. Peer and reset
- * closes before any byte arrived or any round verified are counted `early`: a server
- * out of descriptors accepts and closes (or resets) exactly like that. */
+ * closes before any byte arrived and within a second of the handshake (connlab: before a
+ * round verified it) are counted `early`: a server out of descriptors accepts and closes
+ * (or resets) exactly like that. */
 void proto_on_close(struct holder *h, int fd, int reason) {
   struct conn *c = &h->conns[fd];
   if (fd >= h->pstate_cap && h->proto.state_bytes) return; /* proto_open failed before its state */
-  if ((reason == CR_PEER || reason == CR_RESET) && !(c->flags & CF_GOT_BYTES) && c->ping_gen == 0) {
+  int early = h->proto.kind == PROTO_CONNLAB ? c->ping_gen == 0 : now_mono_us() - c->u.start_us < EARLY_CLOSE_US;
+  if ((reason == CR_PEER || reason == CR_RESET) && !(c->flags & CF_GOT_BYTES) && early) {
     STAT_ADD(h, ST_CLOSED_EARLY, 1);
   }
   if (reason != CR_LOCAL || h->proto.kind == PROTO_CONNLAB || h->proto.kind == PROTO_TCP) return;

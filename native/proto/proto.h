@@ -80,7 +80,8 @@ struct http_client {
   uint64_t sent_us;
   uint32_t gen;
   uint8_t outstanding;
-  uint8_t pad[3];
+  uint8_t want_ping; /* a round came while busy: send its request when the answer is in */
+  uint8_t pad[2];
 };
 
 int http_client_feed(struct http_client *s, const uint8_t *p, size_t n, const struct proto_sink *sink);
@@ -107,7 +108,8 @@ struct ws_client {
   } u;
   uint8_t open;    /* handshake done */
   uint8_t closing; /* we sent a close frame */
-  uint8_t pad[2];
+  uint8_t want_ping; /* a round came during the handshake: ping when it completes */
+  uint8_t pad;
   uint32_t mask;   /* masking key of this connection's frames (set at connect) */
 };
 
@@ -136,7 +138,7 @@ struct mqtt_client {
   uint8_t body_len;
   uint8_t connected;  /* CONNACK 0 seen */
   uint8_t outstanding;
-  uint8_t pad;
+  uint8_t want_ping; /* a round came before CONNACK or with a PINGREQ out: ping when free */
 };
 
 struct mqtt_connect_opts {

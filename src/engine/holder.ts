@@ -60,9 +60,9 @@ export interface HolderStats {
    */
   closed: Record<CloseReason, number>;
   /**
-   * Of the `peer` and `reset` closes: those before the server sent any byte and before
-   * any liveness round verified the connection. A server out of descriptors shows up
-   * exactly so (it accepts and closes, or resets).
+   * Of the `peer` and `reset` closes: those before the server sent any byte and within
+   * 1 s of the handshake (connlab frames: before a round verified the connection). A
+   * server out of descriptors shows up exactly so (it accepts and closes, or resets).
    */
   closedEarly: number;
   /** At the last pingAll(): client connections that had never received a byte. */

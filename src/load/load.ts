@@ -205,7 +205,10 @@ export class LoadHandle {
       schema: 'connlab.load/1',
       connections: {
         target: this.#target, established: held.established, verified: this.#verified,
-        peak: Math.max(this.#peak, held.established), silent: this.#silent,
+        // The peak of the sum as reports saw it; a run shorter than a report interval
+        // may miss it, so at least the largest peak of any one worker.
+        peak: Math.max(this.#peak, held.established, ...this.pool.workers.map((w) => w.report?.stats.peakEstablished ?? 0)),
+        silent: this.#silent,
       },
       protocol: this.#protocol,
       ramp: { seconds: round(seconds, 3), per_second: seconds > 0 ? Math.round(totals.connected / seconds) : 0, connect_ms: this.#connect.summaryMs() },

@@ -112,7 +112,7 @@ function clientFrames(out: Uint8Array): [number, string][] {
     const len = (out[at + 1] as number) & 0x7f;
     assert.equal((out[at + 1] as number) & 0x80, 0x80, 'client frames are masked');
     const mask = out.subarray(at + 2, at + 6);
-    const payload = Buffer.from(out.subarray(at + 6, at + 6 + len)).map((b, i) => b ^ (mask[i & 3] as number));
+    const payload = Buffer.from(Array.from(out.subarray(at + 6, at + 6 + len), (b, i) => b ^ (mask[i & 3] as number)));
     frames.push([op, payload.toString('hex')]);
     at += 6 + len;
   }

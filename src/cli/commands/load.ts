@@ -216,6 +216,7 @@ function renderResult(r: LoadResult, reason: string): string {
     `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} held at the end (peak ${formatCount(r.connections.peak)}), ${formatCount(r.connections.verified)} verified (${r.protocol})`,
     `ramp: ${r.ramp.seconds}s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms, max ${r.ramp.connect_ms.max} ms`,
     r.ping.rtt_ms.count > 0 ? `round trip (${r.protocol}): p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms over ${formatCount(r.ping.rtt_ms.count)} answers` : r.protocol === 'tcp' ? 'round trip: none (tcp sends nothing; verified is the kernel\'s view)' : 'round trip: no answers',
+    ...(r.broadcast.received > 0 ? [`messages from the server: ${formatCount(r.broadcast.received)}${r.broadcast.latency_ms.count > 0 ? `, delivery p50 ${r.broadcast.latency_ms.p50} ms, p99 ${r.broadcast.latency_ms.p99} ms (${formatCount(r.broadcast.latency_ms.count)} stamped)` : ''}`] : []),
     ...closedLines(r),
     `memory: ${formatCount(r.memory.load_private_bytes)} B private over ${r.processes.load} worker(s)${r.memory.load_user_bytes_per_connection ? ` = ${formatCount(r.memory.load_user_bytes_per_connection)} B per connection` : ''}`,
     ...r.explained.map((e) => `error ${e.errno} × ${formatCount(e.count)}: ${e.cause} — ${e.explanation}`),
