@@ -3,6 +3,7 @@
 // in HDR histograms here; counters are summed from the workers' latest snapshots.
 
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
+import { ConnlabError } from '../errors.ts';
 import type { HolderStats, ProtocolCodes, ProtocolKind } from '../engine/holder.ts';
 import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
@@ -239,6 +240,11 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const workers = plan.slices.length;
   const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
   const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
+  if (kind === 'node' && settings.kind !== 'tcp' && settings.kind !== 'connlab') {
+    throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${settings.kind}`, {
+      hint: 'build the native holder (npm run build:native) and use --holder native',
+    });
+  }
   const first = options.destinations[0];
   const protocol = protocolOptions(settings, first ? `${formatIpv4(first.ip)}:${first.port}` : 'localhost');
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({

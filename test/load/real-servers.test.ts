@@ -115,6 +115,23 @@ describe('load --protocol tcp (the default) and the exit status', () => {
     }
   });
 
+  it('does the same on the plain-Node holder, which refuses the protocols it lacks with exit status 2', async () => {
+    const echo = await startPlainServer(await freePort(), 'echo');
+    try {
+      const run = await load(echo.port, ['-c', '200', '--duration', '1s', '--holder', 'node']);
+      assertHeldAndVerified(run, 200);
+      assert.equal(echo.bytesReceived(), 0);
+      const child = spawn(process.execPath, [BIN, 'load', `127.0.0.1:${echo.port}`, '-c', '1', '--protocol', 'mqtt', '--holder', 'node'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [status] = (await once(child, 'exit')) as [number];
+      assert.equal(status, 2);
+      assert.match(stderr, /CONNLAB_ERR_PROTOCOL_UNSUPPORTED/);
+    } finally {
+      await echo.stop();
+    }
+  });
+
   it('exits 1 naming ECONNREFUSED against a closed port, and 0 with --allow-partial', async () => {
     const port = await freePort();
     const run = await load(port, ['-c', '100', '--duration', '0s']);
