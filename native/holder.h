@@ -89,6 +89,7 @@ struct conn {
 };
 
 #define CF_GOT_BYTES 1 /* the peer has sent at least one byte */
+_Static_assert(sizeof(struct conn) == 32, "struct conn is 32 bytes: protocol state goes in the side table");
 
 enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CLOSE_ALL, CMD_STOP };
 
