@@ -190,6 +190,9 @@ export class LoadHandle {
     const rampEnd = await Promise.race([this.#ramped, Promise.resolve(performance.now())]);
     await this.pool.refresh();
     const beforeClose = this.pool.totals();
+    // A run shorter than a report interval can miss the summed peak: at least the largest
+    // peak of any one worker (read now: a worker's report goes when it exits).
+    for (const w of this.pool.workers) this.#peak = Math.max(this.#peak, w.report?.stats.peakEstablished ?? 0);
     const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
     await this.pool.close();
     const totals = this.pool.totals();
@@ -206,9 +209,7 @@ export class LoadHandle {
       schema: 'connlab.load/1',
       connections: {
         target: this.#target, established: held.established, verified: this.#verified,
-        // The peak of the sum as reports saw it; a run shorter than a report interval
-        // may miss it, so at least the largest peak of any one worker.
-        peak: Math.max(this.#peak, held.established, ...this.pool.workers.map((w) => w.report?.stats.peakEstablished ?? 0)),
+        peak: Math.max(this.#peak, held.established),
         silent: this.#silent,
       },
       protocol: this.#protocol,
