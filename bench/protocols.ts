@@ -1,7 +1,8 @@
 // The protocol runs of the README: starts a real server on loopback (nginx with 4
 // workers, the ws test server on N processes, or Mosquitto), runs `connlab load` against
 // it as a user would, prints load's own output, stops the server by PID, and exits with
-// load's status.
+// load's status. Needs nginx and mosquitto from Debian (`apt-get install nginx-light
+// mosquitto`, as .ci/run does) and the ws devDependency.
 //
 //   node bench/protocols.ts http 60000 [--duration 60s] [load flags…]
 //   node bench/protocols.ts ws 100000 --ws-processes 8 [load flags…]
