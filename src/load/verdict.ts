@@ -20,7 +20,7 @@ export function judgeLoad(result: Judged, stoppedBy = 'duration'): LoadVerdict {
   const held = `held ${formatCount(established)} of ${formatCount(target)} (peak ${formatCount(peak)})`;
   const shortfall = established < target
     ? held
-    : `${held}, but only ${formatCount(verified)} verified by ${result.protocol === 'tcp' ? 'the kernel' : `a ${result.protocol} round trip`}`;
+    : `${held}, but only ${formatCount(verified)} verified by ${result.protocol === 'tcp' ? 'the kernel' : `${result.protocol} round trips`}`;
   const why = result.explained[0];
   const reason = why
     ? `${why.errno} × ${formatCount(why.count)}: ${why.cause} — ${why.explanation}`

@@ -142,6 +142,27 @@ describe('load --protocol tcp (the default) and the exit status', () => {
     assert.equal(partial.status, 0);
   });
 
+  it('exits 1 against a server that never accept()s, naming the unanswered handshakes as the server\'s limit', async () => {
+    // The kernel completes handshakes into the accept queue of a process that never calls
+    // accept(): established on the client, silent forever, like a server out of descriptors.
+    const script = `const s = require('node:net').createServer();
+s.listen({ port: 0, host: '127.0.0.1', backlog: 100 }, () => process.stdout.write(s.address().port + '\\n',
+  () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000)));`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    try {
+      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      const run = await load(Number(line.toString().trim()), ['-c', '20', '--protocol', 'http', '--duration', '0s', '--ping', '0']);
+      assert.equal(run.status, 1);
+      assert.deepEqual([run.result.connections.established, run.result.connections.verified, run.result.connections.silent], [20, 0, 20]);
+      assert.equal(run.result.explained[0]?.errno, 'no_answer');
+      assert.match(run.stderr, /held 20 of 20 \(peak 20\), but only 0 verified by http round trips; no_answer × 20: server_fds/);
+    } finally {
+      child.kill();
+      await exited;
+    }
+  });
+
   it('exits 1 against a server that accepts and closes, calling it the server\'s descriptor limit', async () => {
     const closer = await startPlainServer(await freePort(), 'close');
     try {

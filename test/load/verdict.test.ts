@@ -20,7 +20,7 @@ describe('judgeLoad', () => {
 
   it('says which round fell short when all were held but not all verified', () => {
     const v = judgeLoad({ connections: connections(100, 60), explained: [], protocol: 'ws' });
-    assert.match(v.line ?? '', /held 100 of 100 \(peak 100\), but only 60 verified by a ws round trip; no error or close was seen/);
+    assert.match(v.line ?? '', /held 100 of 100 \(peak 100\), but only 60 verified by ws round trips; no error or close was seen/);
   });
 });
 
