@@ -82,8 +82,10 @@ export interface HolderStats {
   pingsSent: number;
   pongsReceived: number;
   /**
-   * Client connections, open now, that received a PONG carrying the seq of the most
-   * recent pingAll() since that call. pingAll() resets it to 0; a verified connection
+   * Client connections, open now, that answered the most recent pingAll() since that
+   * call: a PONG with its seq (connlab), the response to its request (http), the pong to
+   * its ping frame (ws), the PINGRESP to its PINGREQ (mqtt), or for tcp the kernel's
+   * TCP_INFO at the call (README "Protocols"). pingAll() resets it to 0; a verified connection
    * that closes is subtracted; PONGs for older seqs do not count.
    */
   verified: number;

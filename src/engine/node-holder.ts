@@ -2,6 +2,9 @@
 // where the native addon cannot be built, and the baseline benchmarks compare it with.
 // Same counters, close reasons, errno names, samples and argument checks as
 // native-holder.ts; what Node cannot reproduce is listed at the end of this comment.
+// Protocols: connlab frames, and tcp (nothing sent; a round counts the client sockets
+// open without error, as Node cannot read TCP_INFO). http, ws and mqtt are the native
+// holder's only: asking for them here throws CONNLAB_ERR_PROTOCOL_UNSUPPORTED.
 //
 // Lean by construction:
 // - Per-connection state lives in typed arrays indexed by a slot (node-conn-table.ts);
