@@ -28,6 +28,9 @@ export interface ProtocolSettings {
   tcpKeepaliveSeconds?: number;
 }
 
+/** The holder builds each connection's opening bytes in a 2 KiB buffer (native/proto/client.c). */
+const MAX_REQUEST_BYTES = 1900;
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function checkHeader(header: string): string {
@@ -47,7 +50,9 @@ function head(settings: ProtocolSettings, defaultHost: string, lines: string[]):
   const host = settings.host ?? defaultHost;
   if (/[\s]/.test(host) || host === '') throw invalidArgument('--host', host, 'a host name without spaces');
   const extra = (settings.headers ?? []).map(checkHeader).join('');
-  return `GET ${checkPath(settings.path ?? '/')} HTTP/1.1\r\nHost: ${host}\r\n${lines.map((l) => `${l}\r\n`).join('')}${extra}`;
+  const text = `GET ${checkPath(settings.path ?? '/')} HTTP/1.1\r\nHost: ${host}\r\n${lines.map((l) => `${l}\r\n`).join('')}${extra}`;
+  if (Buffer.byteLength(text) > MAX_REQUEST_BYTES) throw invalidArgument('--header', `${Buffer.byteLength(text)} bytes of request`, `a request of at most ${MAX_REQUEST_BYTES} bytes`);
+  return text;
 }
 
 /** The holder's protocol options for these settings; `defaultHost` is `ip:port` of the first destination. */

@@ -69,5 +69,6 @@ describe('protocolOptions', () => {
     assert.throws(() => protocolOptions({ kind: 'http', headers: ['X: a\r\nY: b'] }, 'h'), { code: 'CONNLAB_ERR_INVALID_ARGUMENT' });
     assert.throws(() => protocolOptions({ kind: 'http', path: 'health' }, 'h'), { code: 'CONNLAB_ERR_INVALID_ARGUMENT' });
     assert.throws(() => protocolOptions({ kind: 'mqtt', password: 'p' }, 'h'), { code: 'CONNLAB_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => protocolOptions({ kind: 'ws', headers: [`X-Big: ${'a'.repeat(2000)}`] }, 'h'), { code: 'CONNLAB_ERR_INVALID_ARGUMENT' });
   });
 });
