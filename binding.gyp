@@ -7,7 +7,11 @@
         "native/loop.c",
         "native/conn.c",
         "native/frame.c",
-        "native/samples.c"
+        "native/samples.c",
+        "native/proto/client.c",
+        "native/proto/http.c",
+        "native/proto/ws.c",
+        "native/proto/mqtt.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],

@@ -411,6 +411,7 @@ async function runOne(spec: RunSpec, port: number, facts: ReturnType<typeof read
     const machine0 = readMachineCpu();
     const server0 = readCpu(serverPids);
     load = await startLoad({
+      protocol: 'connlab',
       destinations: [{ ip: 0x7f000001, port }],
       connections: spec.connections,
       sourcePorts: spec.strategy === 'kernel' ? 'kernel' : undefined,

@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #include "holder.h"
+#include "proto/proto.h"
+
+/* A connection this holder opened that speaks a protocol of proto/ rather than frames. */
+#define SPEAKS_PROTO(h, c) ((c)->state == CS_CLIENT && (h)->proto.kind != PROTO_CONNLAB)
 
 #define ACCEPT_BURST 4096 /* per readiness event, so one busy listener cannot starve the rest */
 
@@ -83,10 +87,13 @@ int conn_apply_limits(const struct holder *h, int fd) {
   return 0;
 }
 
-/* The close reason for a failed read or write: the kernel giving up on a peer that took
- * nothing for stall_timeout_ms (ETIMEDOUT) is the same verdict as a full send buffer. */
-static int failure_reason(int err) {
-  return err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT ? CR_SLOW : CR_RESET;
+/* The close reason for a failed read or write. ETIMEDOUT is the kernel giving up on the
+ * peer: with keepalive probes on (a tcp client's --keepalive) and nothing of ours queued,
+ * the probes went unanswered; otherwise the peer took none of our queued data for
+ * stall_timeout_ms, the same verdict as a full send buffer. */
+static int failure_reason(struct holder *h, int err) {
+  if (err == ETIMEDOUT) return h->proto.tcp_keepalive_s != 0 ? CR_KEEPALIVE : CR_SLOW;
+  return err == EAGAIN || err == EWOULDBLOCK ? CR_SLOW : CR_RESET;
 }
 
 static void established(struct holder *h, int fd, int state) {
@@ -104,6 +111,7 @@ void conn_close(struct holder *h, int fd, int reason) {
     if (c->state == CS_CLIENT && h->ping_gen != 0 && c->ping_gen == h->ping_gen) {
       STAT_SUB(h, ST_VERIFIED, 1);
     }
+    if (c->state == CS_CLIENT) proto_on_close(h, fd, reason);
   } else {
     return;
   }
@@ -120,9 +128,11 @@ static int write_all_or_close(struct holder *h, int fd, const uint8_t *buf, size
     return 0;
   }
   if (n > 0) STAT_ADD(h, ST_BYTES_OUT, (size_t)n);
-  conn_close(h, fd, n >= 0 ? CR_SLOW : failure_reason(errno));
+  conn_close(h, fd, n >= 0 ? CR_SLOW : failure_reason(h, errno));
   return -1;
 }
+
+int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) { return write_all_or_close(h, fd, buf, len); }
 
 /* ---- accept ---- */
 
@@ -175,6 +185,7 @@ static void connect_done(struct holder *h, int fd) {
   c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
+  if (SPEAKS_PROTO(h, c)) proto_open(h, fd); /* closes fd itself when it cannot start */
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
@@ -344,17 +355,24 @@ int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, siz
 static void on_readable(struct holder *h, int fd) {
   ssize_t n = recv(fd, h->in, SCRATCH_BYTES, 0);
   if (n == 0) {
-    conn_close(h, fd, CR_PEER);
+    conn_close(h, fd, SPEAKS_PROTO(h, &h->conns[fd]) ? proto_eof_reason(h, fd) : CR_PEER);
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, failure_reason(errno));
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, failure_reason(h, errno));
     return;
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
+  h->conns[fd].flags |= CF_GOT_BYTES;
+  if (SPEAKS_PROTO(h, &h->conns[fd])) {
+    int proto_reason = proto_input(h, fd, h->in, (size_t)n);
+    if (proto_reason >= 0) conn_close(h, fd, proto_reason);
+    return;
+  }
   size_t out_len = 0;
   int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
   if (out_len > 0 && write_all_or_close(h, fd, h->out, out_len) != 0) return;
+  if (reason == CR_PROTOCOL) holder_note_bad(h, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);
 }
 
@@ -384,12 +402,19 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   h->ping_seq = seq;
   h->ping_gen = h->ping_gen + 1 ? h->ping_gen + 1 : 1;
   STAT_SET(h, ST_VERIFIED, 0);
+  uint64_t silent = 0;
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_CLIENT) continue;
+    silent += !(h->conns[fd].flags & CF_GOT_BYTES);
+    if (SPEAKS_PROTO(h, &h->conns[fd])) {
+      sent += proto_ping(h, fd) > 0;
+      continue;
+    }
     frame_header_write(frame, FRAME_PING, 0, seq, now_real_us());
     if (write_all_or_close(h, fd, frame, sizeof frame) == 0) sent++;
   }
   STAT_ADD(h, ST_PINGS_SENT, sent);
+  STAT_SET(h, ST_SILENT, silent);
   return sent;
 }
 

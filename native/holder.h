@@ -54,6 +54,12 @@ enum stat_index {
   ST_BYTES_OUT,
   ST_SAMPLES_DROPPED,
   ST_LISTENERS,
+  ST_CLOSED_SERVER,    /* the server said goodbye in-protocol (Connection: close, ws close) */
+  ST_CLOSED_IDLE,      /* peer FIN on an idle keep-alive connection (its keep-alive timeout) */
+  ST_CLOSED_REFUSED,   /* handshake refused: ws status != 101 or bad accept, CONNACK != 0 */
+  ST_CLOSED_KEEPALIVE, /* TCP keepalive probes went unanswered (ETIMEDOUT on a held socket) */
+  ST_CLOSED_EARLY,     /* of peer/reset closes: before any byte, within 1 s of the handshake (not a reason) */
+  ST_SILENT,           /* at the last ping round: client connections that never received a byte */
   ST_COUNT
 };
 
@@ -65,6 +71,10 @@ enum stat_index {
 #define CR_LOCAL ST_CLOSED_LOCAL
 #define CR_TIMEOUT ST_CLOSED_TIMEOUT
 #define CR_CHURN ST_CLOSED_CHURN
+#define CR_SERVER ST_CLOSED_SERVER
+#define CR_IDLE ST_CLOSED_IDLE
+#define CR_REFUSED ST_CLOSED_REFUSED
+#define CR_KEEPALIVE ST_CLOSED_KEEPALIVE
 
 /* One record per file descriptor, 32 bytes. While connecting the header buffer is
  * unused, so it holds the connect start time instead. */
@@ -79,9 +89,11 @@ struct conn {
   uint8_t hdr_len;    /* bytes of u.hdr filled */
   uint8_t mode;       /* enum parse_mode */
   uint8_t planned;    /* client: CP_* bits, the parts of the source the plan chose */
+  uint8_t flags;      /* CF_*; fits in the padding, the record stays 32 bytes */
 };
 
-_Static_assert(sizeof(struct conn) == 32, "struct conn is the per-connection cost: keep it 32 bytes");
+#define CF_GOT_BYTES 1 /* the peer has sent at least one byte */
+_Static_assert(sizeof(struct conn) == 32, "struct conn is the per-connection cost: keep it 32 bytes; protocol state goes in the side table");
 
 enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CHURN, CMD_CLOSE_ALL, CMD_STOP };
 
@@ -109,6 +121,30 @@ struct socket_limits {
   uint32_t stall_timeout_ms;    /* TCP_USER_TIMEOUT: queued data the peer takes none of */
 };
 
+/* The protocol a client holder speaks (native/proto/proto.h), fixed before the first
+ * connect. Its per-connection state is a side table indexed by fd (client.c), sized for
+ * the protocol, so connlab and tcp connections keep their 32-byte record and nothing else. */
+struct proto_cfg {
+  int kind;              /* enum proto_kind; PROTO_CONNLAB for a serving holder */
+  uint8_t *request;      /* http: the GET; ws: the upgrade head without key line and final CRLF */
+  size_t request_len;
+  char *client_prefix;   /* mqtt */
+  char *username, *password;
+  uint16_t keepalive_s;  /* mqtt keep-alive */
+  uint32_t tcp_keepalive_s; /* SO_KEEPALIVE idle = interval, 0: off */
+  uint64_t seed;         /* ws keys and masks */
+  size_t state_bytes;
+};
+
+#define CODE_SLOTS 256
+#define BAD_SAMPLES 4
+#define BAD_BYTES 16
+
+struct code_count {
+  uint32_t key; /* kind << 16 | code, 0 = empty */
+  uint64_t count;
+};
+
 struct sample_buf {
   uint32_t *data;
   size_t len, cap;
@@ -131,6 +167,14 @@ struct holder {
   struct cmd *connect_head, *connect_tail; /* connects not yet issued */
   uint8_t *in, *out;                        /* shared scratch buffers */
   int stopping;
+
+  struct proto_cfg proto;
+  uint8_t *pstate; /* side table: proto.state_bytes per fd */
+  int pstate_cap;
+  struct code_count codes[CODE_SLOTS];           /* status and close codes, read racily by JS */
+  uint8_t bad[BAD_SAMPLES][BAD_BYTES];           /* first bytes of reads that broke the protocol */
+  uint8_t bad_len[BAD_SAMPLES];
+  uint32_t bad_count;
 
   /* Counters: written by the loop thread only, read by the JS thread (relaxed). */
   uint64_t stats[ST_COUNT];
@@ -181,6 +225,19 @@ int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, s
 int64_t conn_churn(struct holder *h, uint32_t count);
 void conn_close_all(struct holder *h);
 void conn_expire_connects(struct holder *h, uint64_t now_us);
+
+int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len);
+
+/* proto/client.c: the client protocols, hooked into conn.c at connect, read, EOF,
+ * ping and close */
+int proto_open(struct holder *h, int fd);
+int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n);
+int proto_eof_reason(struct holder *h, int fd);
+int proto_ping(struct holder *h, int fd);
+void proto_on_close(struct holder *h, int fd, int reason);
+void proto_release(struct holder *h);
+void holder_note_bad(struct holder *h, const uint8_t *p, size_t n);
+void holder_count_code(struct holder *h, int kind, uint32_t code);
 
 /* samples.c */
 void samples_push(struct holder *h, struct sample_buf *b, uint64_t value);

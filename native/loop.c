@@ -245,6 +245,7 @@ void holder_stop(struct holder *h) {
     if (h->conns[fd].state != CS_FREE) close(fd);
   }
   conns_release(h);
+  proto_release(h);
   free_connect_queue(h);
   while (h->cmd_head) {
     struct cmd *c = h->cmd_head;

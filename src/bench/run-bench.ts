@@ -211,7 +211,7 @@ class Bench {
       await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
-        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab',
       });
       await this.#until(this.#load.rampDone());
       if (!this.#stopReason) {

@@ -40,7 +40,7 @@ export async function withServe<T>(context: DemoContext, options: ServeOptions, 
 
 /** Runs `fn` with a started load; closes it afterwards (fn may close it first for the result). */
 export async function withLoad<T>(context: DemoContext, options: LoadOptions, fn: (load: LoadHandle) => Promise<T>): Promise<T> {
-  const load = await startLoad(options);
+  const load = await startLoad({ protocol: 'connlab', ...options }); // demos load connlab serve
   const off = context.onAbort(() => load.destroy());
   try {
     return await fn(load);

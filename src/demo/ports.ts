@@ -142,7 +142,7 @@ async function fullRange(context: DemoContext, ports: number[]): Promise<DemoBod
   const base: Omit<LoadOptions, 'destinations' | 'connections'> = { sourceIps: [source], sourcePorts: 'kernel', fdSoftLimit: facts.fdSoftLimit, kernelPoolSize: facts.kernelPoolSize, connectTimeoutMs: 10_000 };
   // The first load stays open through the second step: the second port is tried with the first pool full.
   // The planner is told the pool fits them all, so it tries every one: the kernel decides.
-  const first = await startLoad({ ...base, destinations: [{ ip: LOOPBACK, port: a }], connections, kernelPoolSize: connections });
+  const first = await startLoad({ protocol: 'connlab', ...base, destinations: [{ ip: LOOPBACK, port: a }], connections, kernelPoolSize: connections });
   const off = context.onAbort(() => first.destroy());
   try {
     await context.step('limit', 'one source IP, one destination, the whole range',

@@ -7,7 +7,36 @@
  * Why held connections were closed. `lost` is the supervisor's: a holder always reports
  * 0 there (see HolderStats.closed).
  */
-export type CloseReason = 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn' | 'lost';
+export type CloseReason =
+  | 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn' | 'lost'
+  | 'server_close' | 'idle' | 'refused' | 'keepalive';
+
+/** What a client holder speaks (native/proto/): `connlab` frames, or a real protocol. */
+export type ProtocolKind = 'tcp' | 'http' | 'ws' | 'mqtt' | 'connlab';
+
+/** Numbers the addon uses for each kind (native/proto/proto.h enum proto_kind). */
+export const PROTOCOL_CODES: Readonly<Record<ProtocolKind, number>> = { connlab: 0, tcp: 1, http: 2, ws: 3, mqtt: 4 };
+
+export interface ProtocolOptions {
+  kind: ProtocolKind;
+  /** http: the whole GET request; ws: the upgrade request head without the key line and the blank line. */
+  request?: Uint8Array;
+  /** mqtt: client ids are `${prefix}${pid}-${fd}`, distinct among open connections. */
+  clientIdPrefix?: string;
+  username?: string;
+  password?: string;
+  /** mqtt: the keep-alive announced in CONNECT. */
+  keepaliveSeconds?: number;
+  /** tcp: SO_KEEPALIVE with TCP_KEEPIDLE = TCP_KEEPINTVL = this, 3 probes; 0: off. */
+  tcpKeepaliveSeconds?: number;
+}
+
+/** Codes seen in answers, by kind: HTTP status, WebSocket close code, CONNACK return code. */
+export interface ProtocolCodes {
+  http_status: Record<string, number>;
+  ws_close: Record<string, number>;
+  mqtt_connack: Record<string, number>;
+}
 
 export interface HolderStats {
   /** Held now: server side accepted and open, client side connected and open. */
@@ -32,8 +61,25 @@ export interface HolderStats {
    * worker's last report (a holder itself never loses one), so that in summed stats,
    * server side, accepted = the sum of closed + established at every moment, dead
    * workers included.
+   * Client protocols add: `server_close` the server said goodbye in-protocol (HTTP
+   * Connection: close, a body that ends with the connection, a WebSocket close frame:
+   * codes in `codes`); `idle` the server closed an idle keep-alive connection (its
+   * keep-alive timeout); `refused` a handshake refused (WebSocket status != 101 or a wrong
+   * Sec-WebSocket-Accept, a CONNACK return code != 0); `keepalive` TCP keepalive probes
+   * went unanswered.
    */
   closed: Record<CloseReason, number>;
+  /**
+   * Of the `peer` and `reset` closes: those before the server sent any byte and within
+   * 1 s of the handshake (connlab frames: before a round verified the connection). A
+   * server out of descriptors shows up exactly so (it accepts and closes, or resets).
+   */
+  closedEarly: number;
+  /** At the last pingAll(): client connections that had never received a byte. */
+  silent: number;
+  codes: ProtocolCodes;
+  /** The first bytes (hex, up to 16) of the first few reads that broke the protocol. */
+  protocolBytes: string[];
   /**
    * Failed connects and accepts by errno name: synchronous ones from socket(), bind(),
    * connect(), accept() (EADDRNOTAVAIL, EADDRINUSE, EMFILE, ENFILE) and asynchronous
@@ -46,8 +92,10 @@ export interface HolderStats {
   pingsSent: number;
   pongsReceived: number;
   /**
-   * Client connections, open now, that received a PONG carrying the seq of the most
-   * recent pingAll() since that call. pingAll() resets it to 0; a verified connection
+   * Client connections, open now, that answered the most recent pingAll() since that
+   * call: a PONG with its seq (connlab), the response to its request (http), the pong to
+   * its ping frame (ws), the PINGRESP to its PINGREQ (mqtt), or for tcp the kernel's
+   * TCP_INFO at the call (README "Protocols"). pingAll() resets it to 0; a verified connection
    * that closes is subtracted; PONGs for older seqs do not count.
    */
   verified: number;
@@ -138,4 +186,6 @@ export interface HolderOptions extends SocketLimits {
   connectTimeoutMs?: number;
   /** Per sample kind; older undrained samples are kept, newer ones dropped. */
   maxSamples?: number;
+  /** What client connections speak; default connlab frames (the plain-Node holder: connlab and tcp only). */
+  protocol?: ProtocolOptions;
 }

@@ -5,7 +5,7 @@
 
 import type { ProcessMemory } from '../probe/process-memory.ts';
 import type { PlanInput, Slice } from '../tuple/plan.ts';
-import type { HolderSamples, HolderStats, SocketLimits } from './holder.ts';
+import type { HolderSamples, HolderStats, ProtocolOptions, SocketLimits } from './holder.ts';
 
 export type HolderKind = 'native' | 'node';
 
@@ -37,6 +37,8 @@ export interface ClientWorkerConfig {
   reportIntervalMs: number;
   /** After the ramp, connections per second to reset and reconnect (a soak); 0: none. */
   churnPerSec?: number;
+  /** What each connection speaks; absent: connlab frames (older supervisors). */
+  protocol?: ProtocolOptions;
 }
 
 export type WorkerConfig = ServerWorkerConfig | ClientWorkerConfig;
@@ -63,7 +65,7 @@ export interface WorkerReport {
 export type FromWorker =
   | { type: 'started'; pid: number; holder: HolderKind }
   | WorkerReport
-  | { type: 'pinged'; seq: number; verified: number; established: number }
+  | { type: 'pinged'; seq: number; verified: number; established: number; silent?: number }
   /** Client: the slice is done (every tuple tried, none in flight). */
   | { type: 'ramped' }
   | { type: 'broadcasted'; seq: number; written: number }

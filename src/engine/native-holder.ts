@@ -12,7 +12,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { parseIpv4 } from '../tuple/address.ts';
-import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
+import { PROTOCOL_CODES, type CloseReason, type Holder, type HolderOptions, type HolderSamples, type HolderStats, type ProtocolCodes, type ProtocolOptions } from './holder.ts';
 import {
   checkInteger, checkPayload, checkTuples, DEFAULT_BACKLOG, holderDestroyed, holderSettings, listenFailed, MAX_U32,
 } from './holder-args.ts';
@@ -36,6 +36,13 @@ interface NativeBinding {
   destroy(handle: NativeHandle): void;
   /** prctl(PR_SET_PDEATHSIG, signal): 0, or the errno. */
   setParentDeathSignal(signal: number): number;
+  setProtocol(handle: NativeHandle, kind: number, request: Uint8Array | null, clientIdPrefix: string | null,
+    username: string | null, password: string | null, keepaliveSeconds: number, tcpKeepaliveSeconds: number): void;
+  details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[] };
+  /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
+  protoFeedForTest(kind: number, chunks: Uint8Array[], expectAccept?: string | null): ProtoFeedResult;
+  /** Tests only: the Sec-WebSocket-Key and expected accept for a 16-byte nonce. */
+  wsKeyForTest(nonce: Uint8Array): [string, string];
   readonly statNames: readonly string[];
   readonly errnoSlots: number;
 }
@@ -53,6 +60,16 @@ export interface NativeAddonInfo {
 
 const COMPILE_HINT = 'without it connlab runs the plain-Node holder; to compile the native one, install a C ' +
   'toolchain (gcc, make, python3) and run `npm rebuild connlab` (in a checkout: npm run build:native)';
+
+/** What protoFeedForTest returns: the parser's events in order, its verdict, the bytes it answered. */
+export interface ProtoFeedResult {
+  events: string[];
+  /** -1 still open; 0 protocol error, 1 server close, 2 refused (enum proto_verdict). */
+  verdict: number;
+  out: Uint8Array;
+  /** http: the response in progress ends at EOF. */
+  eofComplete: number;
+}
 
 let binding: NativeBinding | undefined;
 let loadedFrom: NativeAddonInfo | undefined;
@@ -129,7 +146,25 @@ function listenError(host: string, port: number, errno: number): ConnlabError {
 const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'], ['churn', 'closedChurn'],
+  ['server_close', 'closedServer'], ['idle', 'closedIdle'], ['refused', 'closedRefused'], ['keepalive', 'closedKeepalive'],
 ];
+
+const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };
+
+function codesFrom(flat: number[]): ProtocolCodes {
+  const codes: ProtocolCodes = { http_status: {}, ws_close: {}, mqtt_connack: {} };
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    const kind = CODE_KINDS[flat[i] as number];
+    if (kind) codes[kind][String(flat[i + 1])] = flat[i + 2] as number;
+  }
+  return codes;
+}
+
+function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOptions | undefined): void {
+  if (!p || p.kind === 'connlab') return;
+  native.setProtocol(handle, PROTOCOL_CODES[p.kind], p.request ?? null, p.clientIdPrefix ?? null, p.username ?? null,
+    p.password ?? null, p.keepaliveSeconds ?? 0, p.tcpKeepaliveSeconds ?? 0);
+}
 
 class NativeHolder implements Holder {
   readonly kind = 'native';
@@ -149,6 +184,7 @@ class NativeHolder implements Holder {
     // One size caps both: at most sendBufferBytes unsent (TCP_NOTSENT_LOWAT), at most
     // twice that queued in all (SO_SNDBUF, doubled by the kernel).
     this.#handle = native.create(connectTimeoutMs, maxSamples, sendBufferBytes, sendBufferBytes, stallTimeoutMs);
+    setProtocol(native, this.#handle, options.protocol);
   }
 
   #live(): NativeHandle {
@@ -192,6 +228,7 @@ class NativeHolder implements Holder {
     const get = (name: string): number => this.#counters[this.#index.get(name) ?? -1] ?? 0;
     // `lost` is the supervisor's reason, not a native stat: a holder never loses one.
     const closed = { ...Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)])), lost: 0 };
+    const details = this.#native.details(this.#handle);
     const errors: Record<string, number> = {};
     this.#errnoCounts.forEach((count, errno) => {
       if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;
@@ -206,6 +243,8 @@ class NativeHolder implements Holder {
       broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
       bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
       samplesDropped: get('samplesDropped'), listeners: get('listeners'),
+      closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
+      protocolBytes: details.bad.map((bytes) => Buffer.from(bytes).toString('hex')),
     };
   }
 

@@ -2,6 +2,9 @@
 // where the native addon cannot be built, and the baseline benchmarks compare it with.
 // Same counters, close reasons, errno names, samples and argument checks as
 // native-holder.ts; what Node cannot reproduce is listed at the end of this comment.
+// Protocols: connlab frames, and tcp (nothing sent; a round counts the client sockets
+// open without error, as Node cannot read TCP_INFO). http, ws and mqtt are the native
+// holder's only: asking for them here throws CONNLAB_ERR_PROTOCOL_UNSUPPORTED.
 //
 // Lean by construction:
 // - Per-connection state lives in typed arrays indexed by a slot (node-conn-table.ts);
@@ -78,6 +81,8 @@ import {
   SERVER, SLOT, type SlotSocket,
 } from './node-conn-table.ts';
 import { SampleBuffer } from './sample-buffer.ts';
+import { emptyClosed } from './aggregate.ts';
+import { ConnlabError } from '../errors.ts';
 
 const SCRATCH_BYTES = 65_536;
 const CONNECT_BATCH = 256; // connects issued per event-loop turn, so I/O runs between batches
@@ -111,7 +116,9 @@ class NodeHolder implements Holder {
   #queued = 0;
   #accepted = 0;
   #connected = 0;
-  readonly #closed: Record<CloseReason, number> = { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0 };
+  readonly #closed: Record<CloseReason, number> = emptyClosed();
+  /** tcp: send nothing; a ping round counts open client sockets (no TCP_INFO in Node). */
+  readonly #tcp: boolean;
   readonly #errors = new Map<string, number>();
   #acceptBackoffs = 0;
   #pingsSent = 0;
@@ -161,6 +168,13 @@ class NodeHolder implements Holder {
 
   constructor(options: HolderOptions) {
     const { connectTimeoutMs, maxSamples } = holderSettings(options);
+    const protocol = options.protocol?.kind ?? 'connlab';
+    if (protocol !== 'connlab' && protocol !== 'tcp') {
+      throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${protocol}`, {
+        hint: 'build the native holder (npm run build:native) or pass --holder native',
+      });
+    }
+    this.#tcp = protocol === 'tcp';
     this.#timeoutUs = connectTimeoutMs * 1000;
     this.#tickMs = Math.min(100, Math.max(5, connectTimeoutMs / 10));
     this.#connectUs = new SampleBuffer(maxSamples);
@@ -224,6 +238,10 @@ class NodeHolder implements Holder {
     this.#pingSeq = seq;
     this.#pingGen = this.#pingGen === MAX_U32 ? 1 : this.#pingGen + 1;
     this.#verified = 0;
+    if (this.#tcp) {
+      this.#verifyOpen();
+      return;
+    }
     const frame = this.#pingFrame;
     frame.writeUInt32BE(PING << 24, 0); // type, flags 0, length 0
     frame.writeUInt32BE(seq, 4);
@@ -263,6 +281,16 @@ class NodeHolder implements Holder {
     return recycled;
   }
 
+  /** tcp: every client socket still open and error-free answers the round. */
+  #verifyOpen(): void {
+    const table = this.#table;
+    for (let slot = 0; slot < table.end; slot++) {
+      if (table.state[slot] !== CLIENT) continue;
+      table.pingGen[slot] = this.#pingGen;
+      this.#verified++;
+    }
+  }
+
   broadcast(seq: number, payload?: Uint8Array): number {
     checkInteger('seq', seq, 0, MAX_U32);
     checkPayload(payload);
@@ -292,6 +320,7 @@ class NodeHolder implements Holder {
       broadcastsSent: this.#broadcastsSent, broadcastsReceived: this.#broadcastsReceived,
       bytesIn: this.#bytesIn, bytesOut: this.#bytesOut,
       samplesDropped: this.#samplesDropped, listeners: this.#listeners,
+      closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
     };
   }
 

@@ -46,7 +46,7 @@ class Worker {
 
   constructor(config: WorkerConfig) {
     this.#config = config;
-    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs } : config.limits);
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol } : config.limits);
     this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
   }
 
@@ -121,13 +121,15 @@ class Worker {
   /** Pings every connection and answers when all have answered, or at the timeout. */
   async #ping(seq: number, timeoutMs: number): Promise<void> {
     this.#holder.pingAll(seq);
+    // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
+    if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp') timeoutMs = 0;
     const deadline = performance.now() + timeoutMs;
     let stats = this.#holder.stats();
     while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {
       await new Promise((resolve) => setTimeout(resolve, PING_POLL_MS));
       stats = this.#holder.stats();
     }
-    send({ type: 'pinged', seq, verified: stats.verified, established: stats.established });
+    send({ type: 'pinged', seq, verified: stats.verified, established: stats.established, silent: stats.silent });
   }
 
   handle(message: ToWorker): void {

@@ -2,9 +2,16 @@
 // behind it, in words a user understands. The names match doctor's limit names so a
 // load result and a doctor report point at the same thing.
 
+import type { HolderStats, ProtocolKind } from '../engine/holder.ts';
 import type { LimitName } from '../limits/model.ts';
 
-export type Cause = LimitName | 'server' | 'network' | 'permission' | 'tuple_collision' | 'unknown';
+/**
+ * `server_fds`: the *server's* descriptor limit, seen from the client: connections reset
+ * or closed right after the handshake, or held by the kernel's accept queue and never
+ * answered. `server_protocol`: the server answered, but not in the protocol asked for,
+ * or refused it.
+ */
+export type Cause = LimitName | 'server' | 'server_fds' | 'server_protocol' | 'server_timeout' | 'network' | 'permission' | 'tuple_collision' | 'unknown';
 
 export interface Classification {
   errno: string;
@@ -43,6 +50,44 @@ export function classifyErrno(errno: string, context: ClassifyContext = { listen
         : { errno, cause: 'network', explanation: 'the handshake got no answer: a firewall, a full conntrack table, or an overloaded server' };
   }
   return { errno, cause: 'unknown', explanation: 'an error connlab has no explanation for yet' };
+}
+
+type CloseStats = Pick<HolderStats, 'closed' | 'closedEarly' | 'codes' | 'protocolBytes'>;
+
+/**
+ * What the server's side of the closes says, in the same shape as the errno table (the
+ * `errno` field names the pattern). Early closes are the server's descriptor limit: a
+ * server out of descriptors accepts and closes at once (libuv, nginx) or resets; one that
+ * never accept()s leaves the connection in the kernel's accept queue, established but
+ * silent, which only a protocol that expects an answer can see.
+ */
+export function classifyCloses(stats: CloseStats, protocol: ProtocolKind, silent: number): (Classification & { count: number })[] {
+  const out: (Classification & { count: number })[] = [];
+  const add = (count: number, errno: string, cause: Cause, explanation: string): void => {
+    if (count > 0) out.push({ errno, cause, explanation, count });
+  };
+  add(stats.closedEarly, 'closed_early', 'server_fds', 'the server closed or reset these right after the handshake, before sending a byte: what a server out of descriptors does (accept() fails with EMFILE), or one that refuses this client; raise its ulimit -n / LimitNOFILE');
+  if (protocol !== 'tcp' && protocol !== 'connlab') {
+    add(silent, 'no_answer', 'server_fds', `held but the server never sent a byte in answer to the ${protocol} handshake: connections waiting in the kernel's accept queue of a server that stopped accept()ing (its descriptor limit), or a server that does not speak ${protocol}`);
+  }
+  const bytes = stats.protocolBytes.length ? ` (first bytes: ${stats.protocolBytes.slice(0, 2).join(', ')})` : '';
+  add(stats.closed.protocol, 'protocol', 'server_protocol', `the server sent bytes that are not ${protocol}${bytes}`);
+  add(stats.closed.refused, 'refused', 'server_protocol', `the server refused the ${protocol} handshake${codesText(stats)}`);
+  add(stats.closed.server_close, 'server_close', 'server_timeout', `the server closed in-protocol (HTTP Connection: close, a WebSocket close frame)${codesText(stats)}`);
+  add(stats.closed.idle, 'idle', 'server_timeout', 'the server closed idle keep-alive connections: its keep-alive timeout (nginx keepalive_timeout) is shorter than the hold or --ping');
+  add(stats.closed.keepalive, 'keepalive', 'network', 'TCP keepalive probes went unanswered: the peer or the path is gone');
+  const lateFin = stats.closed.peer + stats.closed.reset - stats.closedEarly;
+  add(lateFin, 'closed_by_server', 'server', 'the server closed (FIN) or reset held connections');
+  return out;
+}
+
+function codesText(stats: CloseStats): string {
+  const parts = [
+    ...Object.entries(stats.codes.http_status).filter(([code]) => code !== '200' && code !== '101').map(([code, n]) => `HTTP ${code} × ${n}`),
+    ...Object.entries(stats.codes.ws_close).map(([code, n]) => `close code ${code} × ${n}`),
+    ...Object.entries(stats.codes.mqtt_connack).filter(([code]) => code !== '0').map(([code, n]) => `CONNACK ${code} × ${n}`),
+  ];
+  return parts.length ? `: ${parts.join(', ')}` : '';
 }
 
 /** Classifies a whole errno table, most frequent first. */

@@ -3,16 +3,18 @@
 // in HDR histograms here; counters are summed from the workers' latest snapshots.
 
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
-import type { HolderStats } from '../engine/holder.ts';
+import { ConnlabError } from '../errors.ts';
+import type { HolderStats, ProtocolCodes, ProtocolKind } from '../engine/holder.ts';
 import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
-import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
+import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
-import { classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
+import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
+import { protocolOptions, type ProtocolSettings } from './protocol-options.ts';
 import { RampTracker } from './ramp-tracker.ts';
 
 export interface LoadOptions {
@@ -35,6 +37,11 @@ export interface LoadOptions {
   reportIntervalMs?: number;
   /** After the ramp, the share of connections reset and reconnected each second, in percent. */
   churnPercentPerSec?: number;
+  /**
+   * What each connection speaks (default `tcp`: connect and hold, never a byte). Only
+   * `connlab` sends connlab's frames: pass it against connlab serve.
+   */
+  protocol?: ProtocolKind | ProtocolSettings;
 }
 
 export interface RampSummary {
@@ -46,7 +53,14 @@ export interface RampSummary {
 /** The contract keys of design.md (`connections`, `ramp`, `errors`), plus load's own. */
 export interface LoadResult {
   schema: 'connlab.load/1';
-  connections: { target: number; established: number; verified: number };
+  /**
+   * `established`: held at the end of the hold (just before load closed them); `peak`:
+   * the most held at once; `verified`: those that passed the last liveness round (what
+   * that proves depends on `protocol`); `silent`: at that round, held connections that
+   * had never received a byte.
+   */
+  connections: { target: number; established: number; verified: number; peak: number; silent: number };
+  protocol: ProtocolKind;
   ramp: RampSummary;
   ping: { rtt_ms: LatencySummaryMs };
   broadcast: { received: number; latency_ms: LatencySummaryMs };
@@ -56,6 +70,12 @@ export interface LoadResult {
   closed: HolderStats['closed'];
   /** Workers that died during the run (load does not restart them). */
   deaths: DeathRecord[];
+  /** Of closed.peer and closed.reset: before any byte from the server or any verified round. */
+  closed_early: number;
+  /** HTTP statuses, WebSocket close codes, CONNACK return codes seen. */
+  codes: ProtocolCodes;
+  /** First bytes (hex) of a few reads that broke the protocol. */
+  protocol_bytes: string[];
   processes: { load: number };
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
@@ -111,10 +131,14 @@ export class LoadHandle {
   readonly #ramp: RampTracker;
   readonly #lifecycle = new Lifecycle<LoadResult>('load');
   #verified = 0;
+  #silent = 0;
+  #peak = 0;
   #pingSeq = 0;
+  readonly #protocol: ProtocolKind;
   #sourcePorts: string;
 
-  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string) {
+  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp') {
+    this.#protocol = protocol;
     this.pool = pool;
     this.plan = plan;
     this.holder = holder;
@@ -128,8 +152,10 @@ export class LoadHandle {
       this.#connect.record(report.samples.connectUs);
       this.#rtt.record(report.samples.rttUs);
       this.#broadcast.record(report.samples.broadcastUs);
-      // The rate advances when a report arrives, never when progress() is read.
-      this.#rate.update(this.pool.totals().connected);
+      // The rate and the peak advance when a report arrives, never when progress() is read.
+      const totals = this.pool.totals();
+      this.#rate.update(totals.connected);
+      this.#peak = Math.max(this.#peak, totals.established);
     });
     this.#ramp = new RampTracker(pool.workers.length);
     pool.on('message', (index, message) => {
@@ -158,6 +184,7 @@ export class LoadHandle {
     this.pool.send({ type: 'ping', seq, timeoutMs });
     const answered = await replies;
     this.#verified = answered.reduce((sum, r) => sum + r.verified, 0);
+    this.#silent = answered.reduce((sum, r) => sum + (r.silent ?? 0), 0);
     return { verified: this.#verified, established: answered.reduce((sum, r) => sum + r.established, 0) };
   }
 
@@ -168,6 +195,9 @@ export class LoadHandle {
       // After destroy() nobody is left to ask: the last reports are the result.
       if (this.pool.state === 'open') await this.pool.refresh();
       const beforeClose = this.pool.totals();
+      // A run shorter than a report interval can miss the summed peak: at least the largest
+      // peak of any one worker (read now: a worker's report goes when it exits).
+      for (const w of this.pool.workers) this.#peak = Math.max(this.#peak, w.report?.stats.peakEstablished ?? 0);
       const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
       await this.pool.close();
       const totals = this.pool.totals();
@@ -184,14 +214,22 @@ export class LoadHandle {
     const { slices: _slices, ...plan } = this.plan;
     return {
       schema: 'connlab.load/1',
-      connections: { target: this.#target, established: held.established, verified: this.#verified },
+      connections: {
+        target: this.#target, established: held.established, verified: this.#verified,
+        peak: Math.max(this.#peak, held.established),
+        silent: this.#silent,
+      },
+      protocol: this.#protocol,
       ramp: { seconds: round(seconds, 3), per_second: seconds > 0 ? Math.round(totals.connected / seconds) : 0, connect_ms: this.#connect.summaryMs() },
       ping: { rtt_ms: this.#rtt.summaryMs() },
       broadcast: { received: totals.broadcastsReceived, latency_ms: this.#broadcast.summaryMs() },
       errors: totals.errors,
-      explained: classifyErrors(totals.errors, context),
+      explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent)],
       closed: totals.closed,
       deaths: deathRecords(this.pool.deaths),
+      closed_early: totals.closedEarly,
+      codes: totals.codes,
+      protocol_bytes: totals.protocolBytes,
       processes: { load: this.pool.workers.length },
       plan: { ...plan, source_ports: this.#sourcePorts },
       memory: {
@@ -210,6 +248,14 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const kind = resolveHolderKind(options.holder ?? 'auto');
   const workers = plan.slices.length;
   const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
+  const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
+  if (kind === 'node' && settings.kind !== 'tcp' && settings.kind !== 'connlab') {
+    throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${settings.kind}`, {
+      hint: 'build the native holder (npm run build:native) and use --holder native',
+    });
+  }
+  const first = options.destinations[0];
+  const protocol = protocolOptions(settings, first ? `${formatIpv4(first.ip)}:${first.port}` : 'localhost');
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
     holder: kind,
@@ -220,10 +266,11 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     reportIntervalMs: options.reportIntervalMs ?? 1000,
     churnPerSec: (slice.count * (options.churnPercentPerSec ?? 0)) / 100,
+    protocol,
   }));
   const pool = new WorkerPool(configs, { restart: false });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
-  const handle = new LoadHandle(pool, plan, kind, sourcePorts);
+  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind);
   await pool.start();
   return handle;
 }

@@ -64,10 +64,11 @@ describe('connlab serve and load, run for real', () => {
     const port = await freePort();
     const serving = run(['serve', '--listen', `127.0.0.1:${port}`, '--connections', '3000', '--duration', '4s', '--json']);
     await new Promise((resolve) => setTimeout(resolve, 700));
-    const load = await run(['load', `127.0.0.1:${port}`, '-c', '3000', '--duration', '1s', '--ping', '500ms', '--json']);
+    const load = await run(['load', `127.0.0.1:${port}`, '-c', '3000', '--duration', '1s', '--ping', '500ms', '--protocol', 'connlab', '--json']);
     assert.equal(load.status, 0, load.err);
     const result = JSON.parse(load.out);
-    assert.deepEqual(result.connections, { target: 3000, established: 3000, verified: 3000 });
+    assert.deepEqual(result.connections, { target: 3000, established: 3000, verified: 3000, peak: 3000, silent: 0 });
+    assert.equal(result.protocol, 'connlab');
     for (const key of ['seconds', 'per_second', 'connect_ms']) assert.ok(key in result.ramp, key);
     assert.deepEqual(result.errors, {});
     assert.equal(result.processes.load, 1);

@@ -12,8 +12,17 @@ describe('summing worker counters', () => {
     const total = sumStats([a, b]);
     assert.equal(total.established, 15);
     assert.equal(total.accepted, 17);
-    assert.deepEqual(total.closed, { peer: 3, reset: 0, protocol: 0, slow: 4, local: 0, timeout: 0, churn: 0, lost: 0 });
+    assert.deepEqual(total.closed, { peer: 3, reset: 0, protocol: 0, slow: 4, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0 });
     assert.deepEqual(total.errors, { EMFILE: 4, ENFILE: 2 });
+  });
+
+  it('adds protocol codes and keeps a few distinct protocol-violation samples', () => {
+    const a = { ...emptyStats(), closedEarly: 2, codes: { http_status: { 200: 5 }, ws_close: {}, mqtt_connack: { 0: 1 } }, protocolBytes: ['aa', 'bb'] };
+    const b = { ...emptyStats(), closedEarly: 1, codes: { http_status: { 200: 1, 503: 2 }, ws_close: { 1001: 1 }, mqtt_connack: {} }, protocolBytes: ['bb', 'cc', 'dd', 'ee'] };
+    const total = sumStats([a, b]);
+    assert.equal(total.closedEarly, 3);
+    assert.deepEqual(total.codes, { http_status: { 200: 6, 503: 2 }, ws_close: { 1001: 1 }, mqtt_connack: { 0: 1 } });
+    assert.deepEqual(total.protocolBytes, ['aa', 'bb', 'cc', 'dd']);
   });
 
   it('keeps a dead worker\'s totals but none of what it held', () => {

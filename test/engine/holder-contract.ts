@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { emptyClosed } from '../../src/engine/aggregate.ts';
 import type { Holder, HolderOptions, HolderStats } from '../../src/engine/holder.ts';
 import { encodeFrame, FRAME_HEADER_BYTES } from '../../src/protocol/frame.ts';
 import { parseIpv4 } from '../../src/tuple/address.ts';
@@ -181,7 +182,7 @@ export function holderContract(name: string, create: CreateHolder, caps: HolderC
       const c = await until(client, (s) => (s.errors.ECONNREFUSED ?? 0) === 3);
       assert.equal(c.established, 0);
       assert.equal(c.pending, 0);
-      assert.deepEqual(c.closed, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0 });
+      assert.deepEqual(c.closed, emptyClosed());
     });
 
     it('closes connects still pending after connectTimeoutMs and counts them ETIMEDOUT', async () => {

@@ -19,6 +19,7 @@ describe('a lowered descriptor limit', () => {
     const port = await freePort();
     const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 1, fdSoftLimit: 20_000 });
     const load = await startLoad({
+      protocol: 'connlab',
       destinations: [{ ip: loopback, port }],
       connections: 4_000,
       workers: 2,
@@ -47,6 +48,7 @@ describe('a lowered descriptor limit', () => {
     const pid = serve.pool.pids()[0] ?? 0;
     await prlimit(pid, 300);
     const load = await startLoad({
+      protocol: 'connlab',
       destinations: [{ ip: loopback, port }],
       connections: 1_000,
       fdSoftLimit: 20_000,

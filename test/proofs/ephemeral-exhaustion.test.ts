@@ -24,6 +24,7 @@ describe('ephemeral port exhaustion', () => {
     try {
       await withSysctl('net.ipv4.ip_local_port_range', `${RANGE.first} ${RANGE.last}`, async () => {
         const load = await startLoad({
+      protocol: 'connlab',
           destinations: [{ ip: parseIpv4('127.0.0.1') ?? 0, port }],
           connections: POOL + 100,
           sourceIps: [{ first: source, last: source }],

@@ -24,6 +24,7 @@ describe('70,000 connections to one port from one host', () => {
     const port = await freePort();
     serve = await startServe({ listen: [{ host: '127.0.0.1', port }], connections: CONNECTIONS, fdSoftLimit: 20_000, reportIntervalMs: 250 });
     load = await startLoad({
+      protocol: 'connlab',
       destinations: [{ ip: parseIpv4('127.0.0.1') ?? 0, port }],
       connections: CONNECTIONS,
       fdSoftLimit: 20_000,

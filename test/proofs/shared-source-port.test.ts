@@ -18,6 +18,7 @@ describe('one source port, several destinations', () => {
     const sourcePort = base + 5_000;
     const serve = await startServe({ listen: [0, 1, 2].map((i) => ({ host: '127.0.0.1', port: base + i })), workers: 1, fdSoftLimit: 20_000 });
     const load = await startLoad({
+      protocol: 'connlab',
       destinations: [0, 1, 2].map((i) => ({ ip: parseIpv4('127.0.0.1') ?? 0, port: base + i })),
       connections: 3,
       sourceIps: [{ first: parseIpv4(SOURCE) ?? 0, last: parseIpv4(SOURCE) ?? 0 }],

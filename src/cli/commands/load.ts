@@ -4,6 +4,8 @@
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
 import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import { PROTOCOL_KINDS, type ProtocolSettings } from '../../load/protocol-options.ts';
+import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
 import type { TuplePlan } from '../../tuple/plan.ts';
@@ -24,8 +26,12 @@ Opens and holds N connections to any TCP server. It plans the four-tuples itself
 each worker gets a disjoint slice of (source IP, source port, destination), one source
 port serves every destination at once, and the kernel never searches for a free port,
 so one host goes far past 65,535. Toward loopback it picks its own sources from
-127.0.0.2 on. Against connlab serve it also pings every connection to verify it and
-measures round trips and broadcast delivery; any other server just gets held.
+127.0.0.2 on. --protocol says what each connection speaks; the default, tcp, never
+sends a byte. Each liveness round (after the ramp, every --ping, after the hold)
+verifies every connection the way its protocol can; see "Protocols" in the README.
+
+Exit status: 0 when every target connection was held to the end and verified, else 1
+with one line naming the shortfall and the limit behind it (--allow-partial: 0 anyway).
 
 Options:
   -c, --connections N        connections to open and hold (100k, 1m)
@@ -38,7 +44,19 @@ Options:
                              (toward loopback it then adds sources so no port pool is
                              over 25% full: connect()'s free-port search slows as it fills)
   --duration D               hold for D after the ramp (default 10s), then close
-  --ping D                   ping every connection every D while holding (default 10s)
+  --ping D                   a liveness round every D while holding (default 10s; 0: only
+                             the round after the hold)
+  --protocol P               tcp (default: hold, send nothing), http (a GET on connect and
+                             per round), ws (upgrade, ping frames), mqtt (CONNECT, PINGREQ),
+                             connlab (connlab serve's frames)
+  --path P, --host H         http, ws: request path (default /) and Host header
+  --header "K: V"            http, ws: an extra request header (repeatable)
+  --subprotocol S            ws: Sec-WebSocket-Protocol
+  --client-id-prefix S       mqtt: client ids are S<pid>-<n> (default connlab-)
+  --username U, --password P mqtt: credentials for CONNECT
+  --keepalive D              tcp: SO_KEEPALIVE probes every D (verified then needs an ACK
+                             within 2×D); mqtt: the CONNECT keep-alive (default 60s)
+  --allow-partial            exit 0 even when the target was not held and verified
   --connect-timeout D        give up on a handshake after D (default 10s)
   --churn PCT                after the ramp, reset and reconnect PCT percent of the
                              connections every second (a soak: 3 = 3%/s; default 0)
@@ -49,7 +67,9 @@ Options:
   -h, --help                 this help
 
 Examples:
-  connlab load 127.0.0.1:9000 -c 70000 --duration 20s
+  connlab load 127.0.0.1:9000 -c 70000 --duration 20s --protocol connlab
+  connlab load 127.0.0.1:8080 -c 60000 --protocol http --path /health --duration 60s
+  connlab load 127.0.0.1:1883 -c 15000 --protocol mqtt --ping 30s
   connlab load 127.0.0.1:9000-9003 -c 200k --source-ips 127.0.0.2-127.0.0.5 --json
   connlab load 127.0.0.1:8080 -c 50000 --rate 5000 --source-ports kernel
   connlab load 127.0.0.1:9000 -c 1m --dry-run
@@ -66,6 +86,16 @@ const options = {
   churn: { type: 'string' },
   workers: { type: 'string' },
   holder: { type: 'string' },
+  protocol: { type: 'string' },
+  path: { type: 'string' },
+  host: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  subprotocol: { type: 'string' },
+  'client-id-prefix': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  keepalive: { type: 'string' },
+  'allow-partial': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
@@ -88,6 +118,19 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,
     churnPercentPerSec: values.churn === undefined ? undefined : parsePercent(values.churn, '--churn'),
+    protocol: protocolFromFlags(values),
+  };
+}
+
+function protocolFromFlags(values: Values): ProtocolSettings {
+  const kind = values.protocol === undefined ? 'tcp' : oneOf('--protocol', values.protocol, PROTOCOL_KINDS);
+  const keepaliveMs = values.keepalive === undefined ? undefined : parseDurationMs(values.keepalive, '--keepalive');
+  const keepaliveSeconds = keepaliveMs === undefined ? undefined : Math.max(1, Math.round(keepaliveMs / 1000));
+  return {
+    kind, path: values.path, host: values.host, headers: values.header, subprotocol: values.subprotocol,
+    clientIdPrefix: values['client-id-prefix'], username: values.username, password: values.password,
+    keepaliveSeconds: kind === 'mqtt' ? keepaliveSeconds : undefined,
+    tcpKeepaliveSeconds: kind === 'tcp' ? keepaliveSeconds : undefined,
   };
 }
 
@@ -143,9 +186,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const reason = await drive(load, stop, io, holdMs, pingMs);
     const delta = counterDelta(netstatBefore, await readNetstatCounters());
     const result = await load.close({ listenOverflowsRose: delta['TcpExt.ListenOverflows'] > 0 });
-    const withReason = { ...result, stopped_by: reason, kernel: delta };
+    const verdict = judgeLoad(result, reason);
+    const withReason = { ...result, stopped_by: reason, kernel: delta, reached: verdict.reached };
     io.stdout.write(values.json ? `${JSON.stringify(withReason, null, 2)}\n` : renderResult(result, reason));
-    return 0;
+    if (verdict.line) io.stderr.write(`${verdict.line}\n`);
+    return verdict.reached || values['allow-partial'] ? 0 : 1;
   } finally {
     stop.dispose();
   }
@@ -164,13 +209,18 @@ async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, 
   }
   status.done();
   if (reason) return reason;
-  const first = await load.ping();
-  io.stderr.write(`ramped; ${formatCount(first.verified)} of ${formatCount(first.established)} answered a ping; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
+  // --ping 0: no rounds while holding, only the one after the hold that `verified` reports.
+  if (pingMs > 0) {
+    const first = await load.ping();
+    io.stderr.write(`ramped; ${formatCount(first.verified)} of ${formatCount(first.established)} verified; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
+  } else {
+    io.stderr.write(`ramped; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
+  }
   const holdEnd = performance.now() + holdMs;
   while (performance.now() < holdEnd) {
-    reason = await stop.sleep(Math.min(pingMs, holdEnd - performance.now()));
+    reason = await stop.sleep(pingMs > 0 ? Math.min(pingMs, holdEnd - performance.now()) : holdEnd - performance.now());
     if (reason) return reason;
-    if (performance.now() < holdEnd - 1) await load.ping();
+    if (pingMs > 0 && performance.now() < holdEnd - 1) await load.ping();
   }
   await load.ping();
   return 'duration';
@@ -178,12 +228,24 @@ async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, 
 
 function renderResult(r: LoadResult, reason: string): string {
   const lines = [
-    `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} established, ${formatCount(r.connections.verified)} verified by ping`,
+    `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} held at the end (peak ${formatCount(r.connections.peak)}), ${formatCount(r.connections.verified)} verified (${r.protocol})`,
     `ramp: ${r.ramp.seconds}s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms, max ${r.ramp.connect_ms.max} ms`,
-    r.ping.rtt_ms.count > 0 ? `ping round trip: p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms` : 'ping: no answers (not a connlab server?)',
+    r.ping.rtt_ms.count > 0 ? `round trip (${r.protocol}): p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms over ${formatCount(r.ping.rtt_ms.count)} answers` : r.protocol === 'tcp' ? 'round trip: none (tcp sends nothing; verified is the kernel\'s view)' : 'round trip: no answers',
+    ...(r.broadcast.received > 0 ? [`messages from the server: ${formatCount(r.broadcast.received)}${r.broadcast.latency_ms.count > 0 ? `, delivery p50 ${r.broadcast.latency_ms.p50} ms, p99 ${r.broadcast.latency_ms.p99} ms (${formatCount(r.broadcast.latency_ms.count)} stamped)` : ''}`] : []),
+    ...closedLines(r),
     `memory: ${formatCount(r.memory.load_private_bytes)} B private over ${r.processes.load} worker(s)${r.memory.load_user_bytes_per_connection ? ` = ${formatCount(r.memory.load_user_bytes_per_connection)} B per connection` : ''}`,
     ...r.explained.map((e) => `error ${e.errno} × ${formatCount(e.count)}: ${e.cause} — ${e.explanation}`),
     ...r.deaths.map((d) => `worker ${d.worker} (pid ${d.pid ?? '?'}) died: ${d.reason}; ${formatCount(d.lost_connections)} connection(s) lost`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function closedLines(r: LoadResult): string[] {
+  const closed = Object.entries(r.closed).filter(([reason, n]) => n > 0 && reason !== 'local');
+  const codes = (Object.entries(r.codes) as [string, Record<string, number>][]).flatMap(([kind, table]) => Object.entries(table).map(([code, n]) => `${kind} ${code} × ${formatCount(n)}`));
+  return [
+    ...(closed.length ? [`closed: ${closed.map(([reason, n]) => `${reason} ${formatCount(n)}`).join(', ')}${r.closed_early ? ` (${formatCount(r.closed_early)} right after the handshake)` : ''}`] : []),
+    ...(codes.length ? [`codes: ${codes.join(', ')}`] : []),
+    ...(r.protocol_bytes.length ? [`protocol violations, first bytes: ${r.protocol_bytes.join(' ')}`] : []),
+  ];
 }
