@@ -45,12 +45,18 @@ function nodeGyp(): [string, string[]] {
   return bundled ? [process.execPath, [bundled]] : ['node-gyp', []];
 }
 
+/** Where binding.gyp's sources live: what package.json's `files` ships (not fuzz/ or test/). */
+const SOURCE_DIRS = ['native', 'native/proto'];
+
 function buildOne(arch: Arch, scratch: string): string {
   const work = join(scratch, arch);
   mkdirSync(join(work, 'native'), { recursive: true });
   copyFileSync(join(ROOT, 'binding.gyp'), join(work, 'binding.gyp'));
-  for (const file of readdirSync(join(ROOT, 'native'))) {
-    if (/\.[ch]$/.test(file)) cpSync(join(ROOT, 'native', file), join(work, 'native', file));
+  for (const dir of SOURCE_DIRS) {
+    mkdirSync(join(work, dir), { recursive: true });
+    for (const file of readdirSync(join(ROOT, dir))) {
+      if (/\.[ch]$/.test(file)) cpSync(join(ROOT, dir, file), join(work, dir, file));
+    }
   }
   const { env, strip } = toolchain(arch);
   const [command, prefix] = nodeGyp();
