@@ -76,7 +76,7 @@ interface ServeJson { holder: string; connections: { peak: number } }
 async function serveAndLoad(box: Sandbox, connections: number): Promise<{ load: Output; served: Output }> {
   const port = await freePort();
   const serve = await box.start('npx', ['connlab', 'serve', '--listen', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', '60s', '--json'], 'serving on');
-  const load = await box.exec('npx', ['connlab', 'load', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', '1s', '--json']);
+  const load = await box.exec('npx', ['connlab', 'load', `127.0.0.1:${port}`, '--connections', String(connections), '--protocol', 'connlab', '--duration', '1s', '--json']);
   process.kill(-(serve.child.pid as number), 'SIGTERM');
   return { load, served: await serve.output };
 }
@@ -128,7 +128,8 @@ for (const [label, nodePath] of [['Node 24', () => process.execPath], ['Node 22'
       assert.equal(load.code, 0, load.stderr);
       const result = JSON.parse(load.stdout) as LoadJson;
       assert.equal(result.holder, 'native');
-      assert.deepEqual(result.connections, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS });
+      const { target, established, verified } = result.connections;
+      assert.deepEqual({ target, established, verified }, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS });
       const server = JSON.parse(served.stdout) as ServeJson;
       assert.equal(server.holder, 'native');
       assert.equal(server.connections.peak, CONNECTIONS);
