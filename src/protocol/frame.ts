@@ -97,10 +97,15 @@ export function readHeader(bytes: Uint8Array, offset: number, role: FrameRole): 
   return { type, length, seq: view.getUint32(4), timeUs: Number(view.getBigUint64(8)) };
 }
 
+/** What push() throws: CONNLAB_ERR_PROTOCOL, with the frames the chunk completed before it. */
+export type FrameDecodeError = ConnlabError & { frames: Frame[] };
+
 /**
  * Streaming decoder for one connection: feed chunks as they arrive, get whole frames.
  * Holds at most one partial header and one partial payload. Throws CONNLAB_ERR_PROTOCOL
- * on the first malformed frame; the caller closes the connection.
+ * on the first malformed frame, carrying in `frames` the ones the same chunk completed
+ * before it (the holders answer those before they close); the caller closes the
+ * connection.
  */
 export class FrameDecoder {
   readonly #role: FrameRole;
@@ -118,7 +123,11 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     let offset = 0;
     while (offset < chunk.byteLength) {
-      offset = this.#current ? this.#readPayload(chunk, offset) : this.#readHeader(chunk, offset);
+      try {
+        offset = this.#current ? this.#readPayload(chunk, offset) : this.#readHeader(chunk, offset);
+      } catch (error) {
+        throw Object.assign(error as ConnlabError, { frames });
+      }
       const frame = this.#takeFrame();
       if (frame) frames.push(frame);
     }

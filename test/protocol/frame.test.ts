@@ -108,4 +108,14 @@ describe('FrameDecoder', () => {
     const bad = Buffer.concat([encodeFrame('ping', 1, 1), Buffer.from('GET / HTTP/1.1\r\n\r\n')]);
     assert.throws(() => decoder.push(bad), { code: 'CONNLAB_ERR_PROTOCOL' });
   });
+
+  it('hands over the frames a chunk completed before the malformed header that ends it', () => {
+    const decoder = new FrameDecoder('server');
+    const bad = Buffer.concat([encodeFrame('ping', 1, 1), encodeFrame('echo', 2, 2, new Uint8Array([5])), Buffer.from('GET / HTTP/1.1\r\n\r\n')]);
+    assert.throws(() => decoder.push(bad), (error: { code?: string; frames?: { type: string; seq: number }[] }) => {
+      assert.equal(error.code, 'CONNLAB_ERR_PROTOCOL');
+      assert.deepEqual(error.frames?.map((f) => [f.type, f.seq]), [['ping', 1], ['echo', 2]]);
+      return true;
+    });
+  });
 });
