@@ -9,6 +9,7 @@ import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { WorkerPool } from '../engine/worker-pool.ts';
+import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
@@ -31,6 +32,8 @@ export interface LoadOptions {
   /** Connects in flight per worker at most. */
   maxPendingPerWorker?: number;
   reportIntervalMs?: number;
+  /** This host's shard: `connections` and `ratePerSec` are then totals over all shards. */
+  shard?: ShardSpec;
 }
 
 export interface RampSummary {
@@ -80,12 +83,12 @@ export function resolvePlanInput(options: LoadOptions, workers: number): PlanInp
   const poolPerSource = sourcePorts === 'kernel' ? Math.max(1, Math.floor(options.kernelPoolSize * KERNEL_POOL_FILL)) : options.kernelPoolSize;
   const sourceIps = options.sourceIps ??
     (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, poolPerSource) : undefined);
-  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize };
+  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize, ...(options.shard ? { shard: options.shard } : {}) };
 }
 
 export function planLoad(options: LoadOptions): { input: PlanInput; plan: TuplePlan } {
   const workers = options.workers === undefined || options.workers === 'auto'
-    ? clientWorkersFor(options.connections, options.fdSoftLimit)
+    ? clientWorkersFor(options.shard ? shardShare(options.connections, options.shard, options.destinations.length) : options.connections, options.fdSoftLimit)
     : options.workers;
   const input = resolvePlanInput(options, workers);
   return { input, plan: planTuples(input) };
@@ -202,7 +205,8 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const { input, plan } = planLoad(options);
   const kind = resolveHolderKind(options.holder ?? 'auto');
   const workers = plan.slices.length;
-  const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
+  const rate = options.ratePerSec && options.shard ? shardRate(options.ratePerSec, options.shard) : options.ratePerSec;
+  const ratePerWorker = rate ? rate / workers : null;
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
     holder: kind,

@@ -9,6 +9,7 @@ import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } 
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../host-facts.ts';
 import type { Io } from '../io.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
@@ -41,6 +42,7 @@ Options:
   --connect-timeout D        give up on a handshake after D (default 10s)
   --workers auto|N           worker processes (auto: as the descriptor limit needs)
   --holder auto|native|node  the connection holder (auto: native when built)
+${shardHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -50,6 +52,7 @@ Examples:
   connlab load 127.0.0.1:9000-9003 -c 200k --source-ips 127.0.0.2-127.0.0.5 --json
   connlab load 127.0.0.1:8080 -c 50000 --rate 5000 --source-ports kernel
   connlab load 127.0.0.1:9000 -c 1m --dry-run
+  connlab load 127.0.0.1:9000 -c 30000 --shard 2/3 --start-at 2026-11-30T14:00:00Z
 `;
 
 const options = {
@@ -64,6 +67,7 @@ const options = {
   holder: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...shardOptions,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -83,6 +87,7 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : parseDurationMs(values['connect-timeout'], '--connect-timeout'),
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,
+    shard: shardFromFlags(values, process.env),
   };
 }
 
@@ -117,10 +122,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
-    const { plan } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions));
+    const { plan, input } = planLoad(loadOptions);
+    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
+  await waitForStartAt(values['start-at']);
   const netstatBefore = await readNetstatCounters();
   const load = await startLoad(loadOptions);
   const stop = watchForStop(undefined, () => load.destroy());
