@@ -277,6 +277,7 @@ class Bench {
       started_at: this.#startedAt.toISOString(),
       command: o.command,
       timeline: this.#timeline,
+      ...(load ? { histograms: load.histograms } : {}),
     };
   }
 }

@@ -56,6 +56,14 @@ export interface LoadResult {
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
+  /** Each latency histogram in µs, HdrHistogram compressed base64: what `connlab merge` adds up. */
+  histograms: LatencyHistograms;
+}
+
+export interface LatencyHistograms {
+  connect_us: string;
+  rtt_us: string;
+  broadcast_us: string;
 }
 
 export interface LoadProgress {
@@ -195,6 +203,7 @@ export class LoadHandle {
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
       },
       holder: this.holder,
+      histograms: { connect_us: this.#connect.encoded(), rtt_us: this.#rtt.encoded(), broadcast_us: this.#broadcast.encoded() },
     };
   }
 }
