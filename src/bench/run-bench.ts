@@ -26,6 +26,8 @@ export interface BenchOptions {
   command: string;
   sampleIntervalMs?: number;
   onProgress?: (progress: BenchProgress) => void;
+  /** Called with each worker pool as it starts, so metrics and the dashboard can watch it. */
+  onPool?: (pool: WorkerPool, role: 'server' | 'load') => void;
 }
 
 export interface BenchProgress {
@@ -185,11 +187,13 @@ class Bench {
     let outcome: BenchResult['outcome'] = 'completed';
     try {
       this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
+      o.onPool?.(this.#serve.pool, 'server');
       await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
         fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize,
       });
+      o.onPool?.(this.#load.pool, 'load');
       await this.#until(this.#load.rampDone());
       if (!this.#stopReason) {
         await this.#enter('hold');

@@ -10,6 +10,7 @@ import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
+import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../host-facts.ts';
 import type { Io } from '../io.ts';
@@ -35,6 +36,8 @@ Options:
   --hold D           how long to hold them before verifying (default 30s)
   --report FILE      the self-contained HTML report (default bench-report.html)
   --no-report        do not write the HTML report
+  --metrics [H:]P    Prometheus text at http://H:P/metrics while it runs, serve and
+                     load labelled role="server" / role="load" (host 127.0.0.1)
   --json             print the result as JSON (schema connlab.bench/1)
   -h, --help         this help
 
@@ -53,6 +56,7 @@ const options = {
   report: { type: 'string' },
   'no-report': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...metricsOption,
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -77,7 +81,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
+  const metrics = await startCommandMetrics(values.metrics);
+  if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   const bench = startBench({
+    onPool: (pool, role) => metrics?.metrics.addPool(pool, { role }),
     connections,
     holdMs,
     host,
@@ -98,5 +105,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return result.outcome === 'completed' ? 0 : 130;
   } finally {
     stop.dispose();
+    metrics?.close();
   }
 }

@@ -5,10 +5,12 @@
 import { ConnlabError } from '../../errors.ts';
 import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
+import { formatShard } from '../../shard/shard.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../host-facts.ts';
 import type { Io } from '../io.ts';
@@ -43,6 +45,7 @@ Options:
   --workers auto|N           worker processes (auto: as the descriptor limit needs)
   --holder auto|native|node  the connection holder (auto: native when built)
 ${shardHelp}
+${metricsHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -68,6 +71,7 @@ const options = {
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
   ...shardOptions,
+  ...metricsOption,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -128,7 +132,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   await waitForStartAt(values['start-at']);
   const netstatBefore = await readNetstatCounters();
-  const load = await startLoad(loadOptions);
+  const metrics = await startCommandMetrics(values.metrics);
+  const load = await startLoad(loadOptions).catch((error: unknown) => { metrics?.close(); throw error; });
+  metrics?.metrics.addPool(load.pool, { role: 'load', ...(loadOptions.shard ? { shard: formatShard(loadOptions.shard) } : {}) });
+  if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   const stop = watchForStop(undefined, () => load.destroy());
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);
@@ -139,6 +146,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   } finally {
     stop.dispose();
+    metrics?.close();
   }
 }
 
