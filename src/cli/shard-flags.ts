@@ -5,7 +5,7 @@
 import { ConnlabError } from '../errors.ts';
 import { formatShard, parseShard, parseStartAt, shardFromIndex, shardRate, shardShare, startDelayMs, type ShardSpec } from '../shard/shard.ts';
 import { formatIpv4 } from '../tuple/address.ts';
-import { createTupleCursor, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
+import { createTupleCursor, sharesTupleSpace, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { formatCount, parseCount } from '../units.ts';
 
 export const shardOptions = {
@@ -68,7 +68,9 @@ export function renderShardPlan(plan: TuplePlan, input: PlanInput, totalRatePerS
   const lines = [
     `Shard ${formatShard(shard)}: ${formatCount(plan.connections)} of ${formatCount(shard.total)} connections` +
       (totalRatePerSec ? `, ${formatCount(shardRate(totalRatePerSec, shard))} of ${formatCount(totalRatePerSec)} connects/s` : ''),
-    `  owns source pairs ${shard.index}, ${shard.index + shard.count}, ${shard.index + 2 * shard.count}, … (each: one source IP and port × ${formatCount(d)} destination(s))`,
+    sharesTupleSpace(input)
+      ? `  owns source pairs ${shard.index}, ${shard.index + shard.count}, ${shard.index + 2 * shard.count}, … (each: one source IP and port × ${formatCount(d)} destination(s))`
+      : '  the source address is this host\'s own, so it plans its share in its own tuple space (other shards: other hosts)',
   ];
   if (plan.connections > 0) {
     lines.push(`  sources: ${describeSources(plan, input)}`);

@@ -19,6 +19,12 @@
 // every destination and gives each shard whole source pairs, so two shards never plan
 // the same four-tuple even on one host. Block b belongs to shard b mod S; the last block
 // may be partial; all three properties above still hold (tested as properties).
+//
+// That holds when the shards share one tuple space: named source addresses, possibly one
+// host. Without --source-ips toward a remote server, each shard's source is its own
+// host's address, the hosts keep the tuples apart, and a shard plans its share in its own
+// space (src/tuple/plan.ts, sharesTupleSpace): a pod with one address then fits
+// 55,001 ports × destinations, not that divided by the shard count.
 
 import { ConnlabError, invalidArgument } from '../errors.ts';
 

@@ -52,6 +52,15 @@ export interface TuplePlan {
 }
 
 /**
+ * Whether the shards of a plan share one tuple space: yes when the source addresses are
+ * named (the shards may run on one host, so they stripe the global plan); no when the
+ * kernel picks the source, i.e. each shard's own host address (hosts keep them apart).
+ */
+export function sharesTupleSpace(input: Pick<PlanInput, 'sourceIps'>): boolean {
+  return input.sourceIps !== undefined;
+}
+
+/**
  * Source ports usable for planning: the range without any destination port. Filled
  * straight into a typed array: a JavaScript array of 55,001 numbers cost each load
  * worker ~1.7 MB of private memory (~140 B per connection at 100,000).
@@ -85,10 +94,13 @@ export function planTuples(input: PlanInput): TuplePlan {
   if (destinations === 0) {
     throw new ConnlabError('CONNLAB_ERR_IMPOSSIBLE_TARGET', 'no destination to connect to', { hint: 'name at least one address:port' });
   }
-  if (input.connections > capacity) {
+  // Each shard on its own host with the kernel's choice of source address: the hosts'
+  // addresses keep their tuples apart, so a shard plans only its share in its own space.
+  const wanted = input.shard && !sharesTupleSpace(input) ? shardShare(input.connections, input.shard, destinations) : input.connections;
+  if (wanted > capacity) {
     throw new ConnlabError(
       'CONNLAB_ERR_IMPOSSIBLE_TARGET',
-      `${input.connections.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
+      `${wanted.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
         `${sourcePorts.toLocaleString('en-US')} source ports × ${destinations} destination(s) = ${capacity.toLocaleString('en-US')}`,
       { hint: `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c` },
     );
@@ -122,7 +134,7 @@ export function createTupleCursor(input: PlanInput, slice: Pick<Slice, 'start' |
       const n = Math.max(0, Math.min(max, end - index));
       const out = new Uint32Array(n * 4);
       for (let k = 0; k < n; k++, index++) {
-        const g = input.shard ? shardGlobalIndex(index, input.shard, dests.length) : index;
+        const g = input.shard && sharesTupleSpace(input) ? shardGlobalIndex(index, input.shard, dests.length) : index;
         const dest = dests[g % dests.length] as Destination;
         const pair = Math.floor(g / dests.length);
         out[k * 4] = ips[pair % ips.length] ?? 0;

@@ -100,6 +100,15 @@ describe('sharded four-tuple plans', () => {
     assert.equal(plan.connections, 333);
   });
 
+  it('gives each shard its own tuple space when the kernel picks the source (one host each)', () => {
+    const perHost = (shard: ShardSpec | undefined): PlanInput => ({ ...input(30, shard), sourceIps: undefined, sourcePorts: { first: 20000, last: 20009 }, destinations: input(1, undefined).destinations.slice(0, 1) });
+    assert.equal(errorCode(() => planTuples(perHost(undefined))), 'CONNLAB_ERR_IMPOSSIBLE_TARGET');
+    for (const shard of shardsOf(3)) {
+      assert.equal(planTuples(perHost(shard)).connections, 10);
+      assert.deepEqual(tuplesOf(perHost(shard)).map((t) => t.split(':')[1]), Array.from({ length: 10 }, (_, k) => String(20000 + k)));
+    }
+  });
+
   it('refuses a total beyond capacity even if the share would fit', () => {
     assert.equal(errorCode(() => planTuples(input(6001, { index: 0, count: 3 }))), 'CONNLAB_ERR_IMPOSSIBLE_TARGET');
   });
