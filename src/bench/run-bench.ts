@@ -28,6 +28,8 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void;
   /** Called with each worker pool as it starts, so metrics and the dashboard can watch it. */
   onPool?: (pool: WorkerPool, role: 'server' | 'load') => void;
+  /** Called with each timeline point as it is taken (the live dashboard draws them). */
+  onSample?: (point: TimelinePoint) => void;
 }
 
 export interface BenchProgress {
@@ -136,6 +138,7 @@ class Bench {
       cpu_busy: Math.round(cpuBusyShare(before.cpu, now.cpu) * 1000) / 1000,
       netstat: counterDelta(base.netstat, now.netstat),
     });
+    this.#options.onSample?.(this.#timeline.at(-1) as TimelinePoint);
     const progress = this.#load?.progress();
     this.#options.onProgress?.({
       phase: this.#phase,

@@ -10,6 +10,7 @@ import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } 
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../host-facts.ts';
@@ -46,6 +47,7 @@ Options:
   --holder auto|native|node  the connection holder (auto: native when built)
 ${shardHelp}
 ${metricsHelp}
+${dashboardHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -72,6 +74,7 @@ const options = {
   json: { type: 'boolean' },
   ...shardOptions,
   ...metricsOption,
+  ...dashboardOption,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -133,9 +136,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   await waitForStartAt(values['start-at']);
   const netstatBefore = await readNetstatCounters();
   const metrics = await startCommandMetrics(values.metrics);
-  const load = await startLoad(loadOptions).catch((error: unknown) => { metrics?.close(); throw error; });
-  metrics?.metrics.addPool(load.pool, { role: 'load', ...(loadOptions.shard ? { shard: formatShard(loadOptions.shard) } : {}) });
+  const dashboard = await startCommandDashboard(values.dashboard, 'connlab load').catch((error: unknown) => { metrics?.close(); throw error; });
+  const load = await startLoad(loadOptions).catch(async (error: unknown) => { metrics?.close(); await dashboard?.close(); throw error; });
+  const labels = { role: 'load', ...(loadOptions.shard ? { shard: formatShard(loadOptions.shard) } : {}) } as const;
+  metrics?.metrics.addPool(load.pool, labels);
+  dashboard?.addPool(load.pool, labels, load.plan.connections);
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
+  if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   const stop = watchForStop(undefined, () => load.destroy());
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);
@@ -147,6 +154,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     stop.dispose();
     metrics?.close();
+    await dashboard?.close();
   }
 }
 

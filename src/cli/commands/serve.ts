@@ -8,6 +8,7 @@ import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts'
 import { formatBytes, formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../host-facts.ts';
+import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
@@ -29,6 +30,7 @@ Options:
   --holder auto|native|node  the connection holder (auto: native when built)
   --backlog N              listen backlog per worker, capped by somaxconn (default 4096)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
+  --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
   --broadcast-every D      broadcast one frame to every connection every D
   --json                   print the final summary as JSON (schema connlab.serve/1)
@@ -47,6 +49,7 @@ const options = {
   holder: { type: 'string' },
   backlog: { type: 'string' },
   metrics: { type: 'string' },
+  ...dashboardOption,
   duration: { type: 'string' },
   'broadcast-every': { type: 'string' },
   json: { type: 'boolean' },
@@ -109,7 +112,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     backlog: values.backlog === undefined ? undefined : parseCount(values.backlog, '--backlog', { min: 1 }),
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen });
+  const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
+  dashboard?.addPool(serve.pool, { role: 'server' });
+  if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen }).finally(() => dashboard?.close());
 }
 
 async function hold(
