@@ -91,6 +91,44 @@ describe('merging load results', () => {
   });
 });
 
+describe('the merged load report', () => {
+  it('shows each part and the exact percentiles, every marked number equal to the JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'connlab-merge-'));
+    try {
+      const files = [0, 1, 2].map((i) => {
+        const file = join(dir, `shard-${i + 1}.json`);
+        writeFileSync(file, JSON.stringify(loadResult(i, 3, samples(i + 1, 500), samples(i + 7, 400))));
+        return file;
+      });
+      const io = recordingIo();
+      assert.equal(await main(['merge', ...files, '--json', '--report', join(dir, 'r.html')], io), 0, io.err());
+      const merged = JSON.parse(io.out()) as MergedLoadResult;
+      const html = readFileSync(join(dir, 'r.html'), 'utf8');
+      assert.match(html, /connlab load report/);
+      assert.match(html, /shard 2\/3/);
+      const fields = [...html.matchAll(/data-field="([^"]+)">([^<]*)</g)].map((m) => [m[1] ?? '', m[2] ?? ''] as const);
+      assert.ok(fields.length > 15);
+      const at = (path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], merged);
+      for (const [path, text] of fields) {
+        const value = at(path);
+        assert.ok(text.replace(/[^\d.]/g, '').startsWith(String(value).replace(/[^\d.]/g, '').slice(0, 3)), `${path}: ${text} vs ${String(value)}`);
+      }
+      assert.ok(html.includes(`data-field="ramp.connect_ms.count">${merged.ramp.connect_ms.count.toLocaleString('en-US')}<`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses no files, and files that are not results', async () => {
+    const io = recordingIo();
+    assert.equal(await main(['merge'], io), 2);
+    assert.match(io.err(), /CONNLAB_ERR_USAGE/);
+    const other = recordingIo();
+    assert.equal(await main(['merge', '/nonexistent/x.json'], other), 2);
+    assert.match(other.err(), /CONNLAB_ERR_INVALID_ARGUMENT/);
+  });
+});
+
 describe('merging bench results', () => {
   it('adds connections and timelines and renders with the bench report', async () => {
     const bench = JSON.parse(readFileSync(new URL('../fixtures/bench-result.json', import.meta.url), 'utf8')) as BenchResult;
