@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as bench from './commands/bench.ts';
+import * as dashboard from './commands/dashboard.ts';
 import * as demo from './commands/demo.ts';
 import * as doctor from './commands/doctor.ts';
 import * as load from './commands/load.ts';
@@ -19,7 +20,7 @@ interface Command {
   run(argv: string[], io: Io): Promise<number>;
 }
 
-export const COMMANDS: Record<string, Command> = { doctor, serve, load, bench, demo, merge, k8s };
+export const COMMANDS: Record<string, Command> = { doctor, serve, load, bench, demo, merge, k8s, dashboard };
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -8,7 +8,14 @@ import type { WorkerPool } from '../engine/worker-pool.ts';
 import type { SourceLabels } from '../metrics/registry.ts';
 import { DASHBOARD_CSP, renderDashboardPage } from './page.ts';
 import { renderDashboardBody, type DashboardSnapshot } from './render.ts';
-import { PoolSampler } from './sampler.ts';
+import { PoolSampler, type ErrorRow, type SourceRow } from './sampler.ts';
+
+/** Where the dashboard's rows and points come from: local pools, or scraped endpoints. */
+export interface DashboardSampler {
+  rows(): SourceRow[];
+  errors(): ErrorRow[];
+  sample(): Promise<TimelinePoint>;
+}
 
 /** An hour of one-second points: enough for any run we make, bounded for any run at all. */
 export const MAX_TIMELINE_POINTS = 3600;
@@ -18,10 +25,12 @@ export interface DashboardOptions {
   port: number;
   title: string;
   intervalMs?: number;
+  /** Default: a PoolSampler, fed by addPool(). */
+  sampler?: DashboardSampler;
 }
 
 export class Dashboard {
-  readonly #sampler = new PoolSampler();
+  readonly #sampler: DashboardSampler;
   readonly #timeline: TimelinePoint[] = [];
   readonly #clients = new Set<ServerResponse>();
   readonly #title: string;
@@ -33,8 +42,9 @@ export class Dashboard {
   #ticking: Promise<void> = Promise.resolve();
   url = '';
 
-  private constructor(title: string) {
+  private constructor(title: string, sampler: DashboardSampler) {
     this.#title = title;
+    this.#sampler = sampler;
     this.#server = createServer((request, response) => {
       if (request.method === 'GET' && request.url === '/events') return this.#subscribe(response);
       if (request.method === 'GET' && request.url === '/') {
@@ -47,7 +57,7 @@ export class Dashboard {
   }
 
   static async start(options: DashboardOptions): Promise<Dashboard> {
-    const dashboard = new Dashboard(options.title);
+    const dashboard = new Dashboard(options.title, options.sampler ?? new PoolSampler());
     await new Promise<void>((resolve, reject) => {
       dashboard.#server.once('error', reject);
       dashboard.#server.listen(options.port, options.host, () => resolve());
@@ -61,6 +71,7 @@ export class Dashboard {
   }
 
   addPool(pool: WorkerPool, labels: SourceLabels, target: number | null = null): void {
+    if (!(this.#sampler instanceof PoolSampler)) throw new TypeError('this dashboard watches scraped endpoints, not pools');
     this.#sampler.addPool(pool, labels, target);
   }
 
