@@ -91,7 +91,8 @@ function renderSummary(r: BenchResult): string {
 <tbody>${rows}</tbody></table></section>`;
 }
 
-function renderCharts(r: BenchResult): string {
+/** The timeline charts; the live dashboard (src/dashboard/) renders through this too. */
+export function renderCharts(r: Pick<BenchResult, 'timeline'>): string {
   const phases = Object.entries(PHASE_FILLS)
     .map(([phase, fill]) => `<span><i class="swatch" style="background:${fill}"></i>${phase}</span>`)
     .join('');
@@ -101,7 +102,7 @@ function renderCharts(r: BenchResult): string {
   return `<section id="timeline"><h2>Over time</h2><div class="phases">${phases}</div>${figures}</section>`;
 }
 
-function renderLimits(r: BenchResult): string {
+export function renderLimits(r: Pick<BenchResult, 'limits'>): string {
   const entries = Object.entries(r.limits.headroom) as [string, number][];
   entries.sort(([a, x], [b, y]) => Number(b === r.limits.binding) - Number(a === r.limits.binding) || x - y);
   const rows = entries.map(([name, headroom]) => {
@@ -115,7 +116,7 @@ function renderLimits(r: BenchResult): string {
 <table><thead><tr><th>Limit</th><th class="num">Headroom (connections)</th></tr></thead><tbody>${body}</tbody></table></section>`;
 }
 
-function renderErrors(r: BenchResult): string {
+export function renderErrors(r: Pick<BenchResult, 'errors'>): string {
   const entries = Object.entries(r.errors).sort(([, a], [, b]) => b - a);
   const rows = entries.map(([errno, n]) => `<tr><td><code>${escapeHtml(errno)}</code></td><td class="num">${field(`errors.${errno}`, n)}</td></tr>`);
   const body = rows.length ? rows.join('\n') : '<tr><td colspan="2" class="note">no socket errors</td></tr>';

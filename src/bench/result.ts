@@ -5,6 +5,7 @@
 import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
+import type { LatencyHistograms } from '../load/load.ts';
 
 export const BENCH_SCHEMA = 'connlab.bench/1';
 
@@ -70,4 +71,17 @@ export interface BenchResult {
   started_at: string;
   command: string;
   timeline: TimelinePoint[];
+  /** Load's latency histograms, encoded, so `connlab merge` is exact (absent before 2026-11-30). */
+  histograms?: LatencyHistograms;
+  /** Set by `connlab merge`: which results this one adds up. */
+  merged?: MergeInfo;
+}
+
+export interface MergeInfo {
+  /** How many results were added. */
+  inputs: number;
+  /** Per input: its shard (when it was one) and what it held. */
+  parts: { shard: string | null; hostname: string | null; target: number; established: number; verified: number }[];
+  /** Sharded inputs: shard numbers (1-based) of the set that no input was. */
+  missing_shards: number[];
 }

@@ -31,6 +31,10 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void;
   /** Called as each phase begins. */
   onPhase?: (phase: BenchPhase) => void;
+  /** Called with each worker pool as it starts, so metrics and the dashboard can watch it. */
+  onPool?: (pool: WorkerPool, role: 'server' | 'load') => void;
+  /** Called with each timeline point as it is taken (the live dashboard draws them). */
+  onSample?: (point: TimelinePoint) => void;
 }
 
 export interface BenchProgress {
@@ -146,6 +150,7 @@ class Bench {
       cpu_busy: Math.round(cpuBusyShare(before.cpu, now.cpu) * 1000) / 1000,
       netstat: counterDelta(base.netstat, now.netstat),
     });
+    this.#options.onSample?.(this.#timeline.at(-1) as TimelinePoint);
     const progress = this.#load?.progress();
     this.#options.onProgress?.({
       phase: this.#phase,
@@ -208,11 +213,13 @@ class Bench {
     try {
       this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
       this.#serve.on('failed', (error) => this.#fail(error));
+      o.onPool?.(this.#serve.pool, 'server');
       await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
         fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab',
       });
+      o.onPool?.(this.#load.pool, 'load');
       await this.#until(this.#load.rampDone());
       if (!this.#stopReason) {
         await this.#enter('hold');
@@ -318,6 +325,7 @@ class Bench {
       started_at: this.#startedAt.toISOString(),
       command: o.command,
       timeline: this.#timeline,
+      ...(load ? { histograms: load.histograms } : {}),
     };
   }
 }

@@ -5,9 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as bench from './commands/bench.ts';
+import * as dashboard from './commands/dashboard.ts';
 import * as demo from './commands/demo.ts';
 import * as doctor from './commands/doctor.ts';
 import * as load from './commands/load.ts';
+import * as k8s from './commands/k8s.ts';
+import * as merge from './commands/merge.ts';
 import * as serve from './commands/serve.ts';
 import { paint, processIo, type Io } from './io.ts';
 
@@ -17,7 +20,7 @@ interface Command {
   run(argv: string[], io: Io): Promise<number>;
 }
 
-export const COMMANDS: Record<string, Command> = { doctor, serve, load, bench, demo };
+export const COMMANDS: Record<string, Command> = { doctor, serve, load, bench, demo, merge, k8s, dashboard };
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -11,6 +11,7 @@ import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
+import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
@@ -42,6 +43,8 @@ export interface LoadOptions {
    * `connlab` sends connlab's frames: pass it against connlab serve.
    */
   protocol?: ProtocolKind | ProtocolSettings;
+  /** This host's shard: `connections` and `ratePerSec` are then totals over all shards. */
+  shard?: ShardSpec;
 }
 
 export interface RampSummary {
@@ -80,6 +83,14 @@ export interface LoadResult {
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
+  /** Each latency histogram in µs, HdrHistogram compressed base64: what `connlab merge` adds up. */
+  histograms: LatencyHistograms;
+}
+
+export interface LatencyHistograms {
+  connect_us: string;
+  rtt_us: string;
+  broadcast_us: string;
 }
 
 export interface LoadProgress {
@@ -107,12 +118,12 @@ export function resolvePlanInput(options: LoadOptions, workers: number): PlanInp
   const poolPerSource = sourcePorts === 'kernel' ? Math.max(1, Math.floor(options.kernelPoolSize * KERNEL_POOL_FILL)) : options.kernelPoolSize;
   const sourceIps = options.sourceIps ??
     (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, poolPerSource) : undefined);
-  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize };
+  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize, ...(options.shard ? { shard: options.shard } : {}) };
 }
 
 export function planLoad(options: LoadOptions): { input: PlanInput; plan: TuplePlan } {
   const workers = options.workers === undefined || options.workers === 'auto'
-    ? clientWorkersFor(options.connections, options.fdSoftLimit)
+    ? clientWorkersFor(options.shard ? shardShare(options.connections, options.shard, options.destinations.length) : options.connections, options.fdSoftLimit)
     : options.workers;
   const input = resolvePlanInput(options, workers);
   return { input, plan: planTuples(input) };
@@ -237,6 +248,7 @@ export class LoadHandle {
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
       },
       holder: this.holder,
+      histograms: { connect_us: this.#connect.encoded(), rtt_us: this.#rtt.encoded(), broadcast_us: this.#broadcast.encoded() },
     };
   }
 }
@@ -247,7 +259,8 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const { input, plan } = planLoad(options);
   const kind = resolveHolderKind(options.holder ?? 'auto');
   const workers = plan.slices.length;
-  const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
+  const rate = options.ratePerSec && options.shard ? shardRate(options.ratePerSec, options.shard) : options.ratePerSec;
+  const ratePerWorker = rate ? rate / workers : null;
   const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
   if (kind === 'node' && settings.kind !== 'tcp' && settings.kind !== 'connlab') {
     throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${settings.kind}`, {

@@ -9,6 +9,7 @@
 // for the whole run at once.
 
 import { ConnlabError } from '../errors.ts';
+import { shardGlobalIndex, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { countInRanges, formatIpv4, type Destination, type Range } from './address.ts';
 
 /** The default planned source ports: wide, above the well-known and registered-service crowd. */
@@ -26,6 +27,8 @@ export interface PlanInput {
   workers: number;
   /** Kernel mode only: ports per (source, destination) pool, from ip_local_port_range. */
   kernelPoolSize?: number;
+  /** This host's shard: `connections` is then the total over all shards (src/shard/shard.ts). */
+  shard?: ShardSpec;
 }
 
 export interface Slice {
@@ -44,6 +47,17 @@ export interface TuplePlan {
   sourcePorts: number;
   destinations: number;
   slices: Slice[];
+  /** Sharded plans: the total over all shards; `connections` is this shard's share. */
+  shard?: ShardSpec & { total: number };
+}
+
+/**
+ * Whether the shards of a plan share one tuple space: yes when the source addresses are
+ * named (the shards may run on one host, so they stripe the global plan); no when the
+ * kernel picks the source, i.e. each shard's own host address (hosts keep them apart).
+ */
+export function sharesTupleSpace(input: Pick<PlanInput, 'sourceIps'>): boolean {
+  return input.sourceIps !== undefined;
 }
 
 /**
@@ -80,22 +94,28 @@ export function planTuples(input: PlanInput): TuplePlan {
   if (destinations === 0) {
     throw new ConnlabError('CONNLAB_ERR_IMPOSSIBLE_TARGET', 'no destination to connect to', { hint: 'name at least one address:port' });
   }
-  if (input.connections > capacity) {
+  // Each shard on its own host with the kernel's choice of source address: the hosts'
+  // addresses keep their tuples apart, so a shard plans only its share in its own space.
+  const wanted = input.shard && !sharesTupleSpace(input) ? shardShare(input.connections, input.shard, destinations) : input.connections;
+  if (wanted > capacity) {
     throw new ConnlabError(
       'CONNLAB_ERR_IMPOSSIBLE_TARGET',
-      `${input.connections.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
+      `${wanted.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
         `${sourcePorts.toLocaleString('en-US')} source ports × ${destinations} destination(s) = ${capacity.toLocaleString('en-US')}`,
       { hint: `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c` },
     );
   }
-  const workers = Math.max(1, Math.min(input.workers, input.connections));
+  // Sharded: slices index the shard's own sequence; the cursor maps it to global indices.
+  const connections = input.shard ? shardShare(input.connections, input.shard, destinations) : input.connections;
+  const workers = Math.max(1, Math.min(input.workers, connections));
   const slices: Slice[] = [];
   for (let w = 0; w < workers; w++) {
-    const start = Math.floor((w * input.connections) / workers);
-    const end = Math.floor(((w + 1) * input.connections) / workers);
+    const start = Math.floor((w * connections) / workers);
+    const end = Math.floor(((w + 1) * connections) / workers);
     slices.push({ worker: w, start, count: end - start });
   }
-  return { strategy: input.sourcePorts === 'kernel' ? 'kernel' : 'planned', connections: input.connections, capacity, sourceIps, sourcePorts, destinations, slices };
+  const shard = input.shard ? { ...input.shard, total: input.connections } : undefined;
+  return { strategy: input.sourcePorts === 'kernel' ? 'kernel' : 'planned', connections, capacity, sourceIps, sourcePorts, destinations, slices, ...(shard ? { shard } : {}) };
 }
 
 /**
@@ -114,8 +134,9 @@ export function createTupleCursor(input: PlanInput, slice: Pick<Slice, 'start' |
       const n = Math.max(0, Math.min(max, end - index));
       const out = new Uint32Array(n * 4);
       for (let k = 0; k < n; k++, index++) {
-        const dest = dests[index % dests.length] as Destination;
-        const pair = Math.floor(index / dests.length);
+        const g = input.shard && sharesTupleSpace(input) ? shardGlobalIndex(index, input.shard, dests.length) : index;
+        const dest = dests[g % dests.length] as Destination;
+        const pair = Math.floor(g / dests.length);
         out[k * 4] = ips[pair % ips.length] ?? 0;
         // Kernel mode: the pair index only spreads sources; the kernel picks the port.
         out[k * 4 + 1] = ports.length === 1 && ports[0] === 0 ? 0 : (ports[Math.floor(pair / ips.length)] ?? 0);

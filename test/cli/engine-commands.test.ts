@@ -115,8 +115,8 @@ describe('serve metrics', () => {
     try {
       await serve.refresh();
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      assert.match(text, /^connlab_connections 0$/m);
-      assert.match(text, /^connlab_worker_private_bytes\{worker="1"\} \d+$/m);
+      assert.match(text, /^connlab_connections\{role="server"\} 0$/m);
+      assert.match(text, /^connlab_worker_private_bytes\{role="server",worker="1"\} \d+$/m);
       assert.match(text, /^# TYPE connlab_accepted_total counter$/m);
       assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status, 404);
     } finally {

@@ -5,11 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startBench } from '../../bench/run-bench.ts';
-import { planBench } from '../../bench/plan-bench.ts';
+import { benchLimits, planBench } from '../../bench/plan-bench.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
+import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
+import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
@@ -35,6 +37,10 @@ Options:
   --hold D           how long to hold them before verifying (default 30s)
   --report FILE      the self-contained HTML report (default bench-report.html)
   --no-report        do not write the HTML report
+  --metrics [H:]P    Prometheus text at http://H:P/metrics while it runs, serve and
+                     load labelled role="server" / role="load" (host 127.0.0.1)
+  --dashboard [H:]P  a live page at http://H:P/, the report's charts updated every
+                     second by server-sent events (host 127.0.0.1; works offline)
   --json             print the result as JSON (schema connlab.bench/1)
   -h, --help         this help
 
@@ -53,6 +59,8 @@ const options = {
   report: { type: 'string' },
   'no-report': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...metricsOption,
+  ...dashboardOption,
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -77,7 +85,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
+  const metrics = await startCommandMetrics(values.metrics);
+  const dashboard = await startCommandDashboard(values.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
+  if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
+  if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
+  dashboard?.setLimits(benchLimits(plan));
   const bench = startBench({
+    onPool: (pool, role) => {
+      metrics?.metrics.addPool(pool, { role });
+      dashboard?.addPool(pool, { role }, role === 'load' ? connections : null);
+    },
+    onSample: (point) => dashboard?.pushPoint(point),
     connections,
     holdMs,
     host,
@@ -102,5 +120,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return result.outcome === 'completed' ? 0 : 130;
   } finally {
     stop.dispose();
+    metrics?.close();
+    await dashboard?.close();
   }
 }

@@ -7,10 +7,14 @@ import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult
 import { PROTOCOL_KINDS, type ProtocolSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
+import { formatShard } from '../../shard/shard.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
+import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
+import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { holderFallbackNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
@@ -62,6 +66,9 @@ Options:
                              connections every second (a soak: 3 = 3%/s; default 0)
   --workers auto|N           worker processes (auto: as the descriptor limit needs)
   --holder auto|native|node  the connection holder (auto: native when built)
+${shardHelp}
+${metricsHelp}
+${dashboardHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -73,6 +80,7 @@ Examples:
   connlab load 127.0.0.1:9000-9003 -c 200k --source-ips 127.0.0.2-127.0.0.5 --json
   connlab load 127.0.0.1:8080 -c 50000 --rate 5000 --source-ports kernel
   connlab load 127.0.0.1:9000 -c 1m --dry-run
+  connlab load 127.0.0.1:9000 -c 30000 --shard 2/3 --start-at 2026-11-30T14:00:00Z
 `;
 
 const options = {
@@ -98,6 +106,9 @@ const options = {
   'allow-partial': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...shardOptions,
+  ...metricsOption,
+  ...dashboardOption,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -119,6 +130,7 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     kernelPoolSize: facts.kernelPoolSize,
     churnPercentPerSec: values.churn === undefined ? undefined : parsePercent(values.churn, '--churn'),
     protocol: protocolFromFlags(values),
+    shard: shardFromFlags(values, process.env),
   };
 }
 
@@ -174,12 +186,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
-    const { plan } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions));
+    const { plan, input } = planLoad(loadOptions);
+    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
+  await waitForStartAt(values['start-at']);
   const netstatBefore = await readNetstatCounters();
-  const load = await startLoad(loadOptions);
+  const metrics = await startCommandMetrics(values.metrics);
+  const dashboard = await startCommandDashboard(values.dashboard, 'connlab load').catch((error: unknown) => { metrics?.close(); throw error; });
+  const load = await startLoad(loadOptions).catch(async (error: unknown) => { metrics?.close(); await dashboard?.close(); throw error; });
+  const labels = { role: 'load', ...(loadOptions.shard ? { shard: formatShard(loadOptions.shard) } : {}) } as const;
+  metrics?.metrics.addPool(load.pool, labels);
+  dashboard?.addPool(load.pool, labels, load.plan.connections);
+  if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
+  if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
   const stop = watchForStop(undefined, () => load.destroy());
   try {
@@ -193,6 +213,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return verdict.reached || values['allow-partial'] ? 0 : 1;
   } finally {
     stop.dispose();
+    metrics?.close();
+    await dashboard?.close();
   }
 }
 

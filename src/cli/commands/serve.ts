@@ -14,6 +14,7 @@ import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } fro
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { holderFallbackNote } from '../holder-note.ts';
+import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
@@ -43,6 +44,7 @@ Options:
                            D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
                            Both native holder only: Node cannot set them (see README)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
+  --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
   --broadcast-every D      broadcast one frame to every connection every D (at least 10ms)
   --json                   print the final summary as JSON (schema connlab.serve/1)
@@ -63,6 +65,7 @@ const options = {
   'send-buffer': { type: 'string' },
   'stall-timeout': { type: 'string' },
   metrics: { type: 'string' },
+  ...dashboardOption,
   duration: { type: 'string' },
   'broadcast-every': { type: 'string' },
   json: { type: 'boolean' },
@@ -162,7 +165,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
   io.stderr.write(holderFallbackNote(values.holder, serve.holder));
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits });
+  const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
+  dashboard?.addPool(serve.pool, { role: 'server' });
+  if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits }).finally(() => dashboard?.close());
 }
 
 async function hold(

@@ -1,0 +1,83 @@
+// `connlab merge`: reads result files, adds them up exactly (src/merge/), prints a
+// summary or the merged JSON, and writes the HTML report of the merged result.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { renderBenchReport } from '../../bench/report-html.ts';
+import { BENCH_SCHEMA, type BenchResult } from '../../bench/result.ts';
+import { ConnlabError } from '../../errors.ts';
+import { mergeResults, type AnyResult, type LabelledResult, type MergedLoadResult } from '../../merge/merge.ts';
+import { renderLoadReport } from '../../merge/report-load.ts';
+import { formatCount } from '../../units.ts';
+import { parseCommandArgs } from '../args.ts';
+import type { Io } from '../io.ts';
+
+export const summary = 'add up load or bench results from many hosts, with exact percentiles';
+
+export const help = `Usage: connlab merge RESULT.json… [--json] [--report out.html]
+
+Adds up results written by \`connlab load --json\` (for instance one per --shard) or by
+\`connlab bench --json\` into one result of the same schema. Counts, errors and closes add;
+latency percentiles are read from the added HDR histograms every result carries, so they
+are exact (the same as one host recording every sample), never averaged percentiles.
+Sharded load results are checked: one shard set, each shard once; missing shards are named.
+
+Options:
+  --json           print the merged result as JSON (same schema as the inputs)
+  --report FILE    write an HTML report: for bench results the bench report (timelines
+                   added second by second); for load results a page of tables (parts,
+                   exact latency, errors by limit, closes): load has no timeline to chart
+  -h, --help       this help
+
+Examples:
+  connlab merge shard-1.json shard-2.json shard-3.json
+  connlab merge results/*.json --json > merged.json --report merged.html
+`;
+
+const options = {
+  json: { type: 'boolean' },
+  report: { type: 'string' },
+} as const;
+
+function readResult(path: string): LabelledResult<AnyResult> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}`, { hint: 'name result files written with --json', cause: error });
+  }
+  try {
+    return { label: path, result: JSON.parse(text) as AnyResult };
+  } catch (error) {
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `${path} is not JSON`, { hint: 'name result files written with --json', cause: error });
+  }
+}
+
+function renderText(r: MergedLoadResult | BenchResult): string {
+  const m = r.merged;
+  const lines = [
+    `merged ${m?.inputs ?? 1} result(s): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} established, ${formatCount(r.connections.verified)} verified`,
+    ...(m?.parts ?? []).map((p, i) => `  ${p.shard ? `shard ${p.shard}` : p.hostname ?? `input ${i + 1}`}: ${formatCount(p.established)} of ${formatCount(p.target)} established, ${formatCount(p.verified)} verified`),
+    `connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms, max ${r.ramp.connect_ms.max} ms over ${formatCount(r.ramp.connect_ms.count)} connects (exact, from the added histograms)`,
+  ];
+  if ('ping' in r && r.ping.rtt_ms.count > 0) lines.push(`ping round trip p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms over ${formatCount(r.ping.rtt_ms.count)} pings`);
+  for (const [errno, n] of Object.entries(r.errors)) lines.push(`error ${errno} × ${formatCount(n)}`);
+  if (m?.missing_shards.length) lines.push(`missing shards: ${m.missing_shards.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('merge', argv, options, true);
+  if (values.help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  if (positionals.length === 0) throw new ConnlabError('CONNLAB_ERR_USAGE', 'merge needs result files', { hint: 'connlab merge a.json b.json' });
+  const merged = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`);
+  if (values.report !== undefined) {
+    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
+    writeFileSync(resolve(values.report), html);
+  }
+  io.stdout.write(values.json ? `${JSON.stringify(merged, null, 2)}\n` : renderText(merged));
+  return 0;
+}

@@ -1,0 +1,50 @@
+// The live dashboard's HTML, a pure function of one snapshot. The charts are the bench
+// report's own (renderCharts over the same timeline shape): no second charting code.
+// Sent whole every second; the page swaps it in.
+
+import { renderCharts, renderLimits } from '../bench/report-html.ts';
+import { escapeHtml, formatBytes, formatCount } from '../bench/report-format.ts';
+import type { BenchResult, TimelinePoint } from '../bench/result.ts';
+import type { ErrorRow, SourceRow } from './sampler.ts';
+
+export interface DashboardSnapshot {
+  /** Which command: "connlab load", "connlab bench" … */
+  title: string;
+  seq: number;
+  timeline: TimelinePoint[];
+  sources: readonly SourceRow[];
+  errors: readonly ErrorRow[];
+  /** Bench: doctor's limits for the run (binding limit and headroom). */
+  limits?: BenchResult['limits'];
+}
+
+const num = (text: string, field: string): string => `<span class="num" data-live="${escapeHtml(field)}">${escapeHtml(text)}</span>`;
+
+function sourcesTable(s: DashboardSnapshot): string {
+  const rows = s.sources.map((r, i) => `<tr><td>${escapeHtml(r.role)}${r.shard ? ` <code>${escapeHtml(r.shard)}</code>` : ''}</td>`
+    + `<td class="num">${num(formatCount(r.connections), `sources.${i}.connections`)}${r.target ? ` / ${formatCount(r.target)}` : ''}</td>`
+    + `<td class="num">${num(formatCount(r.verified), `sources.${i}.verified`)}</td>`
+    + `<td class="num">${escapeHtml(formatBytes(r.private_bytes))}</td>`
+    + `<td class="num">${r.connections > 0 ? escapeHtml(formatBytes(r.private_bytes / r.connections)) : '–'}</td></tr>`);
+  return `<section id="sources"><h2>By role and shard</h2><table><thead><tr><th>Source</th><th class="num">Connections</th>`
+    + `<th class="num">Verified</th><th class="num">Private memory</th><th class="num">Per connection</th></tr></thead><tbody>${rows.join('\n')}</tbody></table></section>`;
+}
+
+function errorsTable(s: DashboardSnapshot): string {
+  const rows = s.errors.map((e) => `<tr><td><code>${escapeHtml(e.errno)}</code></td><td><code>${escapeHtml(e.limit)}</code></td><td class="num">${escapeHtml(formatCount(e.count))}</td></tr>`);
+  const body = rows.length ? rows.join('\n') : '<tr><td colspan="3" class="note">no socket errors</td></tr>';
+  return `<section id="errors"><h2>Errors by limit</h2><table><thead><tr><th>errno</th><th>Limit</th><th class="num">Count</th></tr></thead><tbody>${body}</tbody></table></section>`;
+}
+
+export function renderDashboardBody(s: DashboardSnapshot): string {
+  const last = s.timeline.at(-1);
+  // A connection with both ends here is two sockets: count it once, at load when there is one.
+  const side = s.sources.some((r) => r.role === 'load') ? 'load' : 'server';
+  const held = s.sources.filter((r) => r.role === side).reduce((sum, r) => sum + r.connections, 0);
+  return `<header><p class="eyebrow">${escapeHtml(s.title)} · live</p>
+<h1>${num(formatCount(held), 'connections')} connections held</h1>
+<p class="lede">phase ${num(last?.phase ?? 'start', 'phase')} · ${num(String(last?.t ?? 0), 't')} s · update ${num(String(s.seq), 'seq')}</p></header>
+${sourcesTable(s)}
+${renderCharts({ timeline: s.timeline })}
+<div class="tables">${errorsTable(s)}${s.limits ? renderLimits({ limits: s.limits }) : ''}</div>`;
+}

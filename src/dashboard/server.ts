@@ -1,0 +1,124 @@
+// `--dashboard [HOST:]PORT`: GET / is the page, GET /events a server-sent event stream
+// with one rendered snapshot a second. One ticker for the whole dashboard; snapshots
+// are rendered only while someone watches. 127.0.0.1 unless the user names a host.
+
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { BenchResult, TimelinePoint } from '../bench/result.ts';
+import type { WorkerPool } from '../engine/worker-pool.ts';
+import type { SourceLabels } from '../metrics/registry.ts';
+import { DASHBOARD_CSP, renderDashboardPage } from './page.ts';
+import { renderDashboardBody, type DashboardSnapshot } from './render.ts';
+import { PoolSampler, type ErrorRow, type SourceRow } from './sampler.ts';
+
+/** Where the dashboard's rows and points come from: local pools, or scraped endpoints. */
+export interface DashboardSampler {
+  rows(): SourceRow[];
+  errors(): ErrorRow[];
+  sample(): Promise<TimelinePoint>;
+}
+
+/** An hour of one-second points: enough for any run we make, bounded for any run at all. */
+export const MAX_TIMELINE_POINTS = 3600;
+
+export interface DashboardOptions {
+  host: string;
+  port: number;
+  title: string;
+  intervalMs?: number;
+  /** Default: a PoolSampler, fed by addPool(). */
+  sampler?: DashboardSampler;
+}
+
+export class Dashboard {
+  readonly #sampler: DashboardSampler;
+  readonly #timeline: TimelinePoint[] = [];
+  readonly #clients = new Set<ServerResponse>();
+  readonly #title: string;
+  readonly #server: Server;
+  #external = false;
+  #limits: BenchResult['limits'] | undefined;
+  #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> = Promise.resolve();
+  url = '';
+
+  private constructor(title: string, sampler: DashboardSampler) {
+    this.#title = title;
+    this.#sampler = sampler;
+    this.#server = createServer((request, response) => {
+      if (request.method === 'GET' && request.url === '/events') return this.#subscribe(response);
+      if (request.method === 'GET' && request.url === '/') {
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP });
+        response.end(renderDashboardPage(this.#title, renderDashboardBody(this.#snapshot()), this.#seq));
+        return;
+      }
+      response.writeHead(404).end('try GET /\n');
+    });
+  }
+
+  static async start(options: DashboardOptions): Promise<Dashboard> {
+    const dashboard = new Dashboard(options.title, options.sampler ?? new PoolSampler());
+    await new Promise<void>((resolve, reject) => {
+      dashboard.#server.once('error', reject);
+      dashboard.#server.listen(options.port, options.host, () => resolve());
+    });
+    const address = dashboard.#server.address();
+    dashboard.url = `http://${options.host}:${typeof address === 'object' && address ? address.port : options.port}/`;
+    dashboard.#timer = setInterval(() => {
+      dashboard.#ticking = dashboard.#ticking.then(() => dashboard.#tick()).catch(() => {});
+    }, options.intervalMs ?? 1000);
+    return dashboard;
+  }
+
+  addPool(pool: WorkerPool, labels: SourceLabels, target: number | null = null): void {
+    if (!(this.#sampler instanceof PoolSampler)) throw new TypeError('this dashboard watches scraped endpoints, not pools');
+    this.#sampler.addPool(pool, labels, target);
+  }
+
+  /** Bench samples its own timeline: take its points instead of sampling here. */
+  pushPoint(point: TimelinePoint): void {
+    this.#external = true;
+    this.#push(point);
+  }
+
+  setLimits(limits: BenchResult['limits']): void {
+    this.#limits = limits;
+  }
+
+  #push(point: TimelinePoint): void {
+    this.#timeline.push(point);
+    if (this.#timeline.length > MAX_TIMELINE_POINTS) this.#timeline.shift();
+  }
+
+  #snapshot(): DashboardSnapshot {
+    return {
+      title: this.#title, seq: this.#seq, timeline: this.#timeline, sources: this.#sampler.rows(), errors: this.#sampler.errors(),
+      ...(this.#limits ? { limits: this.#limits } : {}),
+    };
+  }
+
+  #subscribe(response: ServerResponse): void {
+    response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    response.write('retry: 1000\n\n');
+    this.#clients.add(response);
+    response.on('close', () => this.#clients.delete(response));
+  }
+
+  async #tick(): Promise<void> {
+    if (!this.#external) this.#push(await this.#sampler.sample());
+    this.#seq += 1;
+    if (this.#clients.size === 0) return;
+    const frame = `data: ${JSON.stringify({ seq: this.#seq, html: renderDashboardBody(this.#snapshot()) })}\n\n`;
+    for (const client of this.#clients) client.write(frame);
+  }
+
+  /** Ends every stream and the server; safe to call twice. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#ticking;
+    for (const client of this.#clients) client.end();
+    this.#clients.clear();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
