@@ -47,7 +47,7 @@ describe('the live dashboard', () => {
     const port = await freePort();
     const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 1, fdSoftLimit: 20_000, reportIntervalMs: 100 });
     const dashboard = await Dashboard.start({ host: '127.0.0.1', port: 0, title: 'connlab test', intervalMs: 200 });
-    const load = await startLoad({ destinations: [{ ip: 0x7f000001, port }], connections: 500, fdSoftLimit: 20_000, kernelPoolSize: 28_232, workers: 1, reportIntervalMs: 100 });
+    const load = await startLoad({ destinations: [{ ip: 0x7f000001, port }], connections: 500, fdSoftLimit: 20_000, kernelPoolSize: 28_232, workers: 1, reportIntervalMs: 100, protocol: 'connlab' });
     dashboard.addPool(serve.pool, { role: 'server' });
     dashboard.addPool(load.pool, { role: 'load', shard: '1/1' }, 500);
     try {

@@ -45,7 +45,7 @@ async function runFleet(hosts: NetnsHost[], dir: string): Promise<void> {
   await until('serve to listen', 20_000, async () => (serve.stderr().includes('serving on') ? true : undefined));
   const startAt = ((Date.now() + 2000) / 1000).toFixed(3);
   const shards: Spawned[] = shardHosts.map((_, i) => connlabIn(shardHosts[i]!,
-    ['load', `${serveHost.address}:${PORT}`, '-c', String(N), '--shard', `${i + 1}/3`, '--start-at', startAt, '--duration', '4s', '--ping', '1s', '--json']));
+    ['load', `${serveHost.address}:${PORT}`, '-c', String(N), '--protocol', 'connlab', '--shard', `${i + 1}/3`, '--start-at', startAt, '--duration', '4s', '--ping', '1s', '--json']));
 
   // The kernel's word, while they hold: serve's socket table has exactly N distinct tuples,
   // each from a shard's own address, each shard's share.
@@ -81,7 +81,7 @@ async function runFleet(hosts: NetnsHost[], dir: string): Promise<void> {
   const io = recordingIo();
   assert.equal(await main(['merge', ...files, '--json'], io), 0, io.err());
   const merged = JSON.parse(io.out()) as LoadResult;
-  assert.deepEqual(merged.connections, { target: N, established: N, verified: N });
+  assert.deepEqual(merged.connections, { target: N, established: N, verified: N, peak: N, silent: 0 });
   // The merge's percentiles are those of all shards' samples recorded as one.
   const all = new LatencyRecorder();
   all.record(results.flatMap((r) => samplesOf(r.histograms.connect_us)));

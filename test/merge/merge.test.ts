@@ -71,7 +71,7 @@ describe('merging load results', () => {
 
   it('adds counts, errors, closes, processes and memory, and re-encodes the sum', () => {
     const merged = mergeResults(inputs, 'test') as MergedLoadResult;
-    assert.deepEqual(merged.connections, { target: 300, established: 3111, verified: 2703 });
+    assert.deepEqual(merged.connections, { target: 300, established: 3111, verified: 2703, peak: 3111, silent: 0 });
     assert.deepEqual(merged.errors, { EADDRNOTAVAIL: 4, ECONNRESET: 8 });
     assert.deepEqual(merged.explained.map((e) => [e.errno, e.cause, e.count]), [['ECONNRESET', 'server', 8], ['EADDRNOTAVAIL', 'ephemeral_ports', 4]]);
     assert.equal(merged.closed.peer, 3);

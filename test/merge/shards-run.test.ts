@@ -21,7 +21,7 @@ describe('three load shards on one host, then merge', () => {
     await new Promise((resolve) => setTimeout(resolve, 700));
     const startAt = String((Date.now() + 1500) / 1000);
     const shards = await Promise.all([1, 2, 3].map((i) =>
-      run(['load', `127.0.0.1:${port}`, '-c', String(total), '--shard', `${i}/3`, '--start-at', startAt, '--duration', '1s', '--ping', '500ms', '--json'])));
+      run(['load', `127.0.0.1:${port}`, '-c', String(total), '--protocol', 'connlab', '--shard', `${i}/3`, '--start-at', startAt, '--duration', '1s', '--ping', '500ms', '--json'])));
     const dir = mkdtempSync(join(tmpdir(), 'connlab-shards-'));
     try {
       const files = shards.map((s, i) => {
@@ -37,7 +37,7 @@ describe('three load shards on one host, then merge', () => {
       const merged = await run(['merge', ...files, '--json']);
       assert.equal(merged.status, 0, merged.err);
       const m = JSON.parse(merged.out);
-      assert.deepEqual(m.connections, { target: total, established: total, verified: total });
+      assert.deepEqual(m.connections, { target: total, established: total, verified: total, peak: total, silent: 0 });
       assert.deepEqual(m.merged.missing_shards, []);
       assert.equal(m.ramp.connect_ms.count, total);
       const text = await run(['merge', ...files]);

@@ -27,7 +27,7 @@ describe('metrics over HTTP', () => {
     const metricsPort = await freePort();
     const server = await startMetricsServer(metrics.registry, '127.0.0.1', metricsPort);
     const url = `http://127.0.0.1:${metricsPort}/metrics`;
-    const base = { fdSoftLimit: 20_000, kernelPoolSize: 28_232, workers: 1, reportIntervalMs: 100 };
+    const base = { fdSoftLimit: 20_000, kernelPoolSize: 28_232, workers: 1, reportIntervalMs: 100, protocol: 'connlab' as const };
     const load = await startLoad({ ...base, destinations: [{ ip: 0x7f000001, port }], connections: 3000, shard: { index: 1, count: 3 } });
     metrics.addPool(load.pool, { role: 'load', shard: '2/3' });
     // Nothing listens on `closed`: every connect is refused, counted under its limit.
@@ -88,7 +88,7 @@ describe('load --metrics and bench --metrics', () => {
     const metricsPort = await freePort();
     try {
       const io = recordingIo();
-      const run = main(['load', `127.0.0.1:${port}`, '-c', '2000', '--shard', '1/2', '--duration', '2s', '--metrics', String(metricsPort), '--json'], io);
+      const run = main(['load', `127.0.0.1:${port}`, '-c', '2000', '--protocol', 'connlab', '--shard', '1/2', '--duration', '2s', '--metrics', String(metricsPort), '--json'], io);
       const text = await scrapeWhile(run, `http://127.0.0.1:${metricsPort}/metrics`, (t) => sample(t, 'connlab_connections{role="load",shard="1/2"}') === 1000);
       assert.equal(await run, 0, io.err());
       assert.equal(sample(text, 'connlab_connections{role="load",shard="1/2"}'), 1000);
