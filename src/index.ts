@@ -79,3 +79,9 @@ export {
   type DemoResult,
   type DemoStep,
 } from './demo/index.ts';
+
+// many hosts: shards from the index alone, exact merges, Prometheus, Kubernetes.
+export { formatShard, parseShard, shardRate, shardShare, type ShardSpec } from './shard/shard.ts';
+export { mergeResults, type AnyResult, type LabelledResult, type MergedLoadResult } from './merge/merge.ts';
+export { ConnlabMetrics } from './metrics/registry.ts';
+export { METRICS } from './metrics/names.ts';
