@@ -1,7 +1,13 @@
-// Latency histograms in the supervisor. Workers send raw microsecond samples; they land
-// here in HDR histograms (3 significant digits, 1 µs to 1 hour), reported in milliseconds.
+// Latency histograms: HDR (3 significant digits, 1 µs to 1 hour), recorded where the
+// samples are taken and merged where they are summed. A worker records its drained
+// samples into one histogram per kind and sends it encoded (HdrHistogram's compressed
+// V2 format, base64: a few hundred bytes whatever the count); the supervisor decodes and
+// adds. A raw sample array (what a worker that cannot encode sends) is recorded as before.
+// Summaries are in milliseconds.
 
 import hdr from 'hdr-histogram-js';
+import type { HolderSamples } from './holder.ts';
+import type { EncodedLatency, LatencyKind } from './messages.ts';
 
 export interface LatencySummaryMs {
   p50: number;
@@ -12,19 +18,90 @@ export interface LatencySummaryMs {
 
 const HOUR_US = 3_600_000_000;
 
-export class LatencyRecorder {
-  #histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HOUR_US, numberOfSignificantValueDigits: 3 });
+export const LATENCY_KINDS: readonly LatencyKind[] = ['connectUs', 'rttUs', 'broadcastUs'];
 
+function emptyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HOUR_US, numberOfSignificantValueDigits: 3 });
+}
+
+export class LatencyRecorder {
+  #histogram = emptyHistogram();
+
+  get count(): number {
+    return this.#histogram.totalCount;
+  }
+
+  /** Raw samples in µs, clamped to the histogram's 1 µs .. 1 h. */
   record(samplesUs: ArrayLike<number>): void {
     for (let i = 0; i < samplesUs.length; i++) {
       this.#histogram.recordValue(Math.min(HOUR_US, Math.max(1, samplesUs[i] ?? 1)));
     }
   }
 
+  /** Adds a histogram encoded by encode() (another process's): the merge is exact bucket by bucket. */
+  addEncoded(encoded: string): void {
+    const other = hdr.decodeFromCompressedBase64(encoded);
+    this.#histogram.add(other);
+    other.destroy();
+  }
+
+  /** This histogram in HdrHistogram's compressed base64 form. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.#histogram);
+  }
+
+  reset(): void {
+    this.#histogram.reset();
+  }
+
+  /**
+   * p50, p99 and max at the histogram's resolution (3 significant digits). max is the
+   * 100th percentile, not the exact largest value: a decoded histogram only knows its
+   * buckets, so this is what makes a merged summary equal to one recorded in one place.
+   */
   summaryMs(): LatencySummaryMs {
     const h = this.#histogram;
     const ms = (us: number): number => Math.round(us) / 1000;
     if (h.totalCount === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
-    return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue), count: h.totalCount };
+    return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.getValueAtPercentile(100)), count: h.totalCount };
+  }
+}
+
+/**
+ * The worker's side: drained samples in, one encoded histogram per kind that had any
+ * out (a delta: what was recorded since the last report). Kinds without samples are
+ * left out, so an idle worker's report carries nothing.
+ */
+export class LatencyEncoder {
+  readonly #recorders = new Map<LatencyKind, LatencyRecorder>();
+
+  encodeDelta(samples: HolderSamples): EncodedLatency {
+    const out: EncodedLatency = {};
+    for (const kind of LATENCY_KINDS) {
+      const values = samples[kind];
+      if (values.length === 0) continue;
+      let recorder = this.#recorders.get(kind);
+      if (!recorder) this.#recorders.set(kind, (recorder = new LatencyRecorder()));
+      recorder.reset();
+      recorder.record(values);
+      out[kind] = recorder.encode();
+    }
+    return out;
+  }
+}
+
+/** The supervisor's side: one recorder per kind, fed by either shape of report. */
+export class LatencyMerger {
+  readonly connectUs = new LatencyRecorder();
+  readonly rttUs = new LatencyRecorder();
+  readonly broadcastUs = new LatencyRecorder();
+
+  add(report: { latency?: EncodedLatency; samples?: HolderSamples }): void {
+    for (const kind of LATENCY_KINDS) {
+      const encoded = report.latency?.[kind];
+      if (encoded) this[kind].addEncoded(encoded);
+      const raw = report.samples?.[kind];
+      if (raw && raw.length > 0) this[kind].record(raw);
+    }
   }
 }
