@@ -8,7 +8,9 @@
  * Once everything is established, each server process stamps CLOCK_REALTIME once and
  * writes a BROADCAST frame (connlab's 16-byte header, native/frame.c) on each of its
  * connections, as connlab's conn_broadcast does; each client reads with epoll and keeps
- * arrival time minus the stamp. The parent prints p50/p99/max and the total time as JSON.
+ * arrival time minus the stamp (`broadcast`, what connlab's broadcast latency measures)
+ * and minus its own write's time (`delivery`: the seq field carries the write's offset
+ * from the stamp). The parent prints p50/p99/max of both and the total time as JSON.
  *
  *   floor N P [port] [timeout_s]     e.g. floor 100000 6 47000 120
  *
@@ -45,7 +47,9 @@
 struct shared {
   uint64_t written_at_us[MAX_PROCESSES]; /* each server's stamp */
   uint64_t last_read_us[MAX_PROCESSES];  /* each client's last arrival */
-  uint32_t latency_us[]; /* one per connection, client k's slice at offset k * per */
+  /* Two per connection, client k's slice at offset 2 * k * per: since the broadcast
+   * stamp, and since this connection's own write. */
+  uint32_t latency_us[];
 };
 
 static pid_t children[2 * MAX_PROCESSES];
@@ -109,6 +113,10 @@ static void run_server(int k, uint32_t count, uint16_t port, struct shared *sh) 
   for (int i = 0; i < 8; i++) frame[8 + i] = (uint8_t)(t >> (56 - 8 * i));
   sh->written_at_us[k] = t;
   for (uint32_t i = 0; i < count; i++) {
+    /* The seq field carries this write's offset from the stamp (µs), so the client can
+     * also tell the delivery of each frame apart from the queueing before its write. */
+    uint32_t offset = (uint32_t)(real_us() - t);
+    for (int b = 0; b < 4; b++) frame[4 + b] = (uint8_t)(offset >> (24 - 8 * b));
     if (write(fds[i], frame, FRAME_BYTES) != FRAME_BYTES) die_child("write");
   }
   signal_parent('W');
@@ -143,11 +151,12 @@ static void run_client(int k, uint32_t count, uint16_t port, uint32_t per, struc
   for (uint32_t i = 0; i < count; i++) {
     int fd = connect_one(src_ip, &next_port, port);
     if (fd < 0) die_child("connect");
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 32) | (uint32_t)fd};
+    /* One-shot: each connection reports once and needs no EPOLL_CTL_DEL afterwards. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = ((uint64_t)i << 32) | (uint32_t)fd};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die_child("epoll_ctl");
   }
   signal_parent('C');
-  uint32_t *lat = sh->latency_us + (size_t)k * per;
+  uint32_t *lat = sh->latency_us + 2 * (size_t)k * per;
   struct epoll_event events[512];
   uint32_t got = 0;
   while (got < count) {
@@ -163,10 +172,11 @@ static void run_client(int k, uint32_t count, uint16_t port, uint32_t per, struc
         errno = r < 0 ? errno : EPROTO;
         die_child("read");
       }
-      uint64_t now = real_us(), sent = 0;
+      uint64_t now = real_us(), sent = 0, offset = 0;
       for (int b = 0; b < 8; b++) sent = (sent << 8) | frame[8 + b];
+      for (int b = 0; b < 4; b++) offset = (offset << 8) | frame[4 + b];
       lat[i] = now > sent ? (uint32_t)(now - sent) : 0;
-      epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+      lat[per + i] = now > sent + offset ? (uint32_t)(now - sent - offset) : 0;
       got++;
       sh->last_read_us[k] = now;
     }
@@ -236,7 +246,23 @@ static int cmp_u32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double ms(uint32_t us) { return us / 1000.0; }
+struct summary {
+  double p50_ms, p99_ms, max_ms;
+  size_t count;
+};
+
+/* Percentiles of one latency kind over every client's slice (0: since the broadcast
+ * stamp, 1: since the write), nearest rank as HdrHistogram's getValueAtPercentile. */
+static struct summary summarize(const struct shared *sh, uint32_t *all, const uint32_t *counts, long p, uint32_t per, int kind) {
+  size_t m = 0;
+  for (long k = 0; k < p; k++) {
+    memcpy(all + m, sh->latency_us + 2 * (size_t)k * per + (size_t)kind * per, counts[k] * sizeof *all);
+    m += counts[k];
+  }
+  qsort(all, m, sizeof *all, cmp_u32);
+  struct summary s = {all[(m * 50 + 99) / 100 - 1] / 1000.0, all[(m * 99 + 99) / 100 - 1] / 1000.0, all[m - 1] / 1000.0, m};
+  return s;
+}
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -258,7 +284,7 @@ int main(int argc, char **argv) {
             (unsigned long)fds.rlim_cur, 65535 - FIRST_SOURCE_PORT);
     return 2;
   }
-  size_t bytes = sizeof(struct shared) + (size_t)per * (size_t)p * sizeof(uint32_t);
+  size_t bytes = sizeof(struct shared) + 2 * (size_t)per * (size_t)p * sizeof(uint32_t);
   struct shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (sh == MAP_FAILED) fail("mmap");
   if (pipe(ready_pipe) < 0 || pipe(go_pipe) < 0 || pipe(end_pipe) < 0) fail("pipe");
@@ -287,17 +313,12 @@ int main(int argc, char **argv) {
   }
   uint32_t *all = malloc((size_t)n * sizeof *all);
   if (!all) fail("malloc");
-  size_t m = 0;
-  for (long k = 0; k < p; k++) {
-    memcpy(all + m, sh->latency_us + (size_t)k * per, counts[k] * sizeof *all);
-    m += counts[k];
-  }
-  qsort(all, m, sizeof *all, cmp_u32);
-  /* Nearest rank, as HdrHistogram's getValueAtPercentile reads it (to its 3 digits). */
-  uint32_t p50 = all[(size_t)((m * 50 + 99) / 100) - 1], p99 = all[(size_t)((m * 99 + 99) / 100) - 1], max = all[m - 1];
-  printf("{\"schema\":\"connlab.floor/1\",\"connections\":%ld,\"processes_per_side\":%ld,"
-         "\"connect_seconds\":%.3f,\"broadcast\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"delivered\":%zu,"
-         "\"total_ms\":%.3f},\"stamp\":\"CLOCK_REALTIME once per server process before its write loop\"}\n",
-         n, p, (established - connect_start) / 1e6, ms(p50), ms(p99), ms(max), m, (last - first) / 1000.0);
+  struct summary broadcast = summarize(sh, all, counts, p, per, 0);
+  struct summary delivery = summarize(sh, all, counts, p, per, 1);
+  printf("{\"schema\":\"connlab.floor/1\",\"connections\":%ld,\"processes_per_side\":%ld,\"connect_seconds\":%.3f,"
+         "\"broadcast\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"delivered\":%zu,\"total_ms\":%.3f},"
+         "\"delivery\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}}\n",
+         n, p, (established - connect_start) / 1e6, broadcast.p50_ms, broadcast.p99_ms, broadcast.max_ms, broadcast.count,
+         (last - first) / 1000.0, delivery.p50_ms, delivery.p99_ms, delivery.max_ms);
   return 0;
 }

@@ -19,8 +19,10 @@ export interface FloorResult {
   connections: number;
   processes_per_side: number;
   connect_seconds: number;
+  /** Arrival minus the server process's one stamp before its write loop: connlab's measure. */
   broadcast: { p50_ms: number; p99_ms: number; max_ms: number; delivered: number; total_ms: number };
-  stamp: string;
+  /** Arrival minus that connection's own write: the kernel's delivery alone. */
+  delivery: { p50_ms: number; p99_ms: number; max_ms: number };
 }
 
 export interface FloorOptions {
