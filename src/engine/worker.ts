@@ -122,10 +122,16 @@ class Worker {
 
   /** Pings every connection and answers when all have answered, or at the timeout. */
   async #ping(seq: number, timeoutMs: number): Promise<void> {
+    // The window starts when the round is asked for, not when pingAll() returns: the
+    // supervisor waits timeoutMs + 5 s from its send, and pingAll() blocks until every
+    // PING is written, which on a saturated host took longer than those 5 s. A worker
+    // timing from after its writes answered after the supervisor had stopped listening,
+    // and counted 0 (the first million: every worker did).
+    const asked = performance.now();
     this.#holder.pingAll(seq);
     // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
     if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp') timeoutMs = 0;
-    const deadline = performance.now() + timeoutMs;
+    const deadline = asked + timeoutMs;
     let stats = this.#holder.stats();
     while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {
       await new Promise((resolve) => setTimeout(resolve, PING_POLL_MS));
