@@ -124,9 +124,9 @@ class Worker {
   async #ping(seq: number, timeoutMs: number): Promise<void> {
     // The window starts when the round is asked for, not when pingAll() returns: the
     // supervisor waits timeoutMs + 5 s from its send, and pingAll() blocks until every
-    // PING is written, which on a saturated host took longer than those 5 s. A worker
-    // timing from after its writes answered after the supervisor had stopped listening,
-    // and counted 0 (the first million: every worker did).
+    // PING is written, which on a saturated host takes longer than those 5 s. A worker
+    // timing from after its writes answered after the supervisor had stopped listening
+    // and counted for nothing: how the first million reported 0 verified (README).
     const asked = performance.now();
     this.#holder.pingAll(seq);
     // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
