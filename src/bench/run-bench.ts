@@ -208,6 +208,9 @@ class Bench {
       intervalMs: this.#options.sampleIntervalMs ?? 1000,
       onSample: ({ atMs, readMs, slabAgeMs, sample }) => this.#record(atMs, sample, readMs, slabAgeMs),
     });
+    // Up before the workers start: a thread started among 100 forking processes took 3 s
+    // to load and left the start of the timeline empty.
+    await Promise.race([sampler.ready, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     try {
       const result = await this.#phases();
       if (this.#failure) throw this.#failure;

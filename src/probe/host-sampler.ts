@@ -28,6 +28,8 @@ export interface HostSamplerOptions {
 }
 
 export interface HostSampler {
+  /** Resolves with the first sample delivered (the thread is up and reading). */
+  ready: Promise<void>;
   /** Stops the thread; samples it already posted are delivered first. Idempotent. */
   stop(): Promise<void>;
 }
@@ -39,11 +41,18 @@ export function startHostSampler(options: HostSamplerOptions): HostSampler {
   const worker = new Worker(THREAD, { workerData: { intervalMs: options.intervalMs, root: options.root ?? '/' } });
   // It must never keep a finished (or crashed) supervisor alive.
   worker.unref();
-  worker.on('message', (message: TimedHostSample) => options.onSample(message));
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  worker.on('message', (message: TimedHostSample) => {
+    onReady();
+    options.onSample(message);
+  });
   // A sampler that fails loses the timeline's points, never the run.
   worker.on('error', () => {});
   let stopped: Promise<void> | undefined;
+  worker.once('exit', () => onReady());
   return {
+    ready,
     stop: () => (stopped ??= new Promise<void>((resolve) => {
       // Referenced while stopping: a caller awaiting this must keep the process alive.
       worker.ref();

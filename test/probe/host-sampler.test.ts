@@ -18,7 +18,7 @@ describe('the host sampler thread', () => {
     const mainTicks: number[] = [];
     const ticker = setInterval(() => mainTicks.push(wallMs()), 100);
     // Blocked once the thread runs (its first sample), so the window tests the cadence, not its start.
-    while (samples.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await sampler.ready;
     const from = wallMs();
     blockMainThread(1500);
     const to = wallMs();
@@ -39,10 +39,9 @@ describe('the host sampler thread', () => {
 
   it('stops: no sample arrives after stop() resolved, and stopping twice is harmless', async () => {
     let count = 0;
-    let first!: () => void;
-    const sampled = new Promise<void>((resolve) => (first = resolve));
-    const sampler = startHostSampler({ intervalMs: 20, root: `${fixtureRoot('this-machine')}/`, onSample: () => (count++, first()) });
-    await sampled;
+    const sampler = startHostSampler({ intervalMs: 20, root: `${fixtureRoot('this-machine')}/`, onSample: () => count++ });
+    await sampler.ready;
+    assert.ok(count > 0, 'ready means a sample was delivered');
     await sampler.stop();
     await sampler.stop();
     const after = count;
