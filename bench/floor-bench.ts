@@ -7,13 +7,21 @@
 // bench/results/floor-<N>-<date>.json, every floor round included.
 //
 //   npm run bench:floor -- --connections 100k           (default 100k, hold 5s)
-//   sudo npm run bench:floor -- --connections 1m --hold 10s
+//   sudo npm run bench:floor -- --connections 2m --hold 10s
+//
+// The floor needs as many open files as the bench: when fs.file-max binds, this script
+// (as root) raises it once for both, as bench would, and restores it at the end, also
+// after Ctrl-C or a failure.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { planFileMaxRaise } from '../src/bench/file-max.ts';
 import { main } from '../src/cli/main.ts';
 import { processIo } from '../src/cli/io.ts';
+import { SettingsGuard } from '../src/demo/settings.ts';
+import { createHostReader } from '../src/limits/host-reader.ts';
+import { readHostSnapshot } from '../src/limits/snapshot.ts';
 import { parseCount } from '../src/units.ts';
 import { freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
 
@@ -25,9 +33,26 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const dir = new URL('./results/', import.meta.url).pathname;
 mkdirSync(dir, { recursive: true });
 
+const guard = new SettingsGuard({
+  signals: false, // bench's own Ctrl-C handling runs first; ours is installed after it
+  onChange: (name, from, to) => process.stderr.write(`bench:floor: ${name} ${from} -> ${to} for the bench and the floor; restored afterwards\n`),
+  onRestore: (r) => process.stderr.write(`bench:floor: ${r.name} ${r.restored ? `restored to ${r.after}` : `NOT restored: reads ${r.after}, was ${r.from}`}\n`),
+});
+const restore = (): void => void guard.restore();
+process.once('exit', restore);
+const raise = planFileMaxRaise(readHostSnapshot(createHostReader('/'), { user: userInfo().username }), connections);
+if (raise?.fitsAfter && process.getuid?.() === 0) guard.set('fs.file-max', String(raise.to));
+
 let json = '';
 const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
 const status = await main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io);
+// From here on a Ctrl-C ends the floor (its processes die with it) and restores file-max.
+const onSignal = (signal: NodeJS.Signals): void => {
+  guard.restore();
+  process.kill(process.pid, signal);
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
 if (!json) {
   process.exitCode = status || 1;
 } else {
@@ -70,3 +95,6 @@ if (!json) {
   );
   process.exitCode = status;
 }
+guard.restore();
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);
