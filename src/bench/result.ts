@@ -33,6 +33,12 @@ export interface TimelinePoint {
   cpu_busy: number;
   /** Kernel counters since the start: ListenOverflows, ListenDrops, TCPAbortOnMemory, TCPTimeouts. */
   netstat: Record<string, number>;
+  /** How long reading this sample's /proc files took, ms (absent in older results). */
+  sample_read_ms?: number;
+  /** How old slab_bytes is: /proc/slabinfo is read in the background (host-sampler-thread.ts), ms. */
+  slab_age_ms?: number;
+  /** The supervisor's longest event-loop delay since the previous point, ms (absent in older results). */
+  loop_delay_ms?: number;
 }
 
 export type BenchPhase = 'start' | 'ramp' | 'verify' | 'hold' | 'broadcast' | 'teardown';

@@ -1,15 +1,18 @@
 // The million-connection experiment on one host: serve and load on loopback, ramp, hold,
-// verify, broadcast, tear down, with a timeline sampled once a second throughout. A stop
+// verify, broadcast, tear down, with a timeline sampled once a second throughout (on a
+// thread of its own: host-sampler.ts, so a busy supervisor leaves no gaps). A stop
 // (Ctrl-C, SIGTERM, close()) at any phase skips to the teardown and still returns the
 // result so far, with the time actually held and the last memory measured; every worker
 // is ended by the pools, gracefully and then by PID. A serve worker that crash-loops
 // ends the run with CONNLAB_ERR_CRASH_LOOP after the same teardown.
 
 import { hostname } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { LoadResult } from '../load/load.ts';
 import { startLoad, type LoadHandle } from '../load/load.ts';
 import type { HostSnapshot } from '../limits/snapshot.ts';
-import { cpuBusyShare, sampleHost, type HostSample } from '../probe/host-sample.ts';
+import { cpuBusyShare, sampleHostSync, type HostSample } from '../probe/host-sample.ts';
+import { startHostSampler } from '../probe/host-sampler.ts';
 import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
@@ -83,12 +86,17 @@ class Bench {
   readonly #timeline: TimelinePoint[] = [];
   readonly #startedAt = new Date();
   readonly #t0 = performance.now();
+  /** The wall clock (performance.timeOrigin-based, ms) at #t0: sampler threads stamp in it. */
+  readonly #t0Ms = performance.timeOrigin + this.#t0;
   #phase: BenchPhase = 'start';
+  /** When each phase began (same clock as #t0Ms): a sample belongs to the phase of its time. */
+  readonly #phaseLog: { atMs: number; phase: BenchPhase }[] = [{ atMs: -Infinity, phase: 'start' }];
+  /** The supervisor's event-loop delay since the previous timeline point. */
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 20 });
   #serve: ServeHandle | undefined;
   #load: LoadHandle | undefined;
   #baseline: HostSample | undefined;
   #last: HostSample | undefined;
-  #sampling: Promise<void> = Promise.resolve();
   #stopReason: StopReason | undefined;
   #failure: ConnlabError | undefined;
   #holdStartMs: number | undefined;
@@ -127,16 +135,24 @@ class Bench {
     return Promise.race([work, this.#stopped.then(() => undefined)]);
   }
 
-  async #sample(): Promise<void> {
-    const now = await sampleHost();
+  #phaseAt(atMs: number): BenchPhase {
+    let phase: BenchPhase = 'start';
+    for (const entry of this.#phaseLog) if (entry.atMs <= atMs) phase = entry.phase;
+    return phase;
+  }
+
+  /** Adds a timeline point for a host sample taken at `atMs` (the sampler's clock). */
+  #record(atMs: number, now: HostSample, readMs: number, slabAgeMs = 0): void {
     const before = this.#last ?? now;
     this.#last = now;
     const base = this.#baseline ?? now;
     const server = poolMemory(this.#serve?.pool);
     const load = poolMemory(this.#load?.pool);
+    const loopDelayMs = this.#loopDelay.max / 1e6;
+    this.#loopDelay.reset();
     this.#timeline.push({
-      t: Math.round(this.#seconds() * 1000) / 1000,
-      phase: this.#phase,
+      t: Math.round(atMs - this.#t0Ms) / 1000,
+      phase: this.#phaseAt(atMs),
       kernel_sockets: now.tcpInUse,
       server_connections: this.#serve?.pool.totals().established ?? 0,
       load_connections: this.#load?.pool.totals().established ?? 0,
@@ -149,6 +165,9 @@ class Bench {
       load_heap_bytes: load.heapBytes,
       cpu_busy: Math.round(cpuBusyShare(before.cpu, now.cpu) * 1000) / 1000,
       netstat: counterDelta(base.netstat, now.netstat),
+      sample_read_ms: Math.round(readMs * 10) / 10,
+      slab_age_ms: Math.round(slabAgeMs),
+      loop_delay_ms: Math.round(loopDelayMs),
     });
     this.#options.onSample?.(this.#timeline.at(-1) as TimelinePoint);
     const progress = this.#load?.progress();
@@ -161,15 +180,22 @@ class Bench {
     });
   }
 
+  /** A sample taken here and now, on the main thread (a phase boundary). */
+  #sampleNow(): void {
+    const start = performance.now();
+    const now = sampleHostSync();
+    this.#record(performance.timeOrigin + start, now, performance.now() - start);
+  }
+
   /**
    * Closes the current phase with a sample of current counts, then enters the next, so
    * a phase shorter than the sampling interval (a 0.5 s ramp) still shows in the timeline.
    */
   async #enter(phase: BenchPhase): Promise<void> {
     await Promise.all([this.#serve?.pool.refresh(), this.#load?.pool.refresh()].filter(Boolean));
-    this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
-    await this.#sampling;
+    this.#sampleNow();
     this.#phase = phase;
+    this.#phaseLog.push({ atMs: performance.timeOrigin + performance.now(), phase });
     this.#options.onPhase?.(phase);
   }
 
@@ -180,18 +206,23 @@ class Bench {
         `this host cannot hold ${this.#options.connections.toLocaleString('en-US')} connections with both ends here: ${b?.name} allows ${b?.allows.toLocaleString('en-US')} (${b?.error})`,
         { hint: this.plan.report.advice[0]?.line ?? 'run connlab doctor --role both --connections N for the advice' });
     }
-    this.#baseline = await sampleHost();
+    this.#baseline = sampleHostSync();
     this.#last = this.#baseline;
-    const ticker = setInterval(() => {
-      this.#sampling = this.#sampling.then(() => this.#sample()).catch(() => {});
-    }, this.#options.sampleIntervalMs ?? 1000);
+    this.#loopDelay.enable();
+    const sampler = startHostSampler({
+      intervalMs: this.#options.sampleIntervalMs ?? 1000,
+      onSample: ({ atMs, readMs, slabAgeMs, sample }) => this.#record(atMs, sample, readMs, slabAgeMs),
+    });
+    // Up before the workers start: a thread started among 100 forking processes took 3 s
+    // to load and left the start of the timeline empty.
+    await Promise.race([sampler.ready, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     try {
       const result = await this.#phases();
       if (this.#failure) throw this.#failure;
       return result;
     } finally {
-      clearInterval(ticker);
-      await this.#sampling;
+      await sampler.stop();
+      this.#loopDelay.disable();
     }
   }
 
@@ -231,7 +262,7 @@ class Bench {
         await this.#enter('verify');
         verified = (await this.#load.ping(roundTimeoutMs(o.connections))).verified;
         await Promise.all([this.#serve.pool.refresh(), this.#load.pool.refresh()]);
-        held = await sampleHost();
+        held = sampleHostSync();
         privateAtHold = { server: poolMemory(this.#serve.pool).privateBytes, load: poolMemory(this.#load.pool).privateBytes };
       }
       if (!this.#stopReason) {
@@ -324,7 +355,8 @@ class Bench {
       },
       started_at: this.#startedAt.toISOString(),
       command: o.command,
-      timeline: this.#timeline,
+      // Main-thread phase samples and the sampler thread's interleave: in time order.
+      timeline: this.#timeline.sort((a, b) => a.t - b.t),
       ...(load ? { histograms: load.histograms } : {}),
     };
   }

@@ -25,6 +25,11 @@ export interface SettingsGuardOptions {
   root?: string;
   onChange?: (name: string, from: string, to: string) => void;
   onRestore?: (record: SettingRecord) => void;
+  /**
+   * false: install no SIGINT/SIGTERM handlers. For a caller whose own signal handling
+   * stops gracefully and restores in a `finally` (bench); it restores on 'exit' too.
+   */
+  signals?: boolean;
 }
 
 /** `32768\t60999\n` and `32768 60999` are the same setting. */
@@ -47,6 +52,7 @@ export class SettingsGuard {
 
   /** Installs the signal handlers; restore() removes them. */
   arm(): this {
+    if (this.#options.signals === false) return this;
     if (!this.#armed) for (const signal of SIGNALS) process.on(signal, this.#onSignal);
     this.#armed = true;
     return this;

@@ -1,9 +1,14 @@
-// Latency histograms in the supervisor. Workers send raw microsecond samples; they land
-// here in HDR histograms (3 significant digits, 1 µs to 1 hour), reported in milliseconds.
-// Results also carry each histogram encoded (HdrHistogram's compressed base64), so
-// `connlab merge` recomputes percentiles over many hosts exactly (src/merge/).
+// Latency histograms: HDR (3 significant digits, 1 µs to 1 hour), recorded where the
+// samples are taken and merged where they are summed. A worker records its drained
+// samples into one histogram per kind and sends it encoded (HdrHistogram's compressed
+// V2 format, base64: a few hundred bytes whatever the count); the supervisor decodes and
+// adds. A raw sample array (what a worker that cannot encode sends) is recorded as before.
+// Summaries are in milliseconds. Results carry each histogram encoded too, so `connlab
+// merge` recomputes percentiles over many hosts exactly (src/merge/).
 
 import hdr from 'hdr-histogram-js';
+import type { HolderSamples } from './holder.ts';
+import type { EncodedLatency, LatencyKind } from './messages.ts';
 
 export interface LatencySummaryMs {
   p50: number;
@@ -14,33 +19,117 @@ export interface LatencySummaryMs {
 
 const HOUR_US = 3_600_000_000;
 
-/** An empty histogram in the one configuration every recorder and merge uses. */
-export function buildLatencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HOUR_US, numberOfSignificantValueDigits: 3 });
+export const LATENCY_KINDS: readonly LatencyKind[] = ['connectUs', 'rttUs', 'broadcastUs'];
+
+/**
+ * packed: memory grows with the buckets in use (a few KiB for one report's samples)
+ * instead of a fixed ~93 KiB of counters, which would cost each of a million's 114
+ * workers ~280 KiB for its three kinds, 32 MB in all.
+ */
+function emptyHistogram(packed: boolean): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HOUR_US, numberOfSignificantValueDigits: 3, ...(packed ? { bitBucketSize: 'packed' as const } : {}) });
 }
 
-/** p50, p99 and max in milliseconds (µs rounded to 1 µs), the same for one host and a merge. */
+/** An empty histogram in the one configuration every recorder and merge uses. */
+export function buildLatencyHistogram(): hdr.Histogram {
+  return emptyHistogram(false);
+}
+
+/**
+ * p50, p99 and max in milliseconds (µs rounded to 1 µs) at the histogram's resolution.
+ * max is the 100th percentile, not the exact largest value: a decoded histogram only
+ * knows its buckets, so this is what makes a merged summary equal to one recorded in one
+ * place.
+ */
 export function summarizeUs(h: hdr.Histogram): LatencySummaryMs {
   const ms = (us: number): number => Math.round(us) / 1000;
   if (h.totalCount === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
-  return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue), count: h.totalCount };
+  return { p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.getValueAtPercentile(100)), count: h.totalCount };
 }
 
 export class LatencyRecorder {
-  #histogram = buildLatencyHistogram();
+  readonly #histogram: hdr.Histogram;
 
+  constructor(options: { packed?: boolean } = {}) {
+    this.#histogram = emptyHistogram(options.packed === true);
+  }
+
+  get count(): number {
+    return this.#histogram.totalCount;
+  }
+
+  /** Raw samples in µs, clamped to the histogram's 1 µs .. 1 h. */
   record(samplesUs: ArrayLike<number>): void {
     for (let i = 0; i < samplesUs.length; i++) {
       this.#histogram.recordValue(Math.min(HOUR_US, Math.max(1, samplesUs[i] ?? 1)));
     }
   }
 
+  /** Adds a histogram encoded by encode() (another process's): the merge is exact bucket by bucket. */
+  addEncoded(encoded: string): void {
+    const other = hdr.decodeFromCompressedBase64(encoded);
+    this.#histogram.add(other);
+    other.destroy();
+  }
+
+  /** This histogram in HdrHistogram's compressed base64 form. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.#histogram);
+  }
+
   summaryMs(): LatencySummaryMs {
     return summarizeUs(this.#histogram);
   }
+}
 
-  /** The whole histogram (µs), compressed and base64-encoded, for an exact merge later. */
-  encoded(): string {
-    return hdr.encodeIntoCompressedBase64(this.#histogram);
+/**
+ * Calls `visit` once per recorded bucket of an encoded histogram with the bucket's value
+ * in µs and how many samples it holds: how a consumer that keeps its own buckets
+ * (Prometheus) takes a worker's encoded delta without the raw samples.
+ */
+export function forEachRecorded(encoded: string, visit: (valueUs: number, count: number) => void): void {
+  const h = hdr.decodeFromCompressedBase64(encoded, 32, false) as hdr.JsHistogram;
+  const values = h.recordedValuesIterator;
+  values.reset();
+  while (values.hasNext()) {
+    const step = values.next();
+    visit(step.valueIteratedTo, step.countAddedInThisIterationStep);
+  }
+  h.destroy();
+}
+
+/**
+ * The worker's side: drained samples in, one encoded histogram per kind that had any
+ * out (a delta: what was recorded since the last report). Kinds without samples are
+ * left out, so an idle worker's report carries nothing.
+ */
+export class LatencyEncoder {
+  /** Nothing is kept between reports: a worker holding connections idle holds no histogram. */
+  encodeDelta(samples: HolderSamples): EncodedLatency {
+    const out: EncodedLatency = {};
+    for (const kind of LATENCY_KINDS) {
+      const values = samples[kind];
+      if (values.length === 0) continue;
+      const recorder = new LatencyRecorder({ packed: true });
+      recorder.record(values);
+      out[kind] = recorder.encode();
+    }
+    return out;
+  }
+}
+
+/** The supervisor's side: one recorder per kind, fed by either shape of report. */
+export class LatencyMerger {
+  readonly connectUs = new LatencyRecorder();
+  readonly rttUs = new LatencyRecorder();
+  readonly broadcastUs = new LatencyRecorder();
+
+  add(report: { latency?: EncodedLatency; samples?: HolderSamples }): void {
+    for (const kind of LATENCY_KINDS) {
+      const encoded = report.latency?.[kind];
+      if (encoded) this[kind].addEncoded(encoded);
+      const raw = report.samples?.[kind];
+      if (raw && raw.length > 0) this[kind].record(raw);
+    }
   }
 }

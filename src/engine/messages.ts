@@ -1,7 +1,8 @@
 // The messages between a supervisor and its worker processes: a discriminated union on
 // `type`, checked where it arrives (a malformed message is a bug and is rejected, not
 // guessed at). Counters travel as cumulative snapshots, so a late message never loses a
-// count; latency samples travel as deltas and are merged into histograms by the parent.
+// count; latency travels as deltas: histograms encoded by the worker, added by the parent
+// (see WorkerReport), so no sample crosses a process boundary on its own.
 
 import type { ProcessMemory } from '../probe/process-memory.ts';
 import type { PlanInput, Slice } from '../tuple/plan.ts';
@@ -52,10 +53,30 @@ export type ToWorker =
   | { type: 'report' }
   | { type: 'close' };
 
+/** The three latencies a holder measures, named as in HolderSamples (all in µs). */
+export type LatencyKind = keyof HolderSamples;
+
+/**
+ * Latency recorded since the previous report, one histogram per kind that had samples
+ * (kinds without any are absent). Each value is an HDR histogram of microseconds in
+ * HdrHistogram's compressed V2 encoding, base64 (what hdr-histogram-js
+ * encodeIntoCompressedBase64 and Java/C HdrHistogram's encodeCompressed produce):
+ * lowest discernible value 1 µs, highest trackable 3,600,000,000 µs (values outside
+ * clamped into that range), 3 significant digits. The parent decodes and adds them.
+ */
+export type EncodedLatency = Partial<Record<LatencyKind, string>>;
+
 export interface WorkerReport {
   type: 'report';
   stats: HolderStats;
-  samples: HolderSamples;
+  /** Latency since the last report as encoded histograms: what a worker should send. */
+  latency?: EncodedLatency;
+  /**
+   * Latency since the last report as raw µs samples: the compatibility path for a worker
+   * that cannot encode histograms (the C worker); the parent records them one by one.
+   * A report may carry both; each sample must travel in exactly one of them.
+   */
+  samples?: HolderSamples;
   memory: ProcessMemory | null;
   heapUsedBytes: number;
   /** Client: every tuple of the slice has been tried and none is in flight. */

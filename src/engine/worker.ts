@@ -1,6 +1,6 @@
 // The worker process: one holder, one ticker. The supervisor forks this file with an IPC
 // channel, sends `start`, and from then on the worker reports cumulative counters and
-// drained latency samples every reportIntervalMs. A client worker also ramps its slice
+// the latency since its last report, as encoded histograms, every reportIntervalMs. A client worker also ramps its slice
 // of the tuple plan: each tick it tops the in-flight window up to maxPending, paced by
 // the rate if one is set. No worker outlives its supervisor (parent-watch.ts): the
 // kernel kills it with its parent, and a closed channel or a changed parent PID ends it
@@ -13,6 +13,7 @@ import { isConnlabError } from '../errors.ts';
 import { readProcessMemory } from '../probe/process-memory.ts';
 import { createTupleCursor } from '../tuple/plan.ts';
 import { createHolder } from './create-holder.ts';
+import { LatencyEncoder } from './latency.ts';
 import type { Holder } from './holder.ts';
 import { isToWorker, type ClientWorkerConfig, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
 import { expectedParentPid, watchParent } from './parent-watch.ts';
@@ -43,6 +44,7 @@ class Worker {
   #churnTimer: NodeJS.Timeout | undefined;
   #reportTimer: NodeJS.Timeout;
   #closing = false;
+  readonly #latency = new LatencyEncoder();
 
   constructor(config: WorkerConfig) {
     this.#config = config;
@@ -114,16 +116,22 @@ class Worker {
     if (this.#closing) return;
     const memory = (await readProcessMemory('self')) ?? null;
     if (this.#closing) return;
-    const samples = this.#holder.drainSamples();
-    send({ type: 'report', stats: this.#holder.stats(), samples, memory, heapUsedBytes: getHeapStatistics().used_heap_size, rampDone: this.#rampDone() });
+    const latency = this.#latency.encodeDelta(this.#holder.drainSamples());
+    send({ type: 'report', stats: this.#holder.stats(), latency, memory, heapUsedBytes: getHeapStatistics().used_heap_size, rampDone: this.#rampDone() });
   }
 
   /** Pings every connection and answers when all have answered, or at the timeout. */
   async #ping(seq: number, timeoutMs: number): Promise<void> {
+    // The window starts when the round is asked for, not when pingAll() returns: the
+    // supervisor waits timeoutMs + 5 s from its send, and pingAll() blocks until every
+    // PING is written, which on a saturated host takes longer than those 5 s. A worker
+    // timing from after its writes answered after the supervisor had stopped listening
+    // and counted for nothing: how the first million reported 0 verified (README).
+    const asked = performance.now();
     this.#holder.pingAll(seq);
     // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
     if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp') timeoutMs = 0;
-    const deadline = performance.now() + timeoutMs;
+    const deadline = asked + timeoutMs;
     let stats = this.#holder.stats();
     while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {
       await new Promise((resolve) => setTimeout(resolve, PING_POLL_MS));

@@ -1,11 +1,11 @@
 // connlab load as a library: plans the four-tuples, spreads them over client workers,
-// ramps, verifies with a ping round, and closes. Latency samples from the workers land
-// in HDR histograms here; counters are summed from the workers' latest snapshots.
+// ramps, verifies with a ping round, and closes. The workers' latency histograms are
+// added here; counters are summed from the workers' latest snapshots.
 
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { ConnlabError } from '../errors.ts';
 import type { HolderStats, ProtocolCodes, ProtocolKind } from '../engine/holder.ts';
-import { LatencyRecorder, type LatencySummaryMs } from '../engine/latency.ts';
+import { LatencyMerger, type LatencySummaryMs } from '../engine/latency.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
@@ -135,9 +135,7 @@ export class LoadHandle {
   readonly holder: string;
   readonly #target: number;
   #startedAt: number | undefined;
-  readonly #connect = new LatencyRecorder();
-  readonly #rtt = new LatencyRecorder();
-  readonly #broadcast = new LatencyRecorder();
+  readonly #latency = new LatencyMerger();
   readonly #rate = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
   readonly #ramp: RampTracker;
   readonly #lifecycle = new Lifecycle<LoadResult>('load');
@@ -160,9 +158,7 @@ export class LoadHandle {
       if (message.type === 'started') this.#startedAt ??= performance.now();
     });
     pool.on('report', (_index, report) => {
-      this.#connect.record(report.samples.connectUs);
-      this.#rtt.record(report.samples.rttUs);
-      this.#broadcast.record(report.samples.broadcastUs);
+      this.#latency.add(report);
       // The rate and the peak advance when a report arrives, never when progress() is read.
       const totals = this.pool.totals();
       this.#rate.update(totals.connected);
@@ -231,9 +227,9 @@ export class LoadHandle {
         silent: this.#silent,
       },
       protocol: this.#protocol,
-      ramp: { seconds: round(seconds, 3), per_second: seconds > 0 ? Math.round(totals.connected / seconds) : 0, connect_ms: this.#connect.summaryMs() },
-      ping: { rtt_ms: this.#rtt.summaryMs() },
-      broadcast: { received: totals.broadcastsReceived, latency_ms: this.#broadcast.summaryMs() },
+      ramp: { seconds: round(seconds, 3), per_second: seconds > 0 ? Math.round(totals.connected / seconds) : 0, connect_ms: this.#latency.connectUs.summaryMs() },
+      ping: { rtt_ms: this.#latency.rttUs.summaryMs() },
+      broadcast: { received: totals.broadcastsReceived, latency_ms: this.#latency.broadcastUs.summaryMs() },
       errors: totals.errors,
       explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent)],
       closed: totals.closed,
@@ -248,7 +244,7 @@ export class LoadHandle {
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
       },
       holder: this.holder,
-      histograms: { connect_us: this.#connect.encoded(), rtt_us: this.#rtt.encoded(), broadcast_us: this.#broadcast.encoded() },
+      histograms: { connect_us: this.#latency.connectUs.encode(), rtt_us: this.#latency.rttUs.encode(), broadcast_us: this.#latency.broadcastUs.encode() },
     };
   }
 }

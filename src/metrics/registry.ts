@@ -6,6 +6,8 @@
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HolderSamples, HolderStats } from '../engine/holder.ts';
+import { forEachRecorded } from '../engine/latency.ts';
+import type { EncodedLatency } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import type { WorkerPool } from '../engine/worker-pool.ts';
 import { classifyErrno } from '../load/classify.ts';
@@ -101,16 +103,23 @@ export class ConnlabMetrics {
     this.#sources.push(source);
     pool.on('report', (_index, report) => {
       source.peak = Math.max(source.peak, pool.totals().established);
-      this.#observe(flat, report.samples);
+      this.#observe(flat, report);
     });
   }
 
-  #observe(labels: Record<string, string>, samples: HolderSamples): void {
-    const into = (h: Histogram, us: Uint32Array): void => {
-      for (let i = 0; i < us.length; i++) h.observe(labels, (us[i] ?? 0) / 1e6);
-    };
-    into(this.#connect, samples.connectUs);
-    into(this.#rtt, samples.rttUs);
-    into(this.#broadcast, samples.broadcastUs);
+  /** A report's latencies, whichever shape it carries: raw samples or encoded deltas. */
+  #observe(labels: Record<string, string>, report: { samples?: HolderSamples; latency?: EncodedLatency }): void {
+    const kinds: [Histogram, keyof HolderSamples][] = [[this.#connect, 'connectUs'], [this.#rtt, 'rttUs'], [this.#broadcast, 'broadcastUs']];
+    for (const [h, kind] of kinds) {
+      const raw = report.samples?.[kind];
+      if (raw) for (let i = 0; i < raw.length; i++) h.observe(labels, (raw[i] ?? 0) / 1e6);
+      const encoded = report.latency?.[kind];
+      if (encoded) {
+        forEachRecorded(encoded, (us, count) => {
+          for (let i = 0; i < count; i++) h.observe(labels, us / 1e6);
+        });
+      }
+    }
   }
+
 }

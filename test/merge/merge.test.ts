@@ -48,7 +48,7 @@ function loadResult(index: number, count: number, connect: number[], rtt: number
     plan: { strategy: 'planned', connections: connect.length, capacity: 1e6, sourceIps: 1, sourcePorts: 55000, destinations: 1, source_ports: '10000-65000', shard: { index, count, total: 300 } },
     memory: { load_private_bytes: 1000 * (index + 1), load_user_bytes_per_connection: null },
     holder: 'native',
-    histograms: { connect_us: c.encoded(), rtt_us: p.encoded(), broadcast_us: b.encoded() },
+    histograms: { connect_us: c.encode(), rtt_us: p.encode(), broadcast_us: b.encode() },
   };
 }
 
@@ -140,7 +140,7 @@ describe('merging bench results', () => {
     const bench = JSON.parse(readFileSync(new URL('../fixtures/bench-result.json', import.meta.url), 'utf8')) as BenchResult;
     const c = new LatencyRecorder();
     c.record(samples(5, 500));
-    const withHistograms: BenchResult = { ...bench, histograms: { connect_us: c.encoded(), rtt_us: c.encoded(), broadcast_us: c.encoded() } };
+    const withHistograms: BenchResult = { ...bench, histograms: { connect_us: c.encode(), rtt_us: c.encode(), broadcast_us: c.encode() } };
     const dir = mkdtempSync(join(tmpdir(), 'connlab-merge-'));
     try {
       for (const name of ['a', 'b']) writeFileSync(join(dir, `${name}.json`), JSON.stringify(withHistograms));

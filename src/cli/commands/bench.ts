@@ -1,11 +1,15 @@
 // `connlab bench`: doctor's precheck → serve + load on loopback → progress → table,
 // JSON and the HTML report. Ctrl-C or SIGTERM stops early and still writes the result.
+// When fs.file-max is what binds, root raises it for the run and restores it afterwards.
 
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startBench } from '../../bench/run-bench.ts';
-import { benchLimits, planBench } from '../../bench/plan-bench.ts';
+import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
+import { planFileMaxRaise } from '../../bench/file-max.ts';
+import { SettingsGuard } from '../../demo/settings.ts';
+import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
@@ -30,7 +34,10 @@ connlab serve and connlab load on loopback, sized by doctor's model (processes o
 side, source addresses), ramp to N, hold, verify every connection with a ping, broadcast
 one message to all of them, and report kernel and user memory per connection. If the
 host cannot reach N, it says which limit stops it and how to lift it, and exits 2
-without starting.
+without starting. One limit it lifts itself: when fs.file-max binds (two million
+connections here are four million open files) and the run fits once it is raised, bench
+run as root raises it to doctor's advice for the run, prints the change, and restores
+it afterwards, also after Ctrl-C, SIGTERM or a failure.
 
 Options:
   --connections N    connections to establish and hold (default 100k)
@@ -42,6 +49,8 @@ Options:
   --dashboard [H:]P  a live page at http://H:P/, the report's charts updated every
                      second by server-sent events (host 127.0.0.1; works offline)
   --json             print the result as JSON (schema connlab.bench/1)
+  --root DIR         read the limits from DIR/proc, DIR/etc (and raise fs.file-max
+                     there) instead of this host: for tests with a copied tree
   -h, --help         this help
 
 Examples:
@@ -61,6 +70,7 @@ const options = {
   json: { type: 'boolean' },
   ...metricsOption,
   ...dashboardOption,
+  root: { type: 'string' },
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -75,18 +85,63 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
   const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
-  const host = readHostSnapshot(createHostReader('/'), { user: io.user });
-  const plan = planBench(host, connections);
+  const root = values.root ?? '/';
+  const guard = new SettingsGuard({
+    root,
+    signals: false, // watchForStop stops gracefully; the finally below (or 'exit') restores
+    onChange: (name, from, to) => io.stderr.write(`bench: ${name} ${from} -> ${to} for this run (it binds at ${formatCount(connections)} connections); restored afterwards\n`),
+    onRestore: (r) => io.stderr.write(r.restored ? `bench: ${r.name} restored to ${r.after}\n` : `bench: ${r.name} NOT restored: reads ${r.after ?? 'nothing'}, was ${r.from}\n`),
+  });
+  const restoreOnExit = (): void => void guard.restore();
+  process.once('exit', restoreOnExit);
+  try {
+    const { host, plan } = precheck(root, connections, io, guard);
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard });
+  } finally {
+    guard.restore();
+    process.off('exit', restoreOnExit);
+  }
+}
+
+/** doctor's precheck, raising fs.file-max (root only) when it is all that binds. */
+function precheck(root: string, connections: number, io: Io, guard: SettingsGuard): { host: HostSnapshot; plan: BenchPlan } {
+  const read = (): HostSnapshot => readHostSnapshot(createHostReader(root), { user: io.user });
+  let host = read();
+  let plan = planBench(host, connections);
+  const raise = plan.fits ? null : planFileMaxRaise(host, connections);
+  if (raise?.fitsAfter && io.uid === 0) {
+    guard.set('fs.file-max', String(raise.to));
+    host = read();
+    plan = planBench(host, connections);
+  } else if (raise?.fitsAfter) {
+    io.stderr.write(`bench: fs.file-max (${formatCount(raise.from)}) binds; run as root, bench raises it to ${formatCount(raise.to)} for the run and restores it afterwards\n`);
+  }
   if (!plan.fits) {
     io.stderr.write(renderDoctorText(plan.report));
     throw new ConnlabError('CONNLAB_ERR_IMPOSSIBLE_TARGET',
       `this host cannot hold ${formatCount(connections)} connections with both ends here: ${plan.binding?.name} allows ${formatCount(plan.binding?.allows ?? 0)} (${plan.binding?.error})`,
       { hint: 'apply the advice above, or lower --connections' });
   }
+  return { host, plan };
+}
+
+interface BenchCommand {
+  connections: number;
+  holdMs: number;
+  reportPath: string | undefined;
+  json: boolean;
+  host: HostSnapshot;
+  plan: BenchPlan;
+  /** --metrics and --dashboard as given. */
+  metrics: string | undefined;
+  dashboard: string | undefined;
+}
+
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
-  const metrics = await startCommandMetrics(values.metrics);
-  const dashboard = await startCommandDashboard(values.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
+  const metrics = await startCommandMetrics(flags.metrics);
+  const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   dashboard?.setLimits(benchLimits(plan));
@@ -116,7 +171,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const result = await bench.done;
     status.done();
     if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
-    io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
+    io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
     return result.outcome === 'completed' ? 0 : 130;
   } finally {
     stop.dispose();

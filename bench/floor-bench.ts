@@ -1,0 +1,100 @@
+// connlab's broadcast beside the kernel's floor, at the same N in one run: `connlab bench`
+// (serve + load on loopback, ramp, short hold, verify, broadcast) and then bench/floor/
+// (the same number of connections over as many process pairs as bench used load workers,
+// one frame each, nothing but syscalls), --rounds times (default 3: one run of either
+// swings by 2x when anything else runs on the 2 cores), the median round by p99 taken.
+// Prints both and the ratio connlab / floor; writes the JSON to
+// bench/results/floor-<N>-<date>.json, every floor round included.
+//
+//   npm run bench:floor -- --connections 100k           (default 100k, hold 5s)
+//   sudo npm run bench:floor -- --connections 2m --hold 10s
+//
+// The floor needs as many open files as the bench: when fs.file-max binds, this script
+// (as root) raises it once for both, as bench would, and restores it at the end, also
+// after Ctrl-C or a failure.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { planFileMaxRaise } from '../src/bench/file-max.ts';
+import { main } from '../src/cli/main.ts';
+import { processIo } from '../src/cli/io.ts';
+import { SettingsGuard } from '../src/demo/settings.ts';
+import { createHostReader } from '../src/limits/host-reader.ts';
+import { readHostSnapshot } from '../src/limits/snapshot.ts';
+import { parseCount } from '../src/units.ts';
+import { freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
+
+const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, hold: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' } } });
+const rounds = Math.max(1, Math.min(9, Number.parseInt(values.rounds, 10) || 3));
+const size = values.connections;
+const connections = parseCount(size, '--connections', { min: 1 });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const dir = new URL('./results/', import.meta.url).pathname;
+mkdirSync(dir, { recursive: true });
+
+const guard = new SettingsGuard({
+  signals: false, // bench's own Ctrl-C handling runs first; ours is installed after it
+  onChange: (name, from, to) => process.stderr.write(`bench:floor: ${name} ${from} -> ${to} for the bench and the floor; restored afterwards\n`),
+  onRestore: (r) => process.stderr.write(`bench:floor: ${r.name} ${r.restored ? `restored to ${r.after}` : `NOT restored: reads ${r.after}, was ${r.from}`}\n`),
+});
+const restore = (): void => void guard.restore();
+process.once('exit', restore);
+const raise = planFileMaxRaise(readHostSnapshot(createHostReader('/'), { user: userInfo().username }), connections);
+if (raise?.fitsAfter && process.getuid?.() === 0) guard.set('fs.file-max', String(raise.to));
+
+let json = '';
+const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
+const status = await main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io);
+// From here on a Ctrl-C ends the floor (its processes die with it) and restores file-max.
+const onSignal = (signal: NodeJS.Signals): void => {
+  guard.restore();
+  process.kill(process.pid, signal);
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+if (!json) {
+  process.exitCode = status || 1;
+} else {
+  const bench = JSON.parse(json);
+  const processes = Math.max(1, bench.processes.load as number);
+  // Floor timeout: the same window bench gives its round, in seconds (roundTimeoutMs).
+  const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60);
+  const floors: FloorResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    floors.push(await runFloor({ connections, processesPerSide: processes, port: await freePortRun(processes, 47000), timeoutSeconds }));
+  }
+  const byP99 = [...floors].sort((a, b) => a.broadcast.p99_ms - b.broadcast.p99_ms);
+  const floor = byP99[Math.floor((byP99.length - 1) / 2)] as FloorResult;
+  const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+  const result = {
+    schema: 'connlab.floor-bench/1',
+    connections,
+    machine: { hostname: hostname(), ...bench.machine },
+    connlab: { outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, broadcast: bench.broadcast },
+    floor,
+    floor_rounds: floors.map((f) => ({ broadcast: f.broadcast, delivery: f.delivery })),
+    ratio: {
+      p50: ratio(bench.broadcast.p50_ms, floor.broadcast.p50_ms),
+      p99: ratio(bench.broadcast.p99_ms, floor.broadcast.p99_ms),
+      max: ratio(bench.broadcast.max_ms, floor.broadcast.max_ms),
+    },
+    started_at: bench.started_at,
+    command: `node bench/floor-bench.ts --connections ${size} --hold ${values.hold} --rounds ${rounds}`,
+  };
+  const path = `${dir}floor-${size}-${stamp}.json`;
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  const b = bench.broadcast;
+  const f = floor.broadcast;
+  process.stdout.write(
+    `connlab broadcast: ${b.delivered} delivered, p50 ${b.p50_ms} ms, p99 ${b.p99_ms} ms, max ${b.max_ms} ms (${bench.processes.server} serve + ${bench.processes.load} load workers)\n` +
+      `kernel floor (median p99 of ${rounds}: ${floors.map((x) => x.broadcast.p99_ms).join(', ')} ms):\n` +
+      `                   ${f.delivered} delivered, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, max ${f.max_ms} ms (${floor.processes_per_side} + ${floor.processes_per_side} processes; ` +
+      `write to read alone p50 ${floor.delivery.p50_ms} ms, p99 ${floor.delivery.p99_ms} ms)\n` +
+      `ratio connlab / floor: p50 ${result.ratio.p50}, p99 ${result.ratio.p99}, max ${result.ratio.max}\nwrote ${path}\n`,
+  );
+  process.exitCode = status;
+}
+guard.restore();
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);

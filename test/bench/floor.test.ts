@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { buildFloor, freePortRun, runFloor } from '../../bench/floor/floor.ts';
+
+const run = promisify(execFile);
+
+/** Floor processes still alive (children of a run that should have ended them). */
+async function floorProcesses(): Promise<number> {
+  const { stdout } = await run('ps', ['-eo', 'args']);
+  return stdout.split('\n').filter((line) => line.startsWith(`${process.cwd()}/build/floor/floor `) || line.startsWith('build/floor/floor ')).length;
+}
+
+describe('the kernel-floor program', () => {
+  it('delivers one frame on every connection over P process pairs and reports the latency', async () => {
+    const port = await freePortRun(3, 49100, 49199);
+    const result = await runFloor({ connections: 3000, processesPerSide: 3, port, timeoutSeconds: 60 });
+    assert.equal(result.schema, 'connlab.floor/1');
+    assert.equal(result.connections, 3000);
+    assert.equal(result.processes_per_side, 3);
+    assert.equal(result.broadcast.delivered, 3000);
+    assert.ok(result.broadcast.p50_ms <= result.broadcast.p99_ms && result.broadcast.p99_ms <= result.broadcast.max_ms);
+    assert.ok(result.broadcast.max_ms <= result.broadcast.total_ms + 0.001);
+    // Each frame's own write comes after the process's stamp: delivery is the smaller part.
+    assert.ok(result.delivery.max_ms <= result.broadcast.max_ms);
+  });
+
+  it('fails with an error, and leaves no process behind, when a listening port is taken', async () => {
+    const port = await freePortRun(2, 49200, 49299);
+    const squatter = createServer().listen(port + 1, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      await assert.rejects(runFloor({ connections: 200, processesPerSide: 2, port, timeoutSeconds: 20 }), /error/);
+    } finally {
+      squatter.close();
+    }
+    assert.equal(await floorProcesses(), 0);
+  });
+
+  it('refuses more connections per process than the descriptor limit allows (usage, exit 2)', async () => {
+    const binary = await buildFloor();
+    const error = await run(binary, ['10000000', '1', '49300', '5']).catch((e: { code: number }) => e);
+    assert.equal((error as { code: number }).code, 2);
+  });
+});

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LatencyEncoder, LatencyMerger, LatencyRecorder } from '../../src/engine/latency.ts';
+import type { HolderSamples } from '../../src/engine/holder.ts';
+import { isFromWorker, type WorkerReport } from '../../src/engine/messages.ts';
+
+// A deterministic spread over six decades, so every percentile falls in a different bucket.
+function samples(seed: number, count: number): Uint32Array {
+  const out = new Uint32Array(count);
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = 1 + Math.floor(10 ** ((x % 6_000_000) / 1_000_000));
+  }
+  return out;
+}
+
+const none: Uint32Array = new Uint32Array(0);
+const held = (connectUs: Uint32Array, rttUs: Uint32Array = none, broadcastUs: Uint32Array = none): HolderSamples => ({ connectUs, rttUs, broadcastUs });
+
+describe('latency histograms across processes', () => {
+  it('merged percentiles equal those of the concatenated samples', () => {
+    const workers = [samples(1, 5000), samples(2, 7000), samples(3, 1), samples(4, 12_000)];
+    const merger = new LatencyMerger();
+    for (const w of workers) {
+      // Each worker encodes its own delta; only strings cross the boundary.
+      const report = { latency: new LatencyEncoder().encodeDelta(held(w)) };
+      merger.add(JSON.parse(JSON.stringify(report)));
+    }
+    const all = new LatencyRecorder();
+    for (const w of workers) all.record(w);
+    assert.deepEqual(merger.connectUs.summaryMs(), all.summaryMs());
+    assert.equal(merger.connectUs.count, 24_001);
+    assert.equal(merger.rttUs.count, 0);
+  });
+
+  it('sends deltas: each report carries only what was drained since the last', () => {
+    const encoder = new LatencyEncoder();
+    const merger = new LatencyMerger();
+    merger.add({ latency: encoder.encodeDelta(held(samples(5, 300), samples(6, 40))) });
+    merger.add({ latency: encoder.encodeDelta(held(samples(7, 200))) });
+    assert.equal(merger.connectUs.count, 500);
+    assert.equal(merger.rttUs.count, 40);
+  });
+
+  it('leaves out kinds without samples, so an idle report carries no histogram', () => {
+    assert.deepEqual(new LatencyEncoder().encodeDelta(held(none)), {});
+  });
+
+  it('still records raw samples from a worker that cannot encode (the compatibility path)', () => {
+    const raw = samples(8, 3000);
+    const encoded = samples(9, 2000);
+    const merger = new LatencyMerger();
+    merger.add({ samples: held(none, raw) });
+    merger.add({ latency: new LatencyEncoder().encodeDelta(held(none, encoded)) });
+    const all = new LatencyRecorder();
+    all.record(raw);
+    all.record(encoded);
+    assert.deepEqual(merger.rttUs.summaryMs(), all.summaryMs());
+  });
+
+  it('accepts a report with latency and without samples as a worker message', () => {
+    const report: WorkerReport = {
+      type: 'report', stats: {} as WorkerReport['stats'], latency: { broadcastUs: 'x' }, memory: null, heapUsedBytes: 0, rampDone: true,
+    };
+    assert.equal(isFromWorker(report), true);
+  });
+});
