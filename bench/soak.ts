@@ -39,7 +39,7 @@ const line = (s: SoakSample): string =>
   `${s.seconds.toFixed(0).padStart(5)} s  held ${formatCount(s.established.serve)}/${formatCount(s.established.load)}` +
   `  fds ${formatCount(s.descriptors.serve + s.descriptors.load)}` +
   `  private ${formatBytes(s.private_bytes.serve + s.private_bytes.load)}` +
-  `  tcp mem ${formatBytes(s.kernel.tcp_mem_bytes)}  slab ${formatBytes(s.kernel.socket_slab_bytes)}` +
+  `  own buffers ${formatBytes(s.kernel.own_buffer_bytes)}  tcp mem ${formatBytes(s.kernel.tcp_mem_bytes)}  slab ${formatBytes(s.kernel.socket_slab_bytes)}` +
   `  churned ${formatCount(s.churned)}  errors ${s.reconnect_errors}\n`;
 
 const result = await runSoak({

@@ -8,6 +8,7 @@ import type { HolderChoice } from '../engine/create-holder.ts';
 import type { HolderStats } from '../engine/holder.ts';
 import { startLoad, type LoadHandle } from '../load/load.ts';
 import { countDescriptors } from '../probe/process-fds.ts';
+import { socketQueues } from '../probe/kernel-tools.ts';
 import { sampleHost } from '../probe/host-sample.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { parseIpv4 } from '../tuple/address.ts';
@@ -44,7 +45,11 @@ export interface SoakSample {
   established: SoakSides<number>;
   descriptors: SoakSides<number>;
   private_bytes: SoakSides<number>;
-  kernel: { tcp_in_use: number; tcp_mem_bytes: number; socket_slab_bytes: number };
+  /**
+   * own_buffer_bytes: the buffers of the soak's own sockets (ss skmem r + w + f over both
+   * ends of its port); the rest is host-wide and moves with whatever else runs.
+   */
+  kernel: { own_buffer_bytes: number; tcp_in_use: number; tcp_mem_bytes: number; socket_slab_bytes: number };
   /** Client connections recycled so far, and reconnects that failed. */
   churned: number;
   reconnect_errors: number;
@@ -59,7 +64,7 @@ export interface SoakDrift {
   change_percent: number;
 }
 
-export type SoakSeries = 'descriptors' | 'private_bytes' | 'tcp_mem_bytes' | 'socket_slab_bytes';
+export type SoakSeries = 'descriptors' | 'private_bytes' | 'own_buffer_bytes' | 'tcp_mem_bytes' | 'socket_slab_bytes';
 
 export interface SoakResult {
   schema: 'connlab.soak/1';
@@ -85,16 +90,22 @@ async function descriptorsOf(pids: number[]): Promise<number> {
   return sum(await Promise.all(pids.map((pid) => countDescriptors(pid))));
 }
 
-async function takeSample(serve: ServeHandle, load: LoadHandle, seconds: number): Promise<SoakSample> {
+/** Kernel buffer bytes held by the established sockets at either end of `port`. */
+async function ownBufferBytes(port: number): Promise<number> {
+  const sockets = await socketQueues(['(', 'sport', '=', `:${port}`, 'or', 'dport', '=', `:${port}`, ')']);
+  return sum(sockets.map((s) => (s.skmem.r ?? 0) + (s.skmem.w ?? 0) + (s.skmem.f ?? 0)));
+}
+
+async function takeSample(serve: ServeHandle, load: LoadHandle, port: number, seconds: number): Promise<SoakSample> {
   const [served] = await Promise.all([serve.refresh(), load.pool.refresh()]);
   const loadTotals: HolderStats = load.pool.totals();
-  const [host, serveFds, loadFds] = await Promise.all([sampleHost(), descriptorsOf(serve.pool.pids()), descriptorsOf(load.pool.pids())]);
+  const [host, serveFds, loadFds, own] = await Promise.all([sampleHost(), descriptorsOf(serve.pool.pids()), descriptorsOf(load.pool.pids()), ownBufferBytes(port)]);
   return {
     seconds,
     established: { serve: served.totals.established, load: loadTotals.established },
     descriptors: { serve: serveFds, load: loadFds },
     private_bytes: { serve: served.privateBytes, load: sum(load.pool.workers.map((w) => w.report?.memory?.privateBytes)) },
-    kernel: { tcp_in_use: host.tcpInUse, tcp_mem_bytes: host.tcpMemPages * PAGE_BYTES, socket_slab_bytes: sum(Object.values(host.slabBytes)) },
+    kernel: { own_buffer_bytes: own, tcp_in_use: host.tcpInUse, tcp_mem_bytes: host.tcpMemPages * PAGE_BYTES, socket_slab_bytes: sum(Object.values(host.slabBytes)) },
     churned: loadTotals.closed.churn,
     reconnect_errors: sum(Object.values(loadTotals.errors)),
   };
@@ -103,6 +114,7 @@ async function takeSample(serve: ServeHandle, load: LoadHandle, seconds: number)
 const SERIES: Record<SoakSeries, (s: SoakSample) => number> = {
   descriptors: (s) => s.descriptors.serve + s.descriptors.load,
   private_bytes: (s) => s.private_bytes.serve + s.private_bytes.load,
+  own_buffer_bytes: (s) => s.kernel.own_buffer_bytes,
   tcp_mem_bytes: (s) => s.kernel.tcp_mem_bytes,
   socket_slab_bytes: (s) => s.kernel.socket_slab_bytes,
 };
@@ -156,7 +168,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const started = performance.now();
     const elapsed = (): number => (performance.now() - started) / 1000;
     while (!options.signal?.aborted) {
-      const sample = await takeSample(serve, load, Math.round(elapsed() * 10) / 10);
+      const sample = await takeSample(serve, load, options.port, Math.round(elapsed() * 10) / 10);
       samples.push(sample);
       options.onSample?.(sample);
       const left = options.durationMs / 1000 - elapsed();

@@ -29,7 +29,7 @@ describe('linearFit', () => {
 describe('soakDrift', () => {
   const sample = (seconds: number, fds: number, privateBytes: number): SoakSample => ({
     seconds, established: { serve: 100, load: 100 }, descriptors: { serve: fds, load: 0 },
-    private_bytes: { serve: privateBytes, load: 0 }, kernel: { tcp_in_use: 200, tcp_mem_bytes: 4096, socket_slab_bytes: 1000 },
+    private_bytes: { serve: privateBytes, load: 0 }, kernel: { own_buffer_bytes: 0, tcp_in_use: 200, tcp_mem_bytes: 4096, socket_slab_bytes: 1000 },
     churned: seconds * 5, reconnect_errors: 0,
   });
 
