@@ -419,7 +419,10 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_CLIENT) continue;
     silent += !(h->conns[fd].flags & CF_GOT_BYTES);
-    if (h->tls && !(h->conns[fd].flags & CF_TLS_OPEN)) continue; /* still in the TLS handshake: not verified */
+    if (h->tls && !(h->conns[fd].flags & CF_TLS_OPEN)) { /* in the TLS handshake: tls.c pings when it is done */
+      h->conns[fd].flags |= CF_TLS_PING;
+      continue;
+    }
     if (SPEAKS_PROTO(h, &h->conns[fd])) {
       sent += proto_ping(h, fd) > 0;
       continue;

@@ -99,6 +99,7 @@ struct conn {
 #define CF_GOT_BYTES 1 /* the peer has sent at least one byte */
 #define CF_TLS_OPEN 2  /* TLS: handshake done, the protocol has started (tls.c) */
 #define CF_TLS_WRITE 4 /* TLS: the handshake waits for writability, EPOLLOUT is on (tls.c) */
+#define CF_TLS_PING 8  /* TLS: a ping round came during the handshake: ping when it is done */
 _Static_assert(sizeof(struct conn) == 32, "struct conn is the per-connection cost: keep it 32 bytes; protocol state goes in the side table");
 
 enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CHURN, CMD_CLOSE_ALL, CMD_STOP };

@@ -127,8 +127,13 @@ static int handshake(struct holder *h, int fd, SSL *s) {
     want_write(h, fd, 0);
     h->conns[fd].flags |= CF_TLS_OPEN | CF_GOT_BYTES; /* the server answered: accepted, not silent */
     STAT_ADD(h, ST_TLS_HANDSHAKES, 1);
-    if (proto_open(h, fd) != 0) return -1; /* it closed fd */
-    return h->conns[fd].state == CS_CLIENT ? 1 : -1;
+    if (proto_open(h, fd) != 0 || h->conns[fd].state != CS_CLIENT) return -1; /* it closed fd */
+    if (h->conns[fd].flags & CF_TLS_PING) { /* this round's ping, late: the round waits for it */
+      h->conns[fd].flags &= (uint8_t)~CF_TLS_PING;
+      if (proto_ping(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
+      if (h->conns[fd].state != CS_CLIENT) return -1;
+    }
+    return 1;
   }
   int err = SSL_get_error(s, rc);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {

@@ -121,8 +121,9 @@ class Worker {
   /** Pings every connection and answers when all have answered, or at the timeout. */
   async #ping(seq: number, timeoutMs: number): Promise<void> {
     this.#holder.pingAll(seq);
-    // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
-    if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp') timeoutMs = 0;
+    // tcp: the kernel answered during pingAll() itself; nothing more can arrive. Over TLS,
+    // a connection still in its handshake is verified when the handshake is done: wait.
+    if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp' && !this.#config.protocol.tls) timeoutMs = 0;
     const deadline = performance.now() + timeoutMs;
     let stats = this.#holder.stats();
     while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {
