@@ -349,11 +349,11 @@ static napi_value js_set_protocol(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setTls(h, sni|null, alpnWire|null, verify, rootsPem|null, verifyName|null): before the
+/* setTls(h, sni|null, alpnWire|null, verify, rootsPem|null, verifyName|null, groups|null): before the
  * first connect, like setProtocol (tls.c). Throws with tls_configure's reason. */
 static napi_value js_set_tls(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  struct handle *hd = unwrap(env, info, 6, argv);
+  napi_value argv[7];
+  struct handle *hd = unwrap(env, info, 7, argv);
   if (!hd) return NULL;
   struct holder *h = &hd->holder;
   if (STAT_GET(h, ST_CONNECTED) || STAT_GET(h, ST_PENDING) || h->proto.kind == PROTO_CONNLAB) {
@@ -362,6 +362,7 @@ static napi_value js_set_tls(napi_env env, napi_callback_info info) {
   }
   struct tls_config cfg = {0};
   char *sni = arg_string(env, argv[1]), *roots = arg_string(env, argv[4]), *name = arg_string(env, argv[5]);
+  char *groups = arg_string(env, argv[6]);
   napi_valuetype t;
   napi_typeof(env, argv[2], &t);
   if (t == napi_object) {
@@ -377,7 +378,9 @@ static napi_value js_set_tls(napi_env env, napi_callback_info info) {
   cfg.roots_pem = roots;
   cfg.roots_len = roots ? strlen(roots) : 0;
   cfg.verify_name = name;
+  cfg.groups = groups;
   const char *err = tls_configure(h, &cfg);
+  free(groups);
   free(sni);
   free(roots);
   free(name);

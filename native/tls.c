@@ -260,6 +260,10 @@ const char *tls_configure(struct holder *h, const struct tls_config *cfg) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (cfg->groups && SSL_CTX_set1_groups_list(ctx, cfg->groups) != 1) {
+    ERR_clear_error();
+    return "unknown key exchange group";
+  }
   if (cfg->sni && *cfg->sni && !is_ip_literal(cfg->sni) && !(t->sni = strdup(cfg->sni))) return "out of memory";
   if (cfg->alpn_len && SSL_CTX_set_alpn_protos(ctx, cfg->alpn, (unsigned)cfg->alpn_len) != 0) return "bad ALPN list";
   if (!cfg->verify) {

@@ -15,6 +15,7 @@ struct tls_config {
   const char *roots_pem;    /* the trusted CA certificates (PEM), when verifying */
   size_t roots_len;
   const char *verify_name;  /* the host name or IP the certificate must carry */
+  const char *groups;       /* key exchange groups, OpenSSL's list syntax ("X25519:P-256") */
 };
 
 #define TLS_REASONS 8

@@ -45,6 +45,8 @@ export interface TlsOptions {
   rootsPem?: string;
   /** The host name or IP address the server's certificate must be issued for. */
   verifyName?: string;
+  /** Key exchange groups offered, OpenSSL's syntax (`X25519:P-256`); absent: OpenSSL's default. */
+  groups?: string;
 }
 
 /** TLS handshakes completed, and the failures by OpenSSL's reason (closed.tls counts them). */

@@ -40,7 +40,7 @@ interface NativeBinding {
     username: string | null, password: string | null, keepaliveSeconds: number, tcpKeepaliveSeconds: number): void;
   details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[]; tls: (string | number)[] };
   /** After setProtocol, before any connect: the holder's one SSL_CTX (native/tls.c). Throws its reason. */
-  setTls(handle: NativeHandle, sni: string | null, alpnWire: Uint8Array | null, verify: boolean, rootsPem: string | null, verifyName: string | null): void;
+  setTls(handle: NativeHandle, sni: string | null, alpnWire: Uint8Array | null, verify: boolean, rootsPem: string | null, verifyName: string | null, groups: string | null): void;
   /** OpenSSL_version(): the library inside this node binary that TLS uses. */
   readonly tlsLibrary: string;
   /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
@@ -172,7 +172,7 @@ function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOpt
   if (p.tls) {
     const t = p.tls;
     try {
-      native.setTls(handle, t.sni ?? null, t.alpn?.length ? alpnWire(t.alpn) : null, t.verify, t.rootsPem ?? null, t.verifyName ?? null);
+      native.setTls(handle, t.sni ?? null, t.alpn?.length ? alpnWire(t.alpn) : null, t.verify, t.rootsPem ?? null, t.verifyName ?? null, t.groups ?? null);
     } catch (error) {
       throw invalidArgument('--tls', (error as Error).message, 'settings OpenSSL accepts (a PEM CA file, a host name)');
     }

@@ -64,6 +64,8 @@ Options:
                              and ws, none otherwise)
   --ca FILE                  --tls: trust the CA certificates in this PEM file instead
   --insecure                 --tls: accept any certificate (self-signed test servers)
+  --tls-groups LIST          --tls: key exchange groups (default X25519:P-256:P-384;
+                             default: OpenSSL's list, with the hybrid X25519MLKEM768)
   --keepalive D              tcp: SO_KEEPALIVE probes every D (verified then needs an ACK
                              within 2×D); mqtt: the CONNECT keep-alive (default 60s)
   --allow-partial            exit 0 even when the target was not held and verified
@@ -111,6 +113,7 @@ const options = {
   alpn: { type: 'string' },
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
+  'tls-groups': { type: 'string' },
   'allow-partial': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -152,13 +155,13 @@ function protocolFromFlags(values: Values): ProtocolSettings {
 }
 
 function tlsFromFlags(values: Values): TlsSettings | undefined {
-  const tlsOnly = (['sni', 'alpn', 'ca', 'insecure'] as const).find((flag) => values[flag] !== undefined);
+  const tlsOnly = (['sni', 'alpn', 'ca', 'insecure', 'tls-groups'] as const).find((flag) => values[flag] !== undefined);
   if (!values.tls) {
     if (tlsOnly) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${tlsOnly} needs --tls`, { hint: 'add --tls' });
     return undefined;
   }
   const alpn = values.alpn === undefined ? undefined : values.alpn.split(',').map((a) => a.trim()).filter((a) => a !== '');
-  return { sni: values.sni, alpn, caFile: values.ca, insecure: values.insecure };
+  return { sni: values.sni, alpn, caFile: values.ca, insecure: values.insecure, groups: values['tls-groups'] };
 }
 
 /** `3` or `3%`: a share from 0 to 100. */
