@@ -4,6 +4,7 @@
 
 import type { HolderStats, ProtocolKind } from '../engine/holder.ts';
 import type { LimitName } from '../limits/model.ts';
+import { formatCount } from '../units.ts';
 
 /**
  * `server_fds`: the *server's* descriptor limit, seen from the client: connections reset
@@ -57,7 +58,7 @@ type CloseStats = Pick<HolderStats, 'closed' | 'closedEarly' | 'codes' | 'protoc
 /** OpenSSL's reasons, most frequent first, and what to do about the commonest one. */
 function tlsText(stats: CloseStats): string {
   const reasons = Object.entries(stats.tls?.errors ?? {}).sort((a, b) => b[1] - a[1]);
-  const listed = reasons.slice(0, 2).map(([text, n]) => `${text} × ${n}`).join(', ');
+  const listed = reasons.slice(0, 2).map(([text, n]) => `${text} × ${formatCount(n)}`).join(', ');
   const first = reasons[0]?.[0] ?? '';
   const hint = first.startsWith('certificate verify failed')
     ? ': trust its CA with --ca FILE (or --insecure for a self-signed test server), and check --sni/--host name the certificate'

@@ -50,8 +50,8 @@ export interface TlsSettings {
 /**
  * The classic ECDHE groups, without OpenSSL 3.5's default hybrid X25519MLKEM768 key
  * share: a held connection keeps its key share, and the hybrid one cost 9 KB more per
- * connection (37 KB vs 28 KB live heap) and 2.6× the handshake time against nginx
- * (README "TLS"). `--tls-groups default` offers OpenSSL's list instead.
+ * connection (39 KB vs 31 KB private) and slowed the ramp against nginx, whose OpenSSL
+ * 3.0 does not know the group (README "TLS"). `--tls-groups default` offers OpenSSL's list.
  */
 export const DEFAULT_TLS_GROUPS = 'X25519:P-256:P-384';
 
