@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LoadResult } from '../../src/load/load.ts';
 import { freePort } from '../helpers/net.ts';
-import { startMosquittoTls, startNginxTls, startPlainServer, startTlsEcho, startWssServer, type RealServer } from '../helpers/real-servers.ts';
+import { startMosquittoTls, startNginxTls, startTlsEcho, startWssServer, type RealServer } from '../helpers/real-servers.ts';
 import { makeTestCerts, TEST_SERVER_NAME, type TestCerts } from '../helpers/tls-certs.ts';
 
 const BIN = new URL('../../bin/connlab.js', import.meta.url).pathname;
@@ -115,13 +117,17 @@ describe('load --protocol tcp --tls against a node:tls echo server', () => {
   });
 
   it('names a server that does not speak TLS on that port', async () => {
-    const plain = await startPlainServer(await freePort(), 'echo');
+    // node:http answers the ClientHello with a plain-text 400: not a TLS record.
+    const server = http.createServer((_req, res) => res.end('plain\n'));
+    server.listen({ host: '127.0.0.1', port: await freePort() });
+    await once(server, 'listening');
     try {
-      const run = await load(plain.port, ['-c', '10', '--tls', '--insecure', '--duration', '1s']);
+      const run = await load((server.address() as AddressInfo).port, ['-c', '10', '--tls', '--insecure', '--duration', '1s']);
       assert.equal(run.status, 1);
-      assert.equal(run.result.closed.tls + run.result.closed.peer + run.result.closed.reset, 10, JSON.stringify(run.result.closed));
+      assert.equal(run.result.closed.tls, 10, JSON.stringify(run.result.closed));
+      assert.match(run.stderr, /tls × 10: tls — the TLS handshake failed \(wrong version number × 10\): the server does not speak TLS on that port/);
     } finally {
-      await plain.stop();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
