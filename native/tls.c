@@ -40,13 +40,14 @@ struct tls_state {
 
 static struct tls_state *state(struct holder *h) { return h->tls_state; }
 
-/* Counts one failure under its text (the first TLS_REASONS distinct texts; later ones
- * share the last slot). Read racily by the JS thread: text first, then the count. */
+/* Counts one failure under its text: the first TLS_REASONS - 1 distinct texts get a slot
+ * each, any later one counts under "other". Read racily by the JS thread: the text is
+ * written before the count that publishes it. */
 static void note_reason(struct holder *h, const char *text) {
   struct tls_reason *r = state(h)->reasons;
   int i = 0;
   while (i < TLS_REASONS - 1 && __atomic_load_n(&r[i].count, __ATOMIC_ACQUIRE) && strcmp(r[i].text, text) != 0) i++;
-  if (__atomic_load_n(&r[i].count, __ATOMIC_ACQUIRE) == 0) snprintf(r[i].text, sizeof r[i].text, "%s", text);
+  if (__atomic_load_n(&r[i].count, __ATOMIC_ACQUIRE) == 0) snprintf(r[i].text, sizeof r[i].text, "%s", i == TLS_REASONS - 1 ? "other" : text);
   __atomic_fetch_add(&r[i].count, 1, __ATOMIC_RELEASE);
 }
 
