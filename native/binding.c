@@ -20,6 +20,7 @@
 
 #include "holder.h"
 #include "proto/proto.h"
+#include "tls.h"
 
 struct handle {
   struct holder holder;
@@ -35,6 +36,7 @@ static const char *const STAT_NAMES[ST_COUNT] = {
     "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
     "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
     "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
+    "closedTls",       "tlsHandshakes",
 };
 
 #define CHECK(env, call)                                        \
@@ -347,7 +349,46 @@ static napi_value js_set_protocol(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* details(h) -> { codes: [kind, code, count, ...], bad: [Uint8Array...] } */
+/* setTls(h, sni|null, alpnWire|null, verify, rootsPem|null, verifyName|null, groups|null): before the
+ * first connect, like setProtocol (tls.c). Throws with tls_configure's reason. */
+static napi_value js_set_tls(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  struct handle *hd = unwrap(env, info, 7, argv);
+  if (!hd) return NULL;
+  struct holder *h = &hd->holder;
+  if (STAT_GET(h, ST_CONNECTED) || STAT_GET(h, ST_PENDING) || h->proto.kind == PROTO_CONNLAB) {
+    napi_throw_error(env, NULL, "connlab holder: setTls comes after setProtocol (not connlab) and before any connect");
+    return NULL;
+  }
+  struct tls_config cfg = {0};
+  char *sni = arg_string(env, argv[1]), *roots = arg_string(env, argv[4]), *name = arg_string(env, argv[5]);
+  char *groups = arg_string(env, argv[6]);
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t == napi_object) {
+    napi_typedarray_type type;
+    void *data = NULL;
+    CHECK(env, napi_get_typedarray_info(env, argv[2], &type, &cfg.alpn_len, &data, NULL, NULL));
+    cfg.alpn = data;
+  }
+  bool verify = true;
+  napi_get_value_bool(env, argv[3], &verify);
+  cfg.sni = sni;
+  cfg.verify = verify;
+  cfg.roots_pem = roots;
+  cfg.roots_len = roots ? strlen(roots) : 0;
+  cfg.verify_name = name;
+  cfg.groups = groups;
+  const char *err = tls_configure(h, &cfg);
+  free(groups);
+  free(sni);
+  free(roots);
+  free(name);
+  if (err) napi_throw_error(env, "CONNLAB_ERR_TLS_CONFIG", err);
+  return NULL;
+}
+
+/* details(h) -> { codes: [kind, code, count, ...], bad: [Uint8Array...], tls: [text, count, ...] } */
 static napi_value js_details(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct handle *hd = unwrap(env, info, 1, argv);
@@ -373,8 +414,18 @@ static napi_value js_details(napi_env env, napi_callback_info info) {
     CHECK(env, napi_create_typedarray(env, napi_uint8_array, h->bad_len[i], ab, 0, &arr));
     CHECK(env, napi_set_element(env, bad, i, arr));
   }
+  napi_value tls, s;
+  CHECK(env, napi_create_array(env, &tls));
+  const char *text;
+  uint64_t times;
+  for (int i = 0, k = 0; tls_reason_at(h, i, &text, &times); i++) {
+    CHECK(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &s));
+    CHECK(env, napi_set_element(env, tls, k++, s));
+    CHECK(env, napi_set_element(env, tls, k++, number(env, (double)times)));
+  }
   CHECK(env, napi_set_named_property(env, out, "codes", codes));
   CHECK(env, napi_set_named_property(env, out, "bad", bad));
+  CHECK(env, napi_set_named_property(env, out, "tls", tls));
   return out;
 }
 
@@ -537,6 +588,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setParentDeathSignal", NULL, js_set_parent_death_signal, NULL, NULL, NULL, napi_default, NULL},
       {"setProtocol", NULL, js_set_protocol, NULL, NULL, NULL, napi_default, NULL},
       {"details", NULL, js_details, NULL, NULL, NULL, napi_default, NULL},
+      {"setTls", NULL, js_set_tls, NULL, NULL, NULL, napi_default, NULL},
       {"protoFeedForTest", NULL, js_proto_feed, NULL, NULL, NULL, napi_default, NULL},
       {"wsKeyForTest", NULL, js_ws_key, NULL, NULL, NULL, napi_default, NULL},
   };
@@ -549,6 +601,8 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   CHECK(env, napi_set_named_property(env, exports, "statNames", names));
   CHECK(env, napi_set_named_property(env, exports, "errnoSlots", number(env, ERRNO_SLOTS)));
+  CHECK(env, napi_create_string_utf8(env, tls_library_version(), NAPI_AUTO_LENGTH, &s));
+  CHECK(env, napi_set_named_property(env, exports, "tlsLibrary", s));
   return exports;
 }
 

@@ -115,6 +115,7 @@ void conn_close(struct holder *h, int fd, int reason) {
   } else {
     return;
   }
+  if (h->tls && c->state == CS_CLIENT) h->tls->end(h, fd);
   STAT_ADD(h, reason, 1);
   memset(c, 0, sizeof *c);
   close(fd);
@@ -132,7 +133,9 @@ static int write_all_or_close(struct holder *h, int fd, const uint8_t *buf, size
   return -1;
 }
 
-int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) { return write_all_or_close(h, fd, buf, len); }
+int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) {
+  return h->tls ? h->tls->send(h, fd, buf, len) : write_all_or_close(h, fd, buf, len);
+}
 
 /* ---- accept ---- */
 
@@ -185,7 +188,8 @@ static void connect_done(struct holder *h, int fd) {
   c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
-  if (SPEAKS_PROTO(h, c)) proto_open(h, fd); /* closes fd itself when it cannot start */
+  if (SPEAKS_PROTO(h, c) && h->tls) h->tls->start(h, fd); /* proto_open once the handshake is done */
+  else if (SPEAKS_PROTO(h, c)) proto_open(h, fd);          /* closes fd itself when it cannot start */
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
@@ -354,12 +358,16 @@ int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, siz
 
 static void on_readable(struct holder *h, int fd) {
   ssize_t n = recv(fd, h->in, SCRATCH_BYTES, 0);
+  conn_input(h, fd, n, n < 0 ? errno : 0);
+}
+
+void conn_input(struct holder *h, int fd, ssize_t n, int err) {
   if (n == 0) {
     conn_close(h, fd, SPEAKS_PROTO(h, &h->conns[fd]) ? proto_eof_reason(h, fd) : CR_PEER);
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) conn_close(h, fd, failure_reason(h, errno));
+    if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) conn_close(h, fd, failure_reason(h, err));
     return;
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
@@ -386,6 +394,11 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
       on_connect_ready(h, fd);
       break;
     case CS_CLIENT:
+      if (h->tls && SPEAKS_PROTO(h, &h->conns[fd])) {
+        h->tls->on_event(h, fd, events);
+        break;
+      }
+      /* fall through */
     case CS_SERVER:
       if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(h, fd);
       break;
@@ -406,6 +419,10 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_CLIENT) continue;
     silent += !(h->conns[fd].flags & CF_GOT_BYTES);
+    if (h->tls && !(h->conns[fd].flags & CF_TLS_OPEN)) { /* in the TLS handshake: tls.c pings when it is done */
+      h->conns[fd].flags |= CF_TLS_PING;
+      continue;
+    }
     if (SPEAKS_PROTO(h, &h->conns[fd])) {
       sent += proto_ping(h, fd) > 0;
       continue;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define FRAME_HEADER_BYTES 16
 #define FRAME_PING 0x50      /* 'P' client -> server, length 0 */
@@ -60,6 +61,8 @@ enum stat_index {
   ST_CLOSED_KEEPALIVE, /* TCP keepalive probes went unanswered (ETIMEDOUT on a held socket) */
   ST_CLOSED_EARLY,     /* of peer/reset closes: before any byte, within 1 s of the handshake (not a reason) */
   ST_SILENT,           /* at the last ping round: client connections that never received a byte */
+  ST_CLOSED_TLS,       /* the TLS handshake failed or a record was bad (tls.c; reasons in its table) */
+  ST_TLS_HANDSHAKES,   /* TLS handshakes completed */
   ST_COUNT
 };
 
@@ -75,6 +78,7 @@ enum stat_index {
 #define CR_IDLE ST_CLOSED_IDLE
 #define CR_REFUSED ST_CLOSED_REFUSED
 #define CR_KEEPALIVE ST_CLOSED_KEEPALIVE
+#define CR_TLS ST_CLOSED_TLS
 
 /* One record per file descriptor, 32 bytes. While connecting the header buffer is
  * unused, so it holds the connect start time instead. */
@@ -93,6 +97,9 @@ struct conn {
 };
 
 #define CF_GOT_BYTES 1 /* the peer has sent at least one byte */
+#define CF_TLS_OPEN 2  /* TLS: handshake done, the protocol has started (tls.c) */
+#define CF_TLS_WRITE 4 /* TLS: the handshake waits for writability, EPOLLOUT is on (tls.c) */
+#define CF_TLS_PING 8  /* TLS: a ping round came during the handshake: ping when it is done */
 _Static_assert(sizeof(struct conn) == 32, "struct conn is the per-connection cost: keep it 32 bytes; protocol state goes in the side table");
 
 enum cmd_type { CMD_LISTEN, CMD_CONNECT, CMD_PING_ALL, CMD_BROADCAST, CMD_CHURN, CMD_CLOSE_ALL, CMD_STOP };
@@ -136,6 +143,23 @@ struct proto_cfg {
   size_t state_bytes;
 };
 
+/* The TLS seam: native/tls.c, linked into the addon only (its OpenSSL is the one inside
+ * the node binary, so the fuzz harness and any runtime without Node link conn.c without
+ * it). NULL: plain TCP. Client connections that speak a protocol of proto/ go through it:
+ * conn.c starts the handshake instead of proto_open, hands every event of a client socket
+ * to on_event (which reads records and feeds conn_input), and conn_send writes through
+ * send. tls.c calls proto_open once the handshake is done. */
+struct holder;
+
+struct tls_ops {
+  void (*start)(struct holder *h, int fd);                 /* TCP connected: begin the handshake */
+  void (*on_event)(struct holder *h, int fd, uint32_t events);
+  int (*send)(struct holder *h, int fd, const uint8_t *buf, size_t len); /* all or nothing, else closes */
+  void (*goodbye)(struct holder *h, int fd, const uint8_t *buf, size_t len); /* best effort + close_notify */
+  void (*end)(struct holder *h, int fd);                   /* before close(fd): free the session */
+  void (*release)(struct holder *h);                       /* holder_stop */
+};
+
 #define CODE_SLOTS 256
 #define BAD_SAMPLES 4
 #define BAD_BYTES 16
@@ -175,6 +199,8 @@ struct holder {
   uint8_t bad[BAD_SAMPLES][BAD_BYTES];           /* first bytes of reads that broke the protocol */
   uint8_t bad_len[BAD_SAMPLES];
   uint32_t bad_count;
+  const struct tls_ops *tls; /* NULL: plain TCP */
+  void *tls_state;           /* tls.c's */
 
   /* Counters: written by the loop thread only, read by the JS thread (relaxed). */
   uint64_t stats[ST_COUNT];
@@ -227,6 +253,8 @@ void conn_close_all(struct holder *h);
 void conn_expire_connects(struct holder *h, uint64_t now_us);
 
 int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len);
+/* What a read returned (n bytes in h->in, 0 EOF, < 0 with err): tls.c feeds its records here. */
+void conn_input(struct holder *h, int fd, ssize_t n, int err);
 
 /* proto/client.c: the client protocols, hooked into conn.c at connect, read, EOF,
  * ping and close */

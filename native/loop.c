@@ -241,6 +241,7 @@ void holder_stop(struct holder *h) {
     pthread_join(h->thread, NULL);
     h->started = 0;
   }
+  if (h->tls) h->tls->release(h); /* every session still open, and the context */
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_FREE) close(fd);
   }

@@ -32,6 +32,7 @@ export {
   type LoadResult,
   type RampSummary,
 } from './load/load.ts';
+export type { ProtocolSettings, TlsSettings } from './load/protocol-options.ts';
 export { classifyErrno, classifyErrors, type Cause, type Classification, type ClassifyContext } from './load/classify.ts';
 
 // soak: hold N while a share reconnects every second; fitted lines say whether anything grows.
@@ -46,7 +47,7 @@ export { renderBenchReport } from './bench/report-html.ts';
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';
-export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './engine/holder.ts';
+export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats, TlsOptions, TlsStats } from './engine/holder.ts';
 export { nativeAddonInfo, nativeHolderAvailable, type NativeAddonInfo, type NativeAddonSource } from './engine/native-holder.ts';
 
 // Four-tuples, addresses and units.

@@ -5,7 +5,7 @@
 import type { CloseReason, HolderStats } from './holder.ts';
 
 export function emptyClosed(): Record<CloseReason, number> {
-  return { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0 };
+  return { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0, tls: 0 };
 }
 
 export function emptyStats(): HolderStats {
@@ -13,7 +13,7 @@ export function emptyStats(): HolderStats {
     established: 0, peakEstablished: 0, pending: 0, queued: 0, accepted: 0, connected: 0,
     closed: emptyClosed(),
     closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
-    errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
+    tls: { handshakes: 0, errors: {} }, errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
     broadcastsSent: 0, broadcastsReceived: 0, bytesIn: 0, bytesOut: 0, samplesDropped: 0, listeners: 0,
   };
 }
@@ -40,6 +40,8 @@ export function sumStats(list: readonly HolderStats[]): HolderStats {
     addRecord(total.codes.http_status, stats.codes.http_status);
     addRecord(total.codes.ws_close, stats.codes.ws_close);
     addRecord(total.codes.mqtt_connack, stats.codes.mqtt_connack);
+    total.tls.handshakes += stats.tls.handshakes;
+    addRecord(total.tls.errors, stats.tls.errors);
     for (const bytes of stats.protocolBytes) {
       if (total.protocolBytes.length < MAX_PROTOCOL_BYTES && !total.protocolBytes.includes(bytes)) total.protocolBytes.push(bytes);
     }

@@ -9,7 +9,7 @@
  */
 export type CloseReason =
   | 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn' | 'lost'
-  | 'server_close' | 'idle' | 'refused' | 'keepalive';
+  | 'server_close' | 'idle' | 'refused' | 'keepalive' | 'tls';
 
 /** What a client holder speaks (native/proto/): `connlab` frames, or a real protocol. */
 export type ProtocolKind = 'tcp' | 'http' | 'ws' | 'mqtt' | 'connlab';
@@ -29,6 +29,30 @@ export interface ProtocolOptions {
   keepaliveSeconds?: number;
   /** tcp: SO_KEEPALIVE with TCP_KEEPIDLE = TCP_KEEPINTVL = this, 3 probes; 0: off. */
   tcpKeepaliveSeconds?: number;
+  /** TLS under the protocol (not connlab); native holder only. */
+  tls?: TlsOptions;
+}
+
+/** A client holder's TLS settings (native/tls.c: OpenSSL from the node binary). */
+export interface TlsOptions {
+  /** server_name sent in the ClientHello; absent or an IP literal: none. */
+  sni?: string;
+  /** ALPN protocol names offered, in order (http/1.1 for http and ws by default). */
+  alpn?: string[];
+  /** false: accept any certificate (--insecure). */
+  verify: boolean;
+  /** The CA certificates (PEM) trusted when verifying: --ca's file, else Node's roots. */
+  rootsPem?: string;
+  /** The host name or IP address the server's certificate must be issued for. */
+  verifyName?: string;
+  /** Key exchange groups offered, OpenSSL's syntax (`X25519:P-256`); absent: OpenSSL's default. */
+  groups?: string;
+}
+
+/** TLS handshakes completed, and the failures by OpenSSL's reason (closed.tls counts them). */
+export interface TlsStats {
+  handshakes: number;
+  errors: Record<string, number>;
 }
 
 /** Codes seen in answers, by kind: HTTP status, WebSocket close code, CONNACK return code. */
@@ -66,7 +90,8 @@ export interface HolderStats {
    * codes in `codes`); `idle` the server closed an idle keep-alive connection (its
    * keep-alive timeout); `refused` a handshake refused (WebSocket status != 101 or a wrong
    * Sec-WebSocket-Accept, a CONNACK return code != 0); `keepalive` TCP keepalive probes
-   * went unanswered.
+   * went unanswered; `tls` the TLS handshake failed or a record was bad (OpenSSL's
+   * reasons in `tls.errors`).
    */
   closed: Record<CloseReason, number>;
   /**
@@ -80,6 +105,7 @@ export interface HolderStats {
   codes: ProtocolCodes;
   /** The first bytes (hex, up to 16) of the first few reads that broke the protocol. */
   protocolBytes: string[];
+  tls: TlsStats;
   /**
    * Failed connects and accepts by errno name: synchronous ones from socket(), bind(),
    * connect(), accept() (EADDRNOTAVAIL, EADDRINUSE, EMFILE, ENFILE) and asynchronous

@@ -38,7 +38,11 @@ interface NativeBinding {
   setParentDeathSignal(signal: number): number;
   setProtocol(handle: NativeHandle, kind: number, request: Uint8Array | null, clientIdPrefix: string | null,
     username: string | null, password: string | null, keepaliveSeconds: number, tcpKeepaliveSeconds: number): void;
-  details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[] };
+  details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[]; tls: (string | number)[] };
+  /** After setProtocol, before any connect: the holder's one SSL_CTX (native/tls.c). Throws its reason. */
+  setTls(handle: NativeHandle, sni: string | null, alpnWire: Uint8Array | null, verify: boolean, rootsPem: string | null, verifyName: string | null, groups: string | null): void;
+  /** OpenSSL_version(): the library inside this node binary that TLS uses. */
+  readonly tlsLibrary: string;
   /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
   protoFeedForTest(kind: number, chunks: Uint8Array[], expectAccept?: string | null): ProtoFeedResult;
   /** Tests only: the Sec-WebSocket-Key and expected accept for a 16-byte nonce. */
@@ -147,6 +151,7 @@ const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'], ['churn', 'closedChurn'],
   ['server_close', 'closedServer'], ['idle', 'closedIdle'], ['refused', 'closedRefused'], ['keepalive', 'closedKeepalive'],
+  ['tls', 'closedTls'],
 ];
 
 const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };
@@ -164,6 +169,25 @@ function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOpt
   if (!p || p.kind === 'connlab') return;
   native.setProtocol(handle, PROTOCOL_CODES[p.kind], p.request ?? null, p.clientIdPrefix ?? null, p.username ?? null,
     p.password ?? null, p.keepaliveSeconds ?? 0, p.tcpKeepaliveSeconds ?? 0);
+  if (p.tls) {
+    const t = p.tls;
+    try {
+      native.setTls(handle, t.sni ?? null, t.alpn?.length ? alpnWire(t.alpn) : null, t.verify, t.rootsPem ?? null, t.verifyName ?? null, t.groups ?? null);
+    } catch (error) {
+      throw invalidArgument('--tls', (error as Error).message, 'settings OpenSSL accepts (a PEM CA file, a host name)');
+    }
+  }
+}
+
+/** ALPN names in TLS wire format: each a length byte and the name. */
+function alpnWire(names: readonly string[]): Uint8Array {
+  return Buffer.concat(names.map((name) => Buffer.concat([Buffer.from([Buffer.byteLength(name)]), Buffer.from(name)])));
+}
+
+function tlsErrors(flat: (string | number)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
+  return out;
 }
 
 class NativeHolder implements Holder {
@@ -245,6 +269,7 @@ class NativeHolder implements Holder {
       samplesDropped: get('samplesDropped'), listeners: get('listeners'),
       closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
       protocolBytes: details.bad.map((bytes) => Buffer.from(bytes).toString('hex')),
+      tls: { handshakes: get('tlsHandshakes'), errors: tlsErrors(details.tls) },
     };
   }
 

@@ -174,6 +174,11 @@ class NodeHolder implements Holder {
         hint: 'build the native holder (npm run build:native) or pass --holder native',
       });
     }
+    if (options.protocol?.tls) {
+      throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', 'the plain-Node holder does not speak TLS', {
+        hint: 'TLS runs in the native holder (OpenSSL inside Node): build it (npm run build:native) or pass --holder native',
+      });
+    }
     this.#tcp = protocol === 'tcp';
     this.#timeoutUs = connectTimeoutMs * 1000;
     this.#tickMs = Math.min(100, Math.max(5, connectTimeoutMs / 10));
@@ -320,7 +325,7 @@ class NodeHolder implements Holder {
       broadcastsSent: this.#broadcastsSent, broadcastsReceived: this.#broadcastsReceived,
       bytesIn: this.#bytesIn, bytesOut: this.#bytesOut,
       samplesDropped: this.#samplesDropped, listeners: this.#listeners,
-      closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
+      closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [], tls: { handshakes: 0, errors: {} },
     };
   }
 

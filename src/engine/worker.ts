@@ -129,8 +129,9 @@ class Worker {
     // and counted for nothing: how the first million reported 0 verified (README).
     const asked = performance.now();
     this.#holder.pingAll(seq);
-    // tcp: the kernel answered during pingAll() itself; nothing more can arrive.
-    if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp') timeoutMs = 0;
+    // tcp: the kernel answered during pingAll() itself; nothing more can arrive. Over TLS,
+    // a connection still in its handshake is verified when the handshake is done: wait.
+    if (this.#config.role === 'client' && this.#config.protocol?.kind === 'tcp' && !this.#config.protocol.tls) timeoutMs = 0;
     const deadline = asked + timeoutMs;
     let stats = this.#holder.stats();
     while (stats.verified < stats.established && performance.now() < deadline && !this.#closing) {

@@ -4,6 +4,7 @@
 
 import type { HolderStats, ProtocolKind } from '../engine/holder.ts';
 import type { LimitName } from '../limits/model.ts';
+import { formatCount } from '../units.ts';
 
 /**
  * `server_fds`: the *server's* descriptor limit, seen from the client: connections reset
@@ -11,7 +12,7 @@ import type { LimitName } from '../limits/model.ts';
  * answered. `server_protocol`: the server answered, but not in the protocol asked for,
  * or refused it.
  */
-export type Cause = LimitName | 'server' | 'server_fds' | 'server_protocol' | 'server_timeout' | 'network' | 'permission' | 'tuple_collision' | 'unknown';
+export type Cause = LimitName | 'server' | 'server_fds' | 'server_protocol' | 'server_timeout' | 'tls' | 'network' | 'permission' | 'tuple_collision' | 'unknown';
 
 export interface Classification {
   errno: string;
@@ -52,7 +53,20 @@ export function classifyErrno(errno: string, context: ClassifyContext = { listen
   return { errno, cause: 'unknown', explanation: 'an error connlab has no explanation for yet' };
 }
 
-type CloseStats = Pick<HolderStats, 'closed' | 'closedEarly' | 'codes' | 'protocolBytes'>;
+type CloseStats = Pick<HolderStats, 'closed' | 'closedEarly' | 'codes' | 'protocolBytes'> & Partial<Pick<HolderStats, 'tls'>>;
+
+/** OpenSSL's reasons, most frequent first, and what to do about the commonest one. */
+function tlsText(stats: CloseStats): string {
+  const reasons = Object.entries(stats.tls?.errors ?? {}).sort((a, b) => b[1] - a[1]);
+  const listed = reasons.slice(0, 2).map(([text, n]) => `${text} × ${formatCount(n)}`).join(', ');
+  const first = reasons[0]?.[0] ?? '';
+  const hint = first.startsWith('certificate verify failed')
+    ? ': trust its CA with --ca FILE (or --insecure for a self-signed test server), and check --sni/--host name the certificate'
+    : /wrong version number|packet length too long|record layer failure/.test(first)
+      ? ': the server does not speak TLS on that port'
+      : '';
+  return listed ? ` (${listed})${hint}` : '';
+}
 
 /**
  * What the server's side of the closes says, in the same shape as the errno table (the
@@ -67,6 +81,7 @@ export function classifyCloses(stats: CloseStats, protocol: ProtocolKind, silent
     if (count > 0) out.push({ errno, cause, explanation, count });
   };
   add(stats.closedEarly, 'closed_early', 'server_fds', 'the server closed or reset these right after the handshake, before sending a byte: what a server out of descriptors does (accept() fails with EMFILE), or one that refuses this client; raise its ulimit -n / LimitNOFILE');
+  add(stats.closed.tls ?? 0, 'tls', 'tls', `the TLS handshake failed${tlsText(stats)}`);
   if (protocol !== 'tcp' && protocol !== 'connlab') {
     add(silent, 'no_answer', 'server_fds', `held but the server never sent a byte in answer to the ${protocol} handshake: connections waiting in the kernel's accept queue of a server that stopped accept()ing (its descriptor limit), or a server that does not speak ${protocol}`);
   }

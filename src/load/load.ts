@@ -4,7 +4,7 @@
 
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { ConnlabError } from '../errors.ts';
-import type { HolderStats, ProtocolCodes, ProtocolKind } from '../engine/holder.ts';
+import type { HolderStats, ProtocolCodes, ProtocolKind, TlsStats } from '../engine/holder.ts';
 import { LatencyMerger, type LatencySummaryMs } from '../engine/latency.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
@@ -79,6 +79,8 @@ export interface LoadResult {
   codes: ProtocolCodes;
   /** First bytes (hex) of a few reads that broke the protocol. */
   protocol_bytes: string[];
+  /** With --tls: handshakes completed and failures by OpenSSL's reason (their closes: closed.tls); else null. */
+  tls: TlsStats | null;
   processes: { load: number };
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
@@ -145,9 +147,11 @@ export class LoadHandle {
   #pingSeq = 0;
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
+  readonly #tls: boolean;
 
-  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp') {
+  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false) {
     this.#protocol = protocol;
+    this.#tls = tls;
     this.pool = pool;
     this.plan = plan;
     this.holder = holder;
@@ -237,6 +241,7 @@ export class LoadHandle {
       closed_early: totals.closedEarly,
       codes: totals.codes,
       protocol_bytes: totals.protocolBytes,
+      tls: this.#tls ? totals.tls : null,
       processes: { load: this.pool.workers.length },
       plan: { ...plan, source_ports: this.#sourcePorts },
       memory: {
@@ -258,6 +263,11 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const rate = options.ratePerSec && options.shard ? shardRate(options.ratePerSec, options.shard) : options.ratePerSec;
   const ratePerWorker = rate ? rate / workers : null;
   const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
+  if (kind === 'node' && settings.tls) {
+    throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', 'the plain-Node holder does not speak TLS', {
+      hint: 'TLS runs in the native holder (OpenSSL inside Node): build it (npm run build:native) and use --holder native',
+    });
+  }
   if (kind === 'node' && settings.kind !== 'tcp' && settings.kind !== 'connlab') {
     throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${settings.kind}`, {
       hint: 'build the native holder (npm run build:native) and use --holder native',
@@ -279,7 +289,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }));
   const pool = new WorkerPool(configs, { restart: false });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
-  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind);
+  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined);
   await pool.start();
   return handle;
 }

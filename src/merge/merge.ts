@@ -119,6 +119,9 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
       mqtt_connack: addRecords(results.map((r) => r.codes?.mqtt_connack ?? {})),
     },
     protocol_bytes: results.flatMap((r) => r.protocol_bytes ?? []).slice(0, 8),
+    tls: results.some((r) => r.tls)
+      ? { handshakes: sum(results.map((r) => r.tls?.handshakes ?? 0)), errors: addRecords(results.map((r) => r.tls?.errors ?? {})) }
+      : null,
     processes: { load: sum(results.map((r) => r.processes.load)) },
     plan: { ...plan, connections: sum(results.map((r) => r.plan.connections)) },
     memory: { load_private_bytes: privateBytes, load_user_bytes_per_connection: established > 0 ? Math.round(privateBytes / established) : null },

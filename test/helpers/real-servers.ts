@@ -4,8 +4,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -169,3 +170,123 @@ export async function startPlainServer(port: number, mode: 'echo' | 'close'): Pr
 
 export const haveNginx = (): boolean => existsSync(NGINX);
 export const haveMosquitto = (): boolean => existsSync(MOSQUITTO);
+
+/** Where a TLS test server finds its certificate and key (test/helpers/tls-certs.ts). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * nginx with `ssl` on 127.0.0.1:port, keep-alive as startNginx. It answers 200 "ok" to a
+ * connection whose TLS server_name (SNI) was `sniName`, 421 to any other or none, so the
+ * status codes show the name the server saw.
+ */
+export async function startNginxTls(port: number, files: TlsFiles, sniName: string, workers = 2): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-nginx-tls-'));
+  writeFileSync(join(dir, 'nginx.conf'), `worker_processes ${workers};
+worker_rlimit_nofile 20000;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  keepalive_timeout 300s;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/body;
+  server {
+    listen 127.0.0.1:${port} ssl reuseport backlog=4096;
+    ssl_certificate ${files.certFile};
+    ssl_certificate_key ${files.keyFile};
+    location / {
+      if ($ssl_server_name != "${sniName}") { return 421 "wrong name\\n"; }
+      return 200 "ok\\n";
+    }
+  }
+}
+`);
+  const { child, stderr } = spawnLogged(NGINX, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')]);
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await untilListening(port, child, 'nginx', stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, pids: [child.pid as number], stop };
+}
+
+/** Mosquitto with a TLS listener on 127.0.0.1:port (MQTT over TLS), anonymous. */
+export async function startMosquittoTls(port: number, files: TlsFiles): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-mosquitto-tls-'));
+  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1
+certfile ${files.certFile}
+keyfile ${files.keyFile}
+allow_anonymous true
+persistence false
+max_connections -1
+log_dest stderr
+log_type error
+`);
+  const { child, stderr } = spawnLogged(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')]);
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await untilListening(port, child, 'mosquitto', stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, pids: [child.pid as number], stop };
+}
+
+/** The ws test server behind https.createServer (wss), `processes` sharing the port. */
+export async function startWssServer(port: number, files: TlsFiles, processes = 2): Promise<RealServer> {
+  const children = Array.from({ length: processes }, () => spawnLogged(process.execPath, [WS_SERVER, String(port), '0', files.certFile, files.keyFile]));
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map(({ child }) => stopChild(child)));
+  };
+  try {
+    await Promise.all(children.map(async ({ child, stderr }) => {
+      const [line] = (await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => { throw new Error(`wss server exited: ${stderr()}`); })])) as [Buffer];
+      if (!line.toString().includes('listening')) throw new Error(`wss server: ${line.toString()}`);
+    }));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, pids: children.map(({ child }) => child.pid as number), stop };
+}
+
+/** A node:tls echo server in this process (TLS over tcp); it records the SNI names it saw. */
+export async function startTlsEcho(port: number, files: TlsFiles): Promise<RealServer & { serverNames(): Map<string, number> }> {
+  const names = new Map<string, number>();
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }, (socket) => {
+    const name = socket.servername || '(none)';
+    names.set(name, (names.get(name) ?? 0) + 1);
+    sockets.add(socket);
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', () => {});
+  server.listen({ host: '127.0.0.1', port, backlog: 4096 });
+  await once(server, 'listening');
+  return {
+    port,
+    pids: [process.pid],
+    serverNames: () => names,
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

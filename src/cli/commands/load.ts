@@ -4,7 +4,7 @@
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
 import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
-import { PROTOCOL_KINDS, type ProtocolSettings } from '../../load/protocol-options.ts';
+import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
@@ -58,6 +58,18 @@ Options:
   --subprotocol S            ws: Sec-WebSocket-Protocol
   --client-id-prefix S       mqtt: client ids are S<pid>-<n> (default connlab-)
   --username U, --password P mqtt: credentials for CONNECT
+  --tls                      TLS under the protocol: https, wss, MQTT over TLS, TLS over
+                             tcp (native holder; OpenSSL inside Node). Verifies the chain
+                             against Node's roots and the name (--sni, else --host, else
+                             the target IP)
+  --sni NAME                 --tls: server_name to send and the name to verify (default:
+                             --host without port; none for an IP)
+  --alpn LIST                --tls: ALPN names, comma-separated (default http/1.1 for http
+                             and ws, none otherwise)
+  --ca FILE                  --tls: trust the CA certificates in this PEM file instead
+  --insecure                 --tls: accept any certificate (self-signed test servers)
+  --tls-groups LIST          --tls: key exchange groups (default X25519:P-256:P-384;
+                             default: OpenSSL's list, with the hybrid X25519MLKEM768)
   --keepalive D              tcp: SO_KEEPALIVE probes every D (verified then needs an ACK
                              within 2×D); mqtt: the CONNECT keep-alive (default 60s)
   --allow-partial            exit 0 even when the target was not held and verified
@@ -77,6 +89,7 @@ Examples:
   connlab load 127.0.0.1:9000 -c 70000 --duration 20s --protocol connlab
   connlab load 127.0.0.1:8080 -c 60000 --protocol http --path /health --duration 60s
   connlab load 127.0.0.1:1883 -c 15000 --protocol mqtt --ping 30s
+  connlab load 127.0.0.1:8443 -c 2000 --protocol http --tls --sni example.test --ca ca.pem
   connlab load 127.0.0.1:9000-9003 -c 200k --source-ips 127.0.0.2-127.0.0.5 --json
   connlab load 127.0.0.1:8080 -c 50000 --rate 5000 --source-ports kernel
   connlab load 127.0.0.1:9000 -c 1m --dry-run
@@ -103,6 +116,12 @@ const options = {
   username: { type: 'string' },
   password: { type: 'string' },
   keepalive: { type: 'string' },
+  tls: { type: 'boolean' },
+  sni: { type: 'string' },
+  alpn: { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'tls-groups': { type: 'string' },
   'allow-partial': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -143,7 +162,18 @@ function protocolFromFlags(values: Values): ProtocolSettings {
     clientIdPrefix: values['client-id-prefix'], username: values.username, password: values.password,
     keepaliveSeconds: kind === 'mqtt' ? keepaliveSeconds : undefined,
     tcpKeepaliveSeconds: kind === 'tcp' ? keepaliveSeconds : undefined,
+    tls: tlsFromFlags(values),
   };
+}
+
+function tlsFromFlags(values: Values): TlsSettings | undefined {
+  const tlsOnly = (['sni', 'alpn', 'ca', 'insecure', 'tls-groups'] as const).find((flag) => values[flag] !== undefined);
+  if (!values.tls) {
+    if (tlsOnly) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${tlsOnly} needs --tls`, { hint: 'add --tls' });
+    return undefined;
+  }
+  const alpn = values.alpn === undefined ? undefined : values.alpn.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  return { sni: values.sni, alpn, caFile: values.ca, insecure: values.insecure, groups: values['tls-groups'] };
 }
 
 /** `3` or `3%`: a share from 0 to 100. */
@@ -250,7 +280,7 @@ async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, 
 
 function renderResult(r: LoadResult, reason: string): string {
   const lines = [
-    `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} held at the end (peak ${formatCount(r.connections.peak)}), ${formatCount(r.connections.verified)} verified (${r.protocol})`,
+    `stopped (${reason}): ${formatCount(r.connections.established)} of ${formatCount(r.connections.target)} held at the end (peak ${formatCount(r.connections.peak)}), ${formatCount(r.connections.verified)} verified (${r.protocol}${r.tls ? ' over TLS' : ''})`,
     `ramp: ${r.ramp.seconds}s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms, max ${r.ramp.connect_ms.max} ms`,
     r.ping.rtt_ms.count > 0 ? `round trip (${r.protocol}): p50 ${r.ping.rtt_ms.p50} ms, p99 ${r.ping.rtt_ms.p99} ms over ${formatCount(r.ping.rtt_ms.count)} answers` : r.protocol === 'tcp' ? 'round trip: none (tcp sends nothing; verified is the kernel\'s view)' : 'round trip: no answers',
     ...(r.broadcast.received > 0 ? [`messages from the server: ${formatCount(r.broadcast.received)}${r.broadcast.latency_ms.count > 0 ? `, delivery p50 ${r.broadcast.latency_ms.p50} ms, p99 ${r.broadcast.latency_ms.p99} ms (${formatCount(r.broadcast.latency_ms.count)} stamped)` : ''}`] : []),
@@ -268,6 +298,7 @@ function closedLines(r: LoadResult): string[] {
   return [
     ...(closed.length ? [`closed: ${closed.map(([reason, n]) => `${reason} ${formatCount(n)}`).join(', ')}${r.closed_early ? ` (${formatCount(r.closed_early)} right after the handshake)` : ''}`] : []),
     ...(codes.length ? [`codes: ${codes.join(', ')}`] : []),
+    ...(r.tls ? [`tls: ${formatCount(r.tls.handshakes)} handshakes${Object.keys(r.tls.errors).length ? `; failed: ${Object.entries(r.tls.errors).map(([why, n]) => `${why} × ${formatCount(n)}`).join(', ')}` : ''}`] : []),
     ...(r.protocol_bytes.length ? [`protocol violations, first bytes: ${r.protocol_bytes.join(' ')}`] : []),
   ];
 }
