@@ -11,6 +11,7 @@ import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
+import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
@@ -27,6 +28,8 @@ export interface LoadOptions {
   ratePerSec?: number | null;
   workers?: number | 'auto';
   holder?: HolderChoice;
+  /** Worker processes in C (no V8) or in Node; auto: C when built and the holder is native. */
+  workerRuntime?: WorkerRuntimeChoice;
   /** The per-process open-file soft limit workers inherit. */
   fdSoftLimit: number;
   /** Ports in ip_local_port_range (minus reserved): the kernel's pool per destination. */
@@ -80,6 +83,8 @@ export interface LoadResult {
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
+  /** `c` or `node`: what the worker processes ran. */
+  worker_runtime: string;
 }
 
 export interface LoadProgress {
@@ -237,6 +242,7 @@ export class LoadHandle {
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
       },
       holder: this.holder,
+      worker_runtime: this.pool.runtime,
     };
   }
 }
@@ -246,6 +252,7 @@ const round = (value: number, digits: number): number => Math.round(value * 10 *
 export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const { input, plan } = planLoad(options);
   const kind = resolveHolderKind(options.holder ?? 'auto');
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind);
   const workers = plan.slices.length;
   const ratePerWorker = options.ratePerSec ? options.ratePerSec / workers : null;
   const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
@@ -268,7 +275,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     churnPerSec: (slice.count * (options.churnPercentPerSec ?? 0)) / 100,
     protocol,
   }));
-  const pool = new WorkerPool(configs, { restart: false });
+  const pool = new WorkerPool(configs, { restart: false, runtime });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
   const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind);
   await pool.start();
