@@ -10,7 +10,7 @@ import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
-import { parseCommandArgs } from '../args.ts';
+import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
@@ -33,6 +33,9 @@ without starting.
 Options:
   --connections N    connections to establish and hold (default 100k)
   --hold D           how long to hold them before verifying (default 30s)
+  --worker-runtime auto|c|node
+                     worker processes in C, no V8 (~1 MB each), or in Node (~11 MB
+                     each); auto: c when built (the native holder)
   --report FILE      the self-contained HTML report (default bench-report.html)
   --no-report        do not write the HTML report
   --json             print the result as JSON (schema connlab.bench/1)
@@ -50,6 +53,7 @@ written. A second Ctrl-C ends the workers by PID at once.
 const options = {
   connections: { type: 'string' },
   hold: { type: 'string' },
+  'worker-runtime': { type: 'string' },
   report: { type: 'string' },
   'no-report': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -81,6 +85,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     connections,
     holdMs,
     host,
+    workerRuntime: values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const),
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
