@@ -16,7 +16,9 @@ import { startLoad } from '../../src/load/load.ts';
 import { startServe } from '../../src/server/serve.ts';
 import { createTupleCursor } from '../../src/tuple/plan.ts';
 import { parseIpv4 } from '../../src/tuple/address.ts';
+import { main } from '../../src/cli/main.ts';
 import { rawWorker } from '../helpers/c-worker.ts';
+import { recordingIo } from '../helpers/io.ts';
 import { freePort, rawSocket } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -78,6 +80,20 @@ describe('choosing the worker runtime', () => {
   it('refuses c with the node holder, and c when the binary is missing', () => {
     assert.throws(() => resolveWorkerRuntime('c', 'node'), { code: 'CONNLAB_ERR_INVALID_ARGUMENT' });
     assert.throws(() => resolveWorkerRuntime('c', 'native', '/nonexistent/connlab-worker'), { code: 'CONNLAB_ERR_NATIVE_UNAVAILABLE' });
+  });
+});
+
+describe('--worker-runtime on the command line', () => {
+  it('refuses a runtime it does not know with exit status 2, on serve, load and bench', async () => {
+    for (const args of [
+      ['serve', '--listen', '127.0.0.1:9000', '--worker-runtime', 'java'],
+      ['load', '127.0.0.1:9000', '-c', '10', '--worker-runtime', 'java'],
+      ['bench', '--connections', '10', '--worker-runtime', 'java'],
+    ]) {
+      const io = recordingIo();
+      assert.equal(await main(args, io), 2, args.join(' '));
+      assert.ok(io.err().includes('[CONNLAB_ERR_INVALID_ARGUMENT]'), io.err());
+    }
   });
 });
 

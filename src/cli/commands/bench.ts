@@ -70,6 +70,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
+  const workerRuntime = values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const);
   const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
   const host = readHostSnapshot(createHostReader('/'), { user: io.user });
   const plan = planBench(host, connections);
@@ -85,7 +86,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     connections,
     holdMs,
     host,
-    workerRuntime: values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const),
+    workerRuntime,
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
