@@ -69,6 +69,26 @@ for (const runtime of ['c', 'node'] as const) {
   });
 }
 
+describe('the C worker\'s ramp', () => {
+  it('keeps to ratePerSec: 1,500 connections at 1,000/s take at least 1.4 s', async () => {
+    const port = await freePort();
+    const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 1, fdSoftLimit: 20_000, workerRuntime: 'c' });
+    const load = await startLoad({
+      destinations: [{ ip: loopback, port }], connections: 1_500, workers: 1, ratePerSec: 1_000,
+      fdSoftLimit: 20_000, kernelPoolSize: 28_232, workerRuntime: 'c',
+    });
+    try {
+      // The bucket starts empty and refills at the rate, so no machine can be faster.
+      const seconds = await load.rampDone();
+      assert.ok(seconds >= 1.4, `ramped in ${seconds} s`);
+      assert.equal((await load.close()).connections.established, 1_500);
+    } finally {
+      await load.close();
+      await serve.close();
+    }
+  });
+});
+
 describe('choosing the worker runtime', () => {
   it('auto is c for the native holder when the binary is built, node otherwise', () => {
     assert.equal(resolveWorkerRuntime('auto', 'native'), 'c');
