@@ -31,6 +31,7 @@
       "type": "executable",
       "sources": [
         "native/worker/main.c",
+        "native/worker/start.c",
         "native/worker/ipc.c",
         "native/worker/json.c",
         "native/worker/base64.c",

@@ -299,9 +299,7 @@ static napi_value js_set_protocol(napi_env env, napi_callback_info info) {
   cfg->password = arg_string(env, argv[5]);
   cfg->keepalive_s = (uint16_t)arg_u32(env, argv[6]);
   cfg->tcp_keepalive_s = arg_u32(env, argv[7]);
-  cfg->seed = ((uint64_t)getpid() << 32) ^ now_real_us() ^ (uint64_t)(uintptr_t)hd;
-  cfg->state_bytes = proto_state_bytes((int)kind);
-  cfg->kind = (int)kind;
+  proto_configure(&hd->holder, (int)kind);
   return NULL;
 }
 

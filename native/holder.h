@@ -236,6 +236,7 @@ int proto_eof_reason(struct holder *h, int fd);
 int proto_ping(struct holder *h, int fd);
 void proto_on_close(struct holder *h, int fd, int reason);
 void proto_release(struct holder *h);
+void proto_configure(struct holder *h, int kind);
 void holder_note_bad(struct holder *h, const uint8_t *p, size_t n);
 void holder_count_code(struct holder *h, int kind, uint32_t code);
 

@@ -62,7 +62,37 @@ void report_counters(struct jbuf *b, struct holder *h) {
     jb_uint(b, count);
     first = 0;
   }
-  jb_lit(b, "}");
+  jb_lit(b, "},");
+  report_details(b, h);
+}
+
+/* As the addon's details(): codes as [kind, code, count...], and the first bytes of the
+ * reads that broke the protocol, in hex (HolderStats.protocolBytes). */
+void report_details(struct jbuf *b, struct holder *h) {
+  static const char hex[] = "0123456789abcdef";
+  jb_lit(b, "\"details\":{\"codes\":[");
+  int first = 1;
+  for (int i = 0; i < CODE_SLOTS; i++) {
+    uint32_t key = __atomic_load_n(&h->codes[i].key, __ATOMIC_ACQUIRE);
+    if (!key) continue;
+    uint64_t v[3] = {key >> 16, key & 0xffff, __atomic_load_n(&h->codes[i].count, __ATOMIC_RELAXED)};
+    for (int k = 0; k < 3; k++) {
+      if (!first) jb_lit(b, ",");
+      jb_uint(b, v[k]);
+      first = 0;
+    }
+  }
+  jb_lit(b, "],\"bad\":[");
+  uint32_t count = __atomic_load_n(&h->bad_count, __ATOMIC_ACQUIRE);
+  for (uint32_t i = 0; i < count && i < BAD_SAMPLES; i++) {
+    jb_lit(b, i ? ",\"" : "\"");
+    for (uint8_t k = 0; k < h->bad_len[i] && k < BAD_BYTES; k++) {
+      char pair[2] = {hex[h->bad[i][k] >> 4], hex[h->bad[i][k] & 15]};
+      jb_raw(b, pair, 2);
+    }
+    jb_lit(b, "\"");
+  }
+  jb_lit(b, "]}");
 }
 
 /* Samples leave as the bytes of a u32 array: x86 and arm64 are little-endian, as is

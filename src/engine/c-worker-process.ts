@@ -12,9 +12,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { isConnlabError } from '../errors.ts';
 import { createTupleCursor } from '../tuple/plan.ts';
-import type { HolderSamples, HolderStats } from './holder.ts';
-import { DEFAULT_MAX_SAMPLES } from './holder-args.ts';
+import { PROTOCOL_CODES, type HolderSamples, type HolderStats, type ProtocolOptions } from './holder.ts';
+import { holderSettings } from './holder-args.ts';
 import { errnoName, holderStatsFrom } from './native-holder.ts';
 import { isFromWorker, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
 import type { WorkerProcess } from './worker-process.ts';
@@ -30,14 +31,33 @@ export type ToCWorker =
   | { type: 'tuples'; data: string; last: boolean }
   | Exclude<ToWorker, { type: 'start' }>;
 
-/** The `start` the C worker understands: the config without the plan, with maxSamples. */
+/**
+ * The `start` the C worker understands: the config without the plan, with the holder's
+ * settings resolved here as createHolder() resolves them for a Node worker (one copy of
+ * the defaults, holder-args.ts; clients get the socket limits too), and a protocol's
+ * request in base64 with its kind as PROTOCOL_CODES numbers it.
+ */
 export function cStartMessage(config: WorkerConfig): ToCWorker {
   if (config.role === 'server') {
     const { role, holder, listen, backlog, reportIntervalMs } = config;
-    return { type: 'start', config: { role, holder, listen, backlog, reportIntervalMs, maxSamples: DEFAULT_MAX_SAMPLES } };
+    const { maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings(config.limits);
+    return { type: 'start', config: { role, holder, listen, backlog, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs } };
   }
-  const { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs } = config;
-  return { type: 'start', config: { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, maxSamples: DEFAULT_MAX_SAMPLES } };
+  const { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, churnPerSec = 0, protocol } = config;
+  const { maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings({ connectTimeoutMs });
+  return {
+    type: 'start',
+    config: { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs, churnPerSec, protocol: cProtocol(protocol) },
+  };
+}
+
+function cProtocol(p: ProtocolOptions | undefined): Record<string, unknown> | null {
+  if (!p || p.kind === 'connlab') return null;
+  return {
+    kind: PROTOCOL_CODES[p.kind], request: p.request ? Buffer.from(p.request.buffer, p.request.byteOffset, p.request.byteLength).toString('base64') : null,
+    clientIdPrefix: p.clientIdPrefix ?? null, username: p.username ?? null, password: p.password ?? null,
+    keepaliveSeconds: p.keepaliveSeconds ?? 0, tcpKeepaliveSeconds: p.tcpKeepaliveSeconds ?? 0,
+  };
 }
 
 /** The next chunk of a slice; `last` once the slice is exhausted. */
@@ -125,7 +145,17 @@ export class CWorkerProcess extends EventEmitter implements WorkerProcess {
 
   send(message: ToWorker, _sendHandle?: undefined, _options?: undefined, callback?: (error: Error | null) => void): boolean {
     if (message.type !== 'start') return this.#send(message, callback);
-    const sent = this.#send(cStartMessage(message.config), callback);
+    let start: ToCWorker;
+    try {
+      start = cStartMessage(message.config);
+    } catch (error) {
+      // As a Node worker whose createHolder() throws: `failed`, then it is gone.
+      const code = isConnlabError(error) ? error.code : 'CONNLAB_ERR_WORKER';
+      queueMicrotask(() => this.emit('message', { type: 'failed', code, message: String((error as Error).message) } satisfies FromWorker));
+      this.#child.kill('SIGKILL');
+      return false;
+    }
+    const sent = this.#send(start, callback);
     const config = message.config;
     if (config.role === 'client') {
       this.#cursor = createTupleCursor(config.plan, config.slice);

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { decodeSamples, fromCWorker, tuplesMessage } from '../../src/engine/c-worker-process.ts';
+import { cStartMessage, decodeSamples, fromCWorker, tuplesMessage } from '../../src/engine/c-worker-process.ts';
 import { C_WORKER_PATH, cWorkerAvailable, resolveWorkerRuntime } from '../../src/engine/worker-process.ts';
 import { startLoad } from '../../src/load/load.ts';
 import { startServe } from '../../src/server/serve.ts';
@@ -38,7 +38,7 @@ for (const runtime of ['c', 'node'] as const) {
       const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 2, fdSoftLimit: 20_000, workerRuntime: runtime, reportIntervalMs: 200 });
       const load = await startLoad({
         destinations: [{ ip: loopback, port }], connections: CONNECTIONS, workers: 2,
-        fdSoftLimit: 20_000, kernelPoolSize: 28_232, workerRuntime: runtime, reportIntervalMs: 200,
+        fdSoftLimit: 20_000, kernelPoolSize: 28_232, workerRuntime: runtime, reportIntervalMs: 200, protocol: 'connlab',
       });
       try {
         assert.equal(serve.workerRuntime, runtime);
@@ -52,7 +52,8 @@ for (const runtime of ['c', 'node'] as const) {
         for (const worker of held.workers) assert.ok((worker.privateBytes ?? 0) > 0, `worker ${worker.index} reports its memory`);
         const result = await load.close();
         assert.equal(result.worker_runtime, runtime);
-        assert.deepEqual(result.connections, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS });
+        // silent: nothing had arrived on a connlab connection before its first ping.
+        assert.deepEqual(result.connections, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS, peak: CONNECTIONS, silent: CONNECTIONS });
         assert.deepEqual(result.errors, {});
         assert.equal(result.closed.local, CONNECTIONS);
         assert.equal(result.broadcast.received, CONNECTIONS);
@@ -151,7 +152,7 @@ describe('the C worker adapter', () => {
   });
 });
 
-const serverStart = (port: number) => `${JSON.stringify({ type: 'start', config: { role: 'server', holder: 'native', listen: [{ host: '127.0.0.1', port }], backlog: 128, reportIntervalMs: 60_000 } })}\n`;
+const serverStart = (port: number) => `${JSON.stringify(cStartMessage({ role: 'server', holder: 'native', listen: [{ host: '127.0.0.1', port }], backlog: 128, limits: {}, reportIntervalMs: 60_000 }))}\n`;
 
 describe('the C worker on a raw channel', () => {
   const malformed: [string, string][] = [
@@ -184,7 +185,7 @@ describe('the C worker on a raw channel', () => {
   it('answers tuples that are not whole valid tuples with failed, after starting', async () => {
     const worker = await rawWorker();
     try {
-      const start = { type: 'start', config: { role: 'client', holder: 'native', ratePerSec: null, maxPending: 8, connectTimeoutMs: 1000, reportIntervalMs: 60_000 } };
+      const start = { type: 'start', config: { role: 'client', holder: 'native', ratePerSec: null, maxPending: 8, connectTimeoutMs: 1000, reportIntervalMs: 60_000, maxSamples: 100, sendBufferBytes: 0, stallTimeoutMs: 0 } };
       worker.write(`${JSON.stringify(start)}\n{"type":"tuples","data":"AAAA","last":true}\n`);
       assert.equal(await worker.done, 1);
       const types = (await worker.lines()).map((line) => (JSON.parse(line) as { type: string }).type);
