@@ -1,10 +1,11 @@
 // Starting one worker process in either runtime, behind the one small interface the pool
 // uses: a Node process running worker.ts (fork, V8-serialized IPC), or the C program
-// build/Release/connlab-worker (native/worker/) behind an adapter that speaks the same
-// typed messages (c-worker-process.ts). The runtime is chosen once per supervisor.
+// connlab-worker (native/worker/; compiled in build/Release or prebuilt in the package)
+// behind an adapter that speaks the same typed messages (c-worker-process.ts). The
+// runtime is chosen once per supervisor.
 
 import { fork } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,31 @@ export type WorkerRuntimeChoice = WorkerRuntime | 'auto';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Built by `node-gyp rebuild` (npm install) beside the addon, from native/worker/. */
-export const C_WORKER_PATH = join(ROOT, 'build', 'Release', 'connlab-worker');
+/** Where the C worker comes from: compiled here by node-gyp, or prebuilt in the package. */
+export type CWorkerSource = 'compiled' | 'prebuilt';
+
+/**
+ * The places a C worker may be, in the order node-gyp-build looks for the addon: what
+ * `node-gyp rebuild` built from native/worker/ (a checkout, or a package that had to
+ * compile), then the package's prebuild for this platform (scripts/build-prebuilds.ts).
+ * Like the addon's prebuild it is linked against glibc: a musl host (the test
+ * node-gyp-build makes, /etc/alpine-release) has none and runs Node workers.
+ */
+export function cWorkerCandidates(root = ROOT): { path: string; source: CWorkerSource }[] {
+  const candidates: { path: string; source: CWorkerSource }[] = [{ path: join(root, 'build', 'Release', 'connlab-worker'), source: 'compiled' }];
+  if (process.platform === 'linux' && !existsSync('/etc/alpine-release')) {
+    candidates.push({ path: join(root, 'prebuilds', `linux-${process.arch}`, 'connlab-worker'), source: 'prebuilt' });
+  }
+  return candidates;
+}
+
+/** The C worker this process would run, or undefined when none is built or shipped for it. */
+export function findCWorker(root = ROOT): { path: string; source: CWorkerSource } | undefined {
+  return cWorkerCandidates(root).find((c) => cWorkerAvailable(c.path));
+}
+
+/** The C worker found at startup; where one would be built when there is none. */
+export const C_WORKER_PATH = findCWorker()?.path ?? join(ROOT, 'build', 'Release', 'connlab-worker');
 
 /** What the pool needs of a worker process; a ChildProcess is one. */
 export interface WorkerProcess {
@@ -50,15 +74,16 @@ export function cWorkerAvailable(path = C_WORKER_PATH): boolean {
 }
 
 /**
- * The runtime a supervisor uses: `auto` is C when the binary is built and the holder is
- * native; the node holder always runs in Node workers (it is JavaScript).
+ * The runtime a supervisor uses: `auto` is C when the binary is built or shipped here
+ * and the holder is native, else Node; the node holder always runs in Node workers (it
+ * is JavaScript).
  */
 export function resolveWorkerRuntime(choice: WorkerRuntimeChoice, holder: HolderKind, path = C_WORKER_PATH): WorkerRuntime {
   if (choice === 'node') return 'node';
   if (choice === 'auto') return holder === 'native' && cWorkerAvailable(path) ? 'c' : 'node';
   if (holder !== 'native') throw invalidArgument('workerRuntime', 'c', 'node or auto with the node holder (the C worker runs the native holder only)');
   if (!cWorkerAvailable(path)) {
-    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `the C worker ${path} is not built`, { hint: 'run npm install (needs a C compiler), or pass --worker-runtime node' });
+    throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `the C worker ${path} is not built`, { hint: 'build it (npm run build:native in a checkout, npm rebuild connlab where installed; needs a C compiler), or pass --worker-runtime node' });
   }
   return 'c';
 }
