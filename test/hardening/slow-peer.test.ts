@@ -163,7 +163,7 @@ describe('clients that never read (issue 8, item 3)', { skip: !nativeHolderAvail
     }
     const { seen } = queues;
     assert.equal(stats.totals.closed.slow, NEVER_READERS, 'every never-reader, and nothing else, closed slow');
-    assert.deepEqual({ ...stats.totals.closed, slow: 0 }, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0 });
+    assert.deepEqual({ ...stats.totals.closed, slow: 0 }, { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0 });
     assert.equal(stats.connections, 1, 'only the control connection is left');
     assert.ok(seen.samples >= 2, `ss sampled ${seen.samples} times`);
     assert.ok(seen.sendQ <= BOUND_BYTES, `largest send queue ${seen.sendQ} B > ${BOUND_BYTES} B`);
@@ -208,7 +208,7 @@ describe('a peer that stops taking data', { skip: !nativeHolderAvailable() && 't
       const stalled = performance.now();
       while (holder.stats().established > 0 && performance.now() - stalled < 10_000) await delay(20);
       const stats = holder.stats();
-      assert.deepEqual(stats.closed, { peer: 0, reset: 0, protocol: 0, slow: 1, local: 0, timeout: 0, churn: 0, lost: 0 });
+      assert.deepEqual(stats.closed, { peer: 0, reset: 0, protocol: 0, slow: 1, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0 });
       assert.ok(performance.now() - stalled >= 400, 'closed by the stall timeout, not by a write');
     } finally {
       socket.destroy();
