@@ -6,8 +6,11 @@
 //   slice is expanded here, and sent as base64 of its Uint32Array in `tuples` chunks, the
 //   first at once and each next one when the worker says `want`. Pacing (the window and
 //   the rate) runs in the C worker, which alone knows its pending count without delay.
-// - `report` and `closed` arrive as counters by name, errno counts by number and samples
-//   in base64; they leave as HolderStats and Uint32Arrays (holderStatsFrom names errnos).
+//   The holder settings (socket limits, samples) are resolved here, the protocol's
+//   request travels in base64.
+// - `report` and `closed` arrive as counters by name, errno counts by number, details
+//   (protocol codes, bad bytes in hex) and samples in base64; they leave as HolderStats
+//   and Uint32Arrays (holderStatsFrom names errnos).
 // - `failed` may carry an errno number, which becomes its name in the message.
 
 import { spawn, type ChildProcess } from 'node:child_process';
