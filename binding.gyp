@@ -4,9 +4,11 @@
       "target_name": "connlab_holder",
       "sources": [
         "native/binding.c",
+        "native/listener.c",
         "native/loop.c",
         "native/conn.c",
         "native/frame.c",
+        "native/names.c",
         "native/samples.c",
         "native/tls.c",
         "native/proto/client.c",
@@ -15,6 +17,39 @@
         "native/proto/mqtt.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE", "OPENSSL_API_COMPAT=30000"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
+      "cflags!": ["-Wno-unused-parameter"],
+      "ldflags": ["-pthread"],
+      "configurations": {
+        "Release": {
+          "cflags!": ["-O3"],
+          "cflags": ["-O2"]
+        }
+      }
+    },
+    {
+      "target_name": "connlab-worker",
+      "type": "executable",
+      "sources": [
+        "native/worker/main.c",
+        "native/worker/start.c",
+        "native/worker/ipc.c",
+        "native/worker/json.c",
+        "native/worker/base64.c",
+        "native/worker/ramp.c",
+        "native/worker/report.c",
+        "native/listener.c",
+        "native/loop.c",
+        "native/conn.c",
+        "native/frame.c",
+        "native/names.c",
+        "native/samples.c",
+        "native/proto/client.c",
+        "native/proto/http.c",
+        "native/proto/ws.c",
+        "native/proto/mqtt.c"
+      ],
+      "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
       "cflags!": ["-Wno-unused-parameter"],
       "ldflags": ["-pthread"],

@@ -27,18 +27,6 @@ struct handle {
   int hooked; /* env cleanup hook registered */
 };
 
-static const char *const STAT_NAMES[ST_COUNT] = {
-    "established",     "peakEstablished", "pending",       "queued",
-    "accepted",        "connected",       "closedPeer",    "closedReset",
-    "closedProtocol",  "closedSlow",      "closedLocal",   "closedTimeout",
-    "closedChurn",
-    "acceptBackoffs",  "pingsSent",       "pongsReceived", "verified",
-    "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
-    "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
-    "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
-    "closedTls",       "tlsHandshakes",
-};
-
 #define CHECK(env, call)                                        \
   do {                                                          \
     if ((call) != napi_ok) {                                    \
@@ -123,37 +111,6 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static int open_listener(const char *host, uint32_t port, int backlog, int *out_fd) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons((uint16_t)port);
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons((uint16_t)port);
-    len = sizeof *v6;
-  } else {
-    return EINVAL;
-  }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno;
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-      bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
-  *out_fd = fd;
-  return 0;
-}
-
 /* listen(h, host, port, backlog) -> 0 or a positive errno */
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -163,7 +120,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   size_t host_len = 0;
   CHECK(env, napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len));
   int fd = -1;
-  int err = open_listener(host, arg_u32(env, argv[2]), (int)arg_u32(env, argv[3]), &fd);
+  int err = holder_open_listener(host, arg_u32(env, argv[2]), (int)arg_u32(env, argv[3]), &fd);
   if (err == 0) {
     struct cmd c = {.type = CMD_LISTEN, .fd = fd, .waited = 1};
     holder_submit(&hd->holder, &c);
@@ -343,9 +300,7 @@ static napi_value js_set_protocol(napi_env env, napi_callback_info info) {
   cfg->password = arg_string(env, argv[5]);
   cfg->keepalive_s = (uint16_t)arg_u32(env, argv[6]);
   cfg->tcp_keepalive_s = arg_u32(env, argv[7]);
-  cfg->seed = ((uint64_t)getpid() << 32) ^ now_real_us() ^ (uint64_t)(uintptr_t)hd;
-  cfg->state_bytes = proto_state_bytes((int)kind);
-  cfg->kind = (int)kind;
+  proto_configure(&hd->holder, (int)kind);
   return NULL;
 }
 
@@ -596,7 +551,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value names, s;
   CHECK(env, napi_create_array_with_length(env, ST_COUNT, &names));
   for (uint32_t i = 0; i < ST_COUNT; i++) {
-    CHECK(env, napi_create_string_utf8(env, STAT_NAMES[i], NAPI_AUTO_LENGTH, &s));
+    CHECK(env, napi_create_string_utf8(env, holder_stat_names[i], NAPI_AUTO_LENGTH, &s));
     CHECK(env, napi_set_element(env, names, i, s));
   }
   CHECK(env, napi_set_named_property(env, exports, "statNames", names));

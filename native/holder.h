@@ -30,7 +30,7 @@ enum conn_state { CS_FREE = 0, CS_LISTEN, CS_CONNECTING, CS_CLIENT, CS_SERVER };
 enum parse_mode { PM_HEADER = 0, PM_ECHO, PM_SKIP };
 enum { CP_SOURCE_IP = 1, CP_SOURCE_PORT = 2 }; /* conn.planned: churn reconnects the plan, not the kernel's pick */
 
-/* Indexes into holder.stats; binding.c exports the names in this order. */
+/* Indexes into holder.stats; names.c names them in this order (the addon and the C worker export those). */
 enum stat_index {
   ST_ESTABLISHED,
   ST_PEAK_ESTABLISHED,
@@ -264,8 +264,15 @@ int proto_eof_reason(struct holder *h, int fd);
 int proto_ping(struct holder *h, int fd);
 void proto_on_close(struct holder *h, int fd, int reason);
 void proto_release(struct holder *h);
+void proto_configure(struct holder *h, int kind);
 void holder_note_bad(struct holder *h, const uint8_t *p, size_t n);
 void holder_count_code(struct holder *h, int kind, uint32_t code);
+
+/* listener.c */
+int holder_open_listener(const char *host, uint32_t port, int backlog, int *out_fd);
+
+/* names.c: the counter names, in enum stat_index order */
+extern const char *const holder_stat_names[ST_COUNT];
 
 /* samples.c */
 void samples_push(struct holder *h, struct sample_buf *b, uint64_t value);

@@ -216,6 +216,9 @@ int holder_start(struct holder *h) {
 
 void holder_submit(struct holder *h, struct cmd *c) {
   uint64_t one = 1;
+  /* Read before queueing: once queued, the loop thread owns an unwaited command and may
+   * free it (a connect batch, once issued) before this thread looks again. */
+  const int waited = c->waited;
   c->next = NULL;
   pthread_mutex_lock(&h->cmd_lock);
   if (h->cmd_tail) h->cmd_tail->next = c;
@@ -224,7 +227,7 @@ void holder_submit(struct holder *h, struct cmd *c) {
   pthread_mutex_unlock(&h->cmd_lock);
   while (write(h->evfd, &one, sizeof one) < 0 && errno == EINTR) {
   }
-  if (!c->waited) return;
+  if (!waited) return;
   pthread_mutex_lock(&h->cmd_lock);
   while (!c->done) pthread_cond_wait(&h->cmd_done, &h->cmd_lock);
   pthread_mutex_unlock(&h->cmd_lock);

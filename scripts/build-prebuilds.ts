@@ -1,6 +1,7 @@
 // Builds the prebuilt native holders that the package ships, in the prebuildify layout
 // that node-gyp-build loads: prebuilds/linux-x64/node.napi.glibc.node and
-// prebuilds/linux-arm64/node.napi.glibc.node. N-API (NAPI_VERSION 8 in binding.gyp) makes
+// prebuilds/linux-arm64/node.napi.glibc.node; beside each, the C worker executable
+// connlab-worker (binding.gyp's second target, found by src/engine/worker-process.ts). N-API (NAPI_VERSION 8 in binding.gyp) makes
 // one binary per platform serve every Node version from 22 on; "glibc" keeps a musl
 // host (Alpine) from loading it. Run by `npm pack`/`npm publish` (prepack), so the
 // binaries always match native/*.c at the packed commit; they are not committed.
@@ -46,9 +47,14 @@ function nodeGyp(): [string, string[]] {
 }
 
 /** Where binding.gyp's sources live: what package.json's `files` ships (not fuzz/ or test/). */
-const SOURCE_DIRS = ['native', 'native/proto'];
+const SOURCE_DIRS = ['native', 'native/proto', 'native/worker'];
+/** What one node-gyp run builds (build/Release/<from>) and where each lands in prebuilds/linux-<arch>/. */
+const OUTPUTS = [
+  { from: 'connlab_holder.node', to: PREBUILD_FILE },
+  { from: 'connlab-worker', to: 'connlab-worker' },
+] as const;
 
-function buildOne(arch: Arch, scratch: string): string {
+function buildOne(arch: Arch, scratch: string): string[] {
   const work = join(scratch, arch);
   mkdirSync(join(work, 'native'), { recursive: true });
   copyFileSync(join(ROOT, 'binding.gyp'), join(work, 'binding.gyp'));
@@ -61,18 +67,22 @@ function buildOne(arch: Arch, scratch: string): string {
   const { env, strip } = toolchain(arch);
   const [command, prefix] = nodeGyp();
   execFileSync(command, [...prefix, 'rebuild', `--arch=${arch}`, '--loglevel=warn'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
-  const out = join(ROOT, 'prebuilds', `linux-${arch}`, PREBUILD_FILE);
   mkdirSync(join(ROOT, 'prebuilds', `linux-${arch}`), { recursive: true });
-  copyFileSync(join(work, 'build', 'Release', 'connlab_holder.node'), out);
-  execFileSync(strip, ['--strip-debug', out]);
-  return out;
+  return OUTPUTS.map(({ from, to }) => {
+    const out = join(ROOT, 'prebuilds', `linux-${arch}`, to);
+    copyFileSync(join(work, 'build', 'Release', from), out); // keeps the executable's mode
+    execFileSync(strip, ['--strip-debug', out]);
+    return out;
+  });
 }
 
 function main(): void {
   rmSync(join(ROOT, 'prebuilds'), { recursive: true, force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'connlab-prebuild-'));
   try {
-    for (const arch of ARCHES) process.stderr.write(`prebuilt ${buildOne(arch, scratch)}\n`);
+    for (const arch of ARCHES) {
+      for (const out of buildOne(arch, scratch)) process.stderr.write(`prebuilt ${out}\n`);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   CONNLAB_ERR_PROC_UNREADABLE: 'a /proc file every answer depends on could not be read',
   CONNLAB_ERR_NOT_ROOT: 'changing kernel settings needs root',
   CONNLAB_ERR_SYSCTL_WRITE: 'writing a kernel setting failed',
-  CONNLAB_ERR_NATIVE_UNAVAILABLE: 'the native connection holder addon is not built or cannot load on this Node',
+  CONNLAB_ERR_NATIVE_UNAVAILABLE: 'the native connection holder (addon or C worker) is not built or cannot load on this Node',
   CONNLAB_ERR_LISTEN: 'a holder could not listen on an address; the cause carries the errno code (EADDRINUSE)',
   CONNLAB_ERR_HOLDER_DESTROYED: 'a connection holder was used after destroy()',
   CONNLAB_ERR_WORKER: 'a worker process failed to start or died; the message says how',

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,15 @@ size_t proto_state_bytes(int kind) {
     case PROTO_MQTT: return sizeof(struct mqtt_client);
     default: return 0;
   }
+}
+
+/* Completes h->proto once its request and strings are set, before the first connect
+ * (binding.c's setProtocol, the C worker's start): the kind, the size of its side-table
+ * entry, and the seed of WebSocket keys and masks. */
+void proto_configure(struct holder *h, int kind) {
+  h->proto.seed = ((uint64_t)getpid() << 32) ^ now_real_us() ^ (uint64_t)(uintptr_t)h;
+  h->proto.state_bytes = proto_state_bytes(kind);
+  h->proto.kind = kind;
 }
 
 void proto_release(struct holder *h) {

@@ -62,6 +62,8 @@ export interface BenchResult {
   limits: { binding: LimitName | null; headroom: Partial<Record<LimitName, number>> };
   errors: Record<string, number>;
   processes: { server: number; load: number };
+  /** What the worker processes ran: `c` (no V8) or `node`; absent in results before it. */
+  worker_runtime?: 'c' | 'node' | null;
   /**
    * How the run ended: `completed`, the signal that cut it short, `stopped` (close() from
    * the library), or `failed`.

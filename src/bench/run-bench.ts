@@ -17,6 +17,7 @@ import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
+import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { ConnlabError } from '../errors.ts';
 import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
 import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
@@ -30,6 +31,8 @@ export interface BenchOptions {
   /** A free port on 127.0.0.1 for serve. */
   port: number;
   command: string;
+  /** Worker processes in C or Node for both sides; auto: C when built. */
+  workerRuntime?: WorkerRuntimeChoice;
   sampleIntervalMs?: number;
   onProgress?: (progress: BenchProgress) => void;
   /** Called as each phase begins. */
@@ -242,13 +245,13 @@ class Bench {
     let privateAtHold = { server: 0, load: 0 };
     let outcome: BenchResult['outcome'] = 'completed';
     try {
-      this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024 });
+      this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024, workerRuntime: o.workerRuntime });
       this.#serve.on('failed', (error) => this.#fail(error));
       o.onPool?.(this.#serve.pool, 'server');
       await this.#enter('ramp');
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
-        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab',
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab', workerRuntime: o.workerRuntime,
       });
       o.onPool?.(this.#load.pool, 'load');
       await this.#until(this.#load.rampDone());
@@ -341,6 +344,7 @@ class Bench {
       limits: benchLimits(this.plan),
       errors,
       processes: { server: this.#serve?.pool.workers.length ?? 0, load: this.#load?.pool.workers.length ?? 0 },
+      worker_runtime: this.#serve?.pool.runtime ?? this.#load?.pool.runtime ?? null,
       outcome,
       hold_seconds: this.#heldSeconds(),
       hold_requested_seconds: o.holdMs / 1000,

@@ -156,7 +156,7 @@ const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
 
 const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };
 
-function codesFrom(flat: number[]): ProtocolCodes {
+function codesFrom(flat: readonly number[]): ProtocolCodes {
   const codes: ProtocolCodes = { http_status: {}, ws_close: {}, mqtt_connack: {} };
   for (let i = 0; i + 2 < flat.length; i += 3) {
     const kind = CODE_KINDS[flat[i] as number];
@@ -188,6 +188,42 @@ function tlsErrors(flat: (string | number)[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = Number(flat[i + 1]);
   return out;
+}
+
+/** What details() says beside the counters: protocol codes as flat [kind, code, count]
+ * triples, and the first bytes (hex) of reads that broke the protocol. */
+export interface HolderDetails {
+  codes: readonly number[];
+  badHex: readonly string[];
+  /** TLS failures as flat [reason, count] pairs; absent where TLS never runs (the C worker). */
+  tls?: (string | number)[];
+}
+
+/**
+ * HolderStats from the holder's counters by name (native/names.c), its errno counts by
+ * number and its details: the addon and the C worker (c-worker-process.ts) both report these.
+ */
+export function holderStatsFrom(get: (name: string) => number, errnoCounts: Iterable<[errno: number, count: number]>, details: HolderDetails): HolderStats {
+  // `lost` is the supervisor's reason, not a native stat: a holder never loses one.
+  const closed = { ...Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)])), lost: 0 };
+  const errors: Record<string, number> = {};
+  for (const [errno, count] of errnoCounts) {
+    if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;
+  }
+  return {
+    established: get('established'), peakEstablished: get('peakEstablished'),
+    pending: get('pending'), queued: get('queued'),
+    accepted: get('accepted'), connected: get('connected'),
+    closed: closed as Record<CloseReason, number>, errors,
+    acceptBackoffs: get('acceptBackoffs'),
+    pingsSent: get('pingsSent'), pongsReceived: get('pongsReceived'), verified: get('verified'),
+    broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
+    bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
+    samplesDropped: get('samplesDropped'), listeners: get('listeners'),
+    closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
+    protocolBytes: [...details.badHex],
+    tls: { handshakes: get('tlsHandshakes'), errors: tlsErrors(details.tls ?? []) },
+  };
 }
 
 class NativeHolder implements Holder {
@@ -249,28 +285,10 @@ class NativeHolder implements Holder {
   stats(): HolderStats {
     if (this.#final) return structuredClone(this.#final);
     this.#native.stats(this.#handle, this.#counters, this.#errnoCounts);
-    const get = (name: string): number => this.#counters[this.#index.get(name) ?? -1] ?? 0;
-    // `lost` is the supervisor's reason, not a native stat: a holder never loses one.
-    const closed = { ...Object.fromEntries(CLOSE_STATS.map(([reason, name]) => [reason, get(name)])), lost: 0 };
     const details = this.#native.details(this.#handle);
-    const errors: Record<string, number> = {};
-    this.#errnoCounts.forEach((count, errno) => {
-      if (count > 0) errors[errnoName(errno)] = (errors[errnoName(errno)] ?? 0) + count;
+    return holderStatsFrom((name) => this.#counters[this.#index.get(name) ?? -1] ?? 0, this.#errnoCounts.entries(), {
+      codes: details.codes, badHex: details.bad.map((bytes) => Buffer.from(bytes).toString('hex')), tls: details.tls,
     });
-    return {
-      established: get('established'), peakEstablished: get('peakEstablished'),
-      pending: get('pending'), queued: get('queued'),
-      accepted: get('accepted'), connected: get('connected'),
-      closed: closed as Record<CloseReason, number>, errors,
-      acceptBackoffs: get('acceptBackoffs'),
-      pingsSent: get('pingsSent'), pongsReceived: get('pongsReceived'), verified: get('verified'),
-      broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
-      bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
-      samplesDropped: get('samplesDropped'), listeners: get('listeners'),
-      closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
-      protocolBytes: details.bad.map((bytes) => Buffer.from(bytes).toString('hex')),
-      tls: { handshakes: get('tlsHandshakes'), errors: tlsErrors(details.tls) },
-    };
   }
 
   drainSamples(): HolderSamples {

@@ -5,31 +5,17 @@
 // held then are counted closed as `lost`, so the sums never go backwards and accepted
 // always equals closes plus held.
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ConnlabError } from '../errors.ts';
 import { retire, sumStats } from './aggregate.ts';
 import type { HolderStats } from './holder.ts';
 import { Lifecycle, type LifecycleState } from './lifecycle.ts';
 import { resolveWorkerEntry, type WorkerEntry } from './worker-entry.ts';
+import { startWorkerProcess, type WorkerProcess, type WorkerRuntime } from './worker-process.ts';
 import { isFromWorker, type FromWorker, type HolderKind, type ToWorker, type WorkerConfig, type WorkerReport } from './messages.ts';
 import { resolveRestartPolicy, restartDecision, type RestartPolicy } from './restart-policy.ts';
 
 export type { RestartPolicy } from './restart-policy.ts';
-
-/**
- * How workers run. Each costs a fixed ~10 MB that dwarfs its connections (~50-150 B
- * each), so the fixed part is what to cut. A 1 MiB young generation and one malloc arena
- * took serve from ~890 to ~860 B and load from ~1,020 to ~860 B per connection at
- * 100,000 (bench/results/engine-2026-11-21T12-08-20Z.json). Flags that change V8's
- * code (--jitless, --lite-mode) cost 36 MB instead: the startup snapshot no longer fits.
- * The supervisor's own flags (--test, --inspect) are deliberately not inherited.
- */
-const WORKER_EXEC_ARGV = ['--max-semi-space-size=1'];
-
-function workerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, MALLOC_ARENA_MAX: '1' };
-}
 
 export interface PoolOptions {
   /**
@@ -41,6 +27,8 @@ export interface PoolOptions {
   closeTimeoutMs?: number;
   /** How long start() waits for every worker to report `started`. */
   startTimeoutMs?: number;
+  /** Node workers (worker.ts) or the C program (native/worker/); see worker-process.ts. */
+  runtime?: WorkerRuntime;
 }
 
 export interface WorkerState {
@@ -90,9 +78,9 @@ export interface PoolEvents {
 }
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
-  readonly #options: { closeTimeoutMs: number; startTimeoutMs: number; restart: RestartPolicy | null };
+  readonly #options: { closeTimeoutMs: number; startTimeoutMs: number; restart: RestartPolicy | null; runtime: WorkerRuntime };
   readonly #workers: WorkerState[];
-  readonly #children = new Map<number, ChildProcess>();
+  readonly #children = new Map<number, WorkerProcess>();
   readonly #retired: HolderStats[] = [];
   readonly #deaths: WorkerDeath[] = [];
   /** Death times per worker slot, for the back-off and the crash-loop limit. */
@@ -107,8 +95,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   constructor(configs: readonly WorkerConfig[], options: PoolOptions) {
     super();
     const restart = options.restart === false ? null : resolveRestartPolicy(options.restart === true ? {} : options.restart);
-    this.#options = { closeTimeoutMs: options.closeTimeoutMs ?? 10_000, startTimeoutMs: options.startTimeoutMs ?? 30_000, restart };
+    this.#options = { closeTimeoutMs: options.closeTimeoutMs ?? 10_000, startTimeoutMs: options.startTimeoutMs ?? 30_000, restart, runtime: options.runtime ?? 'node' };
     this.#workers = configs.map((config, index) => ({ index, pid: undefined, holder: undefined, config, report: undefined, restarts: 0, exited: false }));
+  }
+
+  get runtime(): WorkerRuntime {
+    return this.#options.runtime;
   }
 
   get workers(): readonly WorkerState[] {
@@ -149,7 +141,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   #spawn(state: WorkerState, restart: boolean): Promise<void> {
     // The worker's argv carries this PID: it exits when its parent is no longer this one.
-    const child = fork(this.entry.path, [String(process.pid)], { execArgv: WORKER_EXEC_ARGV, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = startWorkerProcess(this.#options.runtime, this.entry, process.pid);
     this.#children.set(state.index, child);
     // A send racing the worker's death fails with EPIPE here; its 'exit' says what
     // happened, so the error itself must not take the supervisor down.
@@ -195,7 +187,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   /** `counts`: the death matters (the worker ran, or was a replacement that failed). */
-  #onExit(state: WorkerState, child: ChildProcess, reason: string, counts: boolean): void {
+  #onExit(state: WorkerState, child: WorkerProcess, reason: string, counts: boolean): void {
     state.exited = true;
     if (this.#children.get(state.index) === child) this.#children.delete(state.index);
     const lost = state.report?.stats.established ?? 0;

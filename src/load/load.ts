@@ -12,6 +12,7 @@ import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
 import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
 import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
+import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
@@ -28,6 +29,8 @@ export interface LoadOptions {
   ratePerSec?: number | null;
   workers?: number | 'auto';
   holder?: HolderChoice;
+  /** Worker processes in C (no V8) or in Node; auto: C when built and the holder is native. */
+  workerRuntime?: WorkerRuntimeChoice;
   /** The per-process open-file soft limit workers inherit. */
   fdSoftLimit: number;
   /** Ports in ip_local_port_range (minus reserved): the kernel's pool per destination. */
@@ -85,6 +88,8 @@ export interface LoadResult {
   plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
+  /** `c` or `node`: what the worker processes ran. */
+  worker_runtime: string;
   /** Each latency histogram in µs, HdrHistogram compressed base64: what `connlab merge` adds up. */
   histograms: LatencyHistograms;
 }
@@ -250,6 +255,7 @@ export class LoadHandle {
       },
       holder: this.holder,
       histograms: { connect_us: this.#latency.connectUs.encode(), rtt_us: this.#latency.rttUs.encode(), broadcast_us: this.#latency.broadcastUs.encode() },
+      worker_runtime: this.pool.runtime,
     };
   }
 }
@@ -275,6 +281,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }
   const first = options.destinations[0];
   const protocol = protocolOptions(settings, first ? `${formatIpv4(first.ip)}:${first.port}` : 'localhost');
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol);
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
     holder: kind,
@@ -287,7 +294,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     churnPerSec: (slice.count * (options.churnPercentPerSec ?? 0)) / 100,
     protocol,
   }));
-  const pool = new WorkerPool(configs, { restart: false });
+  const pool = new WorkerPool(configs, { restart: false, runtime });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
   const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined);
   await pool.start();

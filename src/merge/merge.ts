@@ -126,6 +126,7 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
     plan: { ...plan, connections: sum(results.map((r) => r.plan.connections)) },
     memory: { load_private_bytes: privateBytes, load_user_bytes_per_connection: established > 0 ? Math.round(privateBytes / established) : null },
     holder: [...new Set(results.map((r) => r.holder))].join(','),
+    worker_runtime: [...new Set(results.map((r) => r.worker_runtime))].join(','),
     histograms: h.encoded,
     merged: {
       inputs: results.length,

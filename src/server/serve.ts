@@ -12,6 +12,7 @@ import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { serverWorkersFor } from '../engine/sizing.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { WorkerPool, type RestartPolicy, type WorkerDeath } from '../engine/worker-pool.ts';
+import { resolveWorkerRuntime, type WorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { ConnlabError } from '../errors.ts';
 
 export interface ServeOptions {
@@ -20,6 +21,8 @@ export interface ServeOptions {
   connections?: number;
   workers?: number | 'auto';
   holder?: HolderChoice;
+  /** Worker processes in C (no V8) or in Node; auto: C when built and the holder is native. */
+  workerRuntime?: WorkerRuntimeChoice;
   backlog?: number;
   /** What each connection may keep queued in the kernel (holder.ts SocketLimits). */
   sendBufferBytes?: number;
@@ -68,6 +71,7 @@ export interface ServeEvents {
 export class ServeHandle extends EventEmitter<ServeEvents> {
   readonly pool: WorkerPool;
   readonly holder: string;
+  readonly workerRuntime: WorkerRuntime;
   #peak = 0;
   #accepts = new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS });
   #seq = 0;
@@ -77,6 +81,7 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
     super();
     this.pool = pool;
     this.holder = holder;
+    this.workerRuntime = pool.runtime;
     pool.on('worker-exit', (index, reason, restarted, death) => this.emit('worker-exit', index, reason, restarted, death));
     pool.on('crash-loop', (error) => this.emit('failed', error));
     // The peak and the accept rate advance when a report arrives, never when read.
@@ -157,6 +162,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     throw new ConnlabError('CONNLAB_ERR_USAGE', 'serve needs at least one --listen address', { hint: 'pass --listen 127.0.0.1:9000' });
   }
   const kind = resolveHolderKind(options.holder ?? 'auto');
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind);
   const workers = options.workers === undefined || options.workers === 'auto'
     ? serverWorkersFor(options.connections ?? 1, options.fdSoftLimit)
     : options.workers;
@@ -168,7 +174,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     limits: socketLimits(options),
     reportIntervalMs: options.reportIntervalMs ?? 1000,
   };
-  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true });
+  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true, runtime });
   const handle = new ServeHandle(pool, kind);
   await pool.start();
   return handle;

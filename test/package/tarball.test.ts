@@ -1,21 +1,28 @@
 // The package as a user meets it: `npm pack` of this checkout, installed from the tarball
 // into an empty directory on a machine with no C compiler, then `npx connlab …` on Node 24
 // and on Node 22 (pinned through the `node` package in a temp directory). The native
-// holder must come from the shipped prebuilds: nothing may compile, and the results
-// must say `holder: native`. The arm64 prebuild is loaded by an arm64 Node under
-// qemu-user and holds real loopback connections.
+// holder and the C worker must come from the shipped prebuilds: nothing may compile, and
+// the results must say `holder: native` and `worker_runtime: c`. The arm64 prebuilds
+// run under qemu-user: the addon in an arm64 Node, the C worker as a supervisor's worker,
+// both holding real loopback connections.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../helpers/net.ts';
+import { CWorkerProcess } from '../../src/engine/c-worker-process.ts';
+import type { FromWorker } from '../../src/engine/messages.ts';
+import { freePort, rawSocket } from '../helpers/net.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts';
 
 /** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs. */
-const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/)?[a-z_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/node\.napi\.glibc\.node)$/;
+const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker))$/;
 /** The size budget: ~3x what it is today (358 KB packed, 1.26 MB unpacked, 242 files). */
 const BUDGET = { packedBytes: 1 << 20, unpackedBytes: 4 << 20, files: 600 };
 const ELF_MACHINE = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 } as const;
@@ -46,7 +53,7 @@ describe('the packed tarball', () => {
   it('holds only code, types, maps, prebuilds, the C sources, README and LICENSE', () => {
     const strays = packed.files.filter((path) => !ALLOWED.test(path));
     assert.deepEqual(strays, []);
-    for (const need of ['LICENSE', 'README.md', 'bin/connlab.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/engine/worker.js', 'lib/cli/main.js', 'binding.gyp']) {
+    for (const need of ['LICENSE', 'README.md', 'bin/connlab.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/engine/worker.js', 'lib/cli/main.js', 'binding.gyp', 'native/worker/main.c', 'native/worker/worker.h']) {
       assert.ok(packed.files.includes(need), `${need} is missing`);
     }
   });
@@ -67,10 +74,21 @@ describe('the packed tarball', () => {
       assert.equal(header.readUInt16LE(18), machine, `${platform}: wrong machine`);
     }
   });
+
+  it('carries the C worker per platform, an executable ELF for its machine that npm packs executable', () => {
+    for (const [platform, machine] of Object.entries(ELF_MACHINE)) {
+      assert.ok(packed.files.includes(`prebuilds/${platform}/connlab-worker`), `${platform} C worker is not packed`);
+      const header = readFileSync(join(ROOT, 'prebuilds', platform, 'connlab-worker')).subarray(0, 20);
+      assert.equal(header.subarray(0, 4).toString('latin1'), '\x7fELF');
+      assert.equal(header.readUInt16LE(18), machine, `${platform}: wrong machine`);
+      const listing = execFileSync('tar', ['tvzf', packed.tarball, `package/prebuilds/${platform}/connlab-worker`], { encoding: 'utf8' });
+      assert.match(listing, /^-rwxr-xr-x /, listing);
+    }
+  });
 });
 
-interface LoadJson { holder: string; connections: { target: number; established: number; verified: number } }
-interface ServeJson { holder: string; connections: { peak: number } }
+interface LoadJson { holder: string; worker_runtime: string; connections: { target: number; established: number; verified: number; peak: number; silent: number } }
+interface ServeJson { holder: string; worker_runtime: string; connections: { peak: number } }
 
 /** `npx connlab serve` on a free loopback port, `npx connlab load` against it, then SIGTERM to serve. */
 async function serveAndLoad(box: Sandbox, connections: number): Promise<{ load: Output; served: Output }> {
@@ -128,10 +146,12 @@ for (const [label, nodePath] of [['Node 24', () => process.execPath], ['Node 22'
       assert.equal(load.code, 0, load.stderr);
       const result = JSON.parse(load.stdout) as LoadJson;
       assert.equal(result.holder, 'native');
+      assert.equal(result.worker_runtime, 'c', 'the prebuilt C worker runs the workers');
       const { target, established, verified } = result.connections;
       assert.deepEqual({ target, established, verified }, { target: CONNECTIONS, established: CONNECTIONS, verified: CONNECTIONS });
       const server = JSON.parse(served.stdout) as ServeJson;
       assert.equal(server.holder, 'native');
+      assert.equal(server.worker_runtime, 'c');
       assert.equal(server.connections.peak, CONNECTIONS);
       assert.doesNotMatch(load.stderr + served.stderr, /plain-Node holder/);
     });
@@ -163,6 +183,16 @@ console.log(JSON.stringify({ verified, holder: result.holder, serveHolder: serve
       assert.equal(checked.code, 0, checked.stdout + checked.stderr);
     });
 
+    it('without the C worker prebuild, runs Node workers on the native holder', async () => {
+      rmSync(join(box.app, 'node_modules', 'connlab', 'prebuilds', `linux-${process.arch}`, 'connlab-worker'));
+      const { load, served } = await serveAndLoad(box, 100);
+      assert.equal(load.code, 0, load.stderr);
+      const result = JSON.parse(load.stdout) as LoadJson;
+      assert.deepEqual([result.holder, result.worker_runtime, result.connections.verified], ['native', 'node', 100]);
+      const server = JSON.parse(served.stdout) as ServeJson;
+      assert.deepEqual([server.holder, server.worker_runtime], ['native', 'node']);
+    });
+
     // Last: it takes the prebuilds away from this sandbox.
     it('with no prebuild that fits and no compiler, says so and runs on the plain-Node holder', async () => {
       rmSync(join(box.app, 'node_modules', 'connlab', 'prebuilds'), { recursive: true });
@@ -174,6 +204,7 @@ console.log(JSON.stringify({ verified, holder: result.holder, serveHolder: serve
       assert.equal(load.code, 0, load.stderr);
       const result = JSON.parse(load.stdout) as LoadJson;
       assert.equal(result.holder, 'node');
+      assert.equal(result.worker_runtime, 'node');
       assert.equal(result.connections.verified, 100);
       assert.equal((JSON.parse(served.stdout) as ServeJson).holder, 'node');
       for (const stderr of [load.stderr, served.stderr]) {
@@ -199,5 +230,40 @@ describe('the linux-arm64 prebuild', () => {
     assert.equal(result.addon.source, 'prebuilt');
     assert.equal(result.established, 200);
     assert.equal(result.verified, 200);
+  });
+});
+
+describe('the linux-arm64 C worker', () => {
+  it('runs under qemu-user as a supervisor\'s worker: starts, holds loopback connections, reports and closes', async () => {
+    const port = await freePort();
+    // exec: qemu-user becomes the worker process, so its parent is this test, as the worker checks.
+    const wrapper = join(scratch, 'connlab-worker-arm64');
+    writeFileSync(wrapper, `#!/bin/sh\nexec qemu-aarch64-static -L /usr/aarch64-linux-gnu ${join(ROOT, 'prebuilds', 'linux-arm64', 'connlab-worker')} "$@"\n`, { mode: 0o755 });
+    const worker = new CWorkerProcess(wrapper, process.pid);
+    const messages: FromWorker[] = [];
+    worker.on('message', (message: unknown) => messages.push(message as FromWorker));
+    const clients: net.Socket[] = [];
+    try {
+      worker.send({ type: 'start', config: { role: 'server', holder: 'native', listen: [{ host: '127.0.0.1', port }], backlog: 128, limits: {}, reportIntervalMs: 60_000 } });
+      await waitFor(() => messages.some((m) => m.type === 'started'), { timeoutMs: 60_000, describe: () => JSON.stringify(messages) });
+      for (let i = 0; i < 50; i++) clients.push(await rawSocket(port));
+      const held = async () => {
+        worker.send({ type: 'report' });
+        await delay(200);
+        return messages.findLast((m) => m.type === 'report')?.stats.established;
+      };
+      let established: number | undefined;
+      for (const end = Date.now() + 60_000; established !== 50 && Date.now() < end;) established = await held();
+      assert.equal(established, 50);
+      worker.send({ type: 'close' });
+      const [code] = (await once(worker, 'exit')) as [number | null];
+      assert.equal(code, 0);
+      const closed = messages.find((m) => m.type === 'closed');
+      assert.ok(closed?.type === 'closed');
+      assert.equal(closed.stats.closed.local, 50);
+    } finally {
+      for (const client of clients) client.destroy();
+      worker.kill('SIGKILL');
+    }
   });
 });

@@ -9,6 +9,7 @@ import { startBench } from '../../bench/run-bench.ts';
 import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
 import { planFileMaxRaise } from '../../bench/file-max.ts';
 import { SettingsGuard } from '../../demo/settings.ts';
+import type { WorkerRuntimeChoice } from '../../engine/worker-process.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
@@ -16,7 +17,7 @@ import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
-import { parseCommandArgs } from '../args.ts';
+import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
@@ -42,6 +43,9 @@ it afterwards, also after Ctrl-C, SIGTERM or a failure.
 Options:
   --connections N    connections to establish and hold (default 100k)
   --hold D           how long to hold them before verifying (default 30s)
+  --worker-runtime auto|c|node
+                     worker processes in C, no V8 (~1 MB each), or in Node (~11 MB
+                     each); auto: c when built (the native holder)
   --report FILE      the self-contained HTML report (default bench-report.html)
   --no-report        do not write the HTML report
   --metrics [H:]P    Prometheus text at http://H:P/metrics while it runs, serve and
@@ -65,6 +69,7 @@ written. A second Ctrl-C ends the workers by PID at once.
 const options = {
   connections: { type: 'string' },
   hold: { type: 'string' },
+  'worker-runtime': { type: 'string' },
   report: { type: 'string' },
   'no-report': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -84,6 +89,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
+  const workerRuntime = values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const);
   const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
   const root = values.root ?? '/';
   const guard = new SettingsGuard({
@@ -96,7 +102,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   process.once('exit', restoreOnExit);
   try {
     const { host, plan } = precheck(root, connections, io, guard);
-    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard });
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime });
   } finally {
     guard.restore();
     process.off('exit', restoreOnExit);
@@ -135,9 +141,10 @@ interface BenchCommand {
   /** --metrics and --dashboard as given. */
   metrics: string | undefined;
   dashboard: string | undefined;
+  workerRuntime: WorkerRuntimeChoice;
 }
 
-async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, ...flags }: BenchCommand): Promise<number> {
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
   const metrics = await startCommandMetrics(flags.metrics);
@@ -154,6 +161,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     connections,
     holdMs,
     host,
+    workerRuntime,
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),

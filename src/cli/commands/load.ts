@@ -78,6 +78,8 @@ Options:
                              connections every second (a soak: 3 = 3%/s; default 0)
   --workers auto|N           worker processes (auto: as the descriptor limit needs)
   --holder auto|native|node  the connection holder (auto: native when built)
+  --worker-runtime auto|c|node  worker processes in C, no V8 (~1 MB each), or in
+                             Node (~11 MB each); auto: c when built and the holder is native
 ${shardHelp}
 ${metricsHelp}
 ${dashboardHelp}
@@ -123,6 +125,7 @@ const options = {
   insecure: { type: 'boolean' },
   'tls-groups': { type: 'string' },
   'allow-partial': { type: 'boolean' },
+  'worker-runtime': { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
   ...shardOptions,
@@ -144,6 +147,7 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),
     workers: parseWorkers(values.workers),
     holder: values.holder === undefined ? 'auto' : oneOf('--holder', values.holder, ['auto', 'native', 'node'] as const),
+    workerRuntime: values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const),
     connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : parseDurationMs(values['connect-timeout'], '--connect-timeout'),
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,

@@ -36,6 +36,8 @@ Options:
   --connections N          expected connections: sizes --workers auto (default 20k)
   --workers auto|N         worker processes (auto: enough for N with 25% spare)
   --holder auto|native|node  the connection holder (auto: native when built)
+  --worker-runtime auto|c|node  worker processes in C, no V8 (~1 MB each), or in Node
+                           (~11 MB each); auto: c when built and the holder is native
   --backlog N              listen backlog per worker, capped by somaxconn (default 4096)
   --send-buffer SIZE       unsent bytes one connection may keep in the kernel before it is
                            closed as slow (SO_SNDBUF + TCP_NOTSENT_LOWAT; default 64KiB;
@@ -61,6 +63,7 @@ const options = {
   connections: { type: 'string' },
   workers: { type: 'string' },
   holder: { type: 'string' },
+  'worker-runtime': { type: 'string' },
   backlog: { type: 'string' },
   'send-buffer': { type: 'string' },
   'stall-timeout': { type: 'string' },
@@ -108,7 +111,7 @@ export function parseBroadcastEvery(text: string): number {
 }
 
 /** The JSON summary: connections, memory per connection, closes, errors, workers. */
-export function serveSummary(stats: ServeStats, holder: string) {
+export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: string) {
   return {
     schema: 'connlab.serve/1',
     connections: { peak: stats.peakConnections, accepted: stats.totals.accepted },
@@ -125,6 +128,7 @@ export function serveSummary(stats: ServeStats, holder: string) {
     processes: { server: stats.workers.length },
     workers: stats.workers,
     holder,
+    worker_runtime: workerRuntime,
   };
 }
 
@@ -160,6 +164,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     connections,
     workers: parseWorkers(values.workers),
     holder: values.holder === undefined ? 'auto' : oneOf('--holder', values.holder, ['auto', 'native', 'node'] as const),
+    workerRuntime: values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const),
     backlog: values.backlog === undefined ? undefined : parseCount(values.backlog, '--backlog', { min: 1 }),
     ...limits,
     fdSoftLimit: readHostFacts().fdSoftLimit,
@@ -187,7 +192,7 @@ async function hold(
     await serve.close();
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
-  io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s)` +
+  io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
     `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
@@ -219,7 +224,7 @@ async function hold(
   const held = await serve.refresh();
   const final = await serve.close();
   metricsServer?.close();
-  const result = serveSummary({ ...final, privateBytes: held.privateBytes, workers: held.workers }, serve.holder);
+  const result = serveSummary({ ...final, privateBytes: held.privateBytes, workers: held.workers }, serve.holder, serve.workerRuntime);
   if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, stopped_by: reason }, null, 2)}\n`);
   else io.stdout.write(`stopped (${reason}): held ${formatCount(result.connections.peak)} at peak, accepted ${formatCount(result.connections.accepted)}; ` +
     `${formatBytes(result.memory.server_private_bytes)} private over ${result.processes.server} worker(s)` +

@@ -1,0 +1,46 @@
+/* A client worker's ramp: the tuples its supervisor sent (in chunks, on request) and
+ * the pacing that hands them to the holder, by the same rules as src/engine/worker.ts:
+ * every tick, top the in-flight window (pending + queued) up to max_pending, and when a
+ * rate is set, spend at most the tokens of a bucket holding one second of burst. */
+#ifndef CONNLAB_RAMP_H
+#define CONNLAB_RAMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../holder.h"
+
+#define RAMP_TICK_US 5000
+/* Tuples per chunk the supervisor sends; asked for again when fewer are buffered. */
+#define TUPLES_PER_CHUNK 2048
+
+struct chunk {
+  struct chunk *next;
+  size_t count, used; /* tuples */
+  uint32_t tuples[];  /* 4 u32 per tuple: srcIp, srcPort, dstIp, dstPort */
+};
+
+struct ramp {
+  struct chunk *head, *tail;
+  size_t buffered;   /* tuples received and not yet handed to the holder */
+  int last;          /* the supervisor sent the final chunk */
+  int wanted;        /* a `want` is outstanding */
+  int done;          /* `ramped` was sent */
+  uint32_t max_pending;
+  int rated;
+  double rate_per_sec, tokens;
+  uint64_t last_tick_us;
+};
+
+enum ramp_events { RAMP_WANT = 1, RAMP_DONE = 2 };
+
+/* Adds a chunk from base64 text; 0, or -1 when it is not whole tuples of valid ports. */
+int ramp_add(struct ramp *r, const char *b64, size_t len, int last);
+/* One tick: issues what the window and the bucket allow; returns RAMP_* flags saying
+ * whether to ask for more tuples and whether the ramp just finished. */
+int ramp_tick(struct ramp *r, struct holder *h, uint64_t now_us);
+/* Every tuple tried and none in flight. */
+int ramp_finished(const struct ramp *r, struct holder *h);
+void ramp_free(struct ramp *r);
+
+#endif
