@@ -5,6 +5,7 @@
 import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
+import type { TargetSection } from './target/target-result.ts';
 
 export const BENCH_SCHEMA = 'connlab.bench/1';
 
@@ -70,4 +71,6 @@ export interface BenchResult {
   started_at: string;
   command: string;
   timeline: TimelinePoint[];
+  /** Only from `bench --target`: the user's server, step by step (README "bench --target"). */
+  target?: TargetSection;
 }

@@ -75,6 +75,19 @@ Examples:
   connlab load 127.0.0.1:9000 -c 1m --dry-run
 `;
 
+/** What each connection speaks: the same flags on load and on bench --target. */
+export const PROTOCOL_FLAGS = {
+  protocol: { type: 'string' },
+  path: { type: 'string' },
+  host: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  subprotocol: { type: 'string' },
+  'client-id-prefix': { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  keepalive: { type: 'string' },
+} as const;
+
 const options = {
   connections: { type: 'string', short: 'c' },
   rate: { type: 'string' },
@@ -86,15 +99,7 @@ const options = {
   churn: { type: 'string' },
   workers: { type: 'string' },
   holder: { type: 'string' },
-  protocol: { type: 'string' },
-  path: { type: 'string' },
-  host: { type: 'string' },
-  header: { type: 'string', multiple: true },
-  subprotocol: { type: 'string' },
-  'client-id-prefix': { type: 'string' },
-  username: { type: 'string' },
-  password: { type: 'string' },
-  keepalive: { type: 'string' },
+  ...PROTOCOL_FLAGS,
   'allow-partial': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -122,7 +127,9 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
   };
 }
 
-function protocolFromFlags(values: Values): ProtocolSettings {
+type ProtocolValues = Pick<Values, keyof typeof PROTOCOL_FLAGS>;
+
+export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
   const kind = values.protocol === undefined ? 'tcp' : oneOf('--protocol', values.protocol, PROTOCOL_KINDS);
   const keepaliveMs = values.keepalive === undefined ? undefined : parseDurationMs(values.keepalive, '--keepalive');
   const keepaliveSeconds = keepaliveMs === undefined ? undefined : Math.max(1, Math.round(keepaliveMs / 1000));
