@@ -168,7 +168,7 @@ class TargetBench {
 
   async #phases(first: ServerSample): Promise<BenchResult> {
     const baseline: TargetBaseline = {
-      server_private_bytes: first.privateBytes, server_pss_bytes: first.pssBytes,
+      server_private_bytes: first.privateBytes, server_private_dirty_bytes: first.privateDirtyBytes, server_pss_bytes: first.pssBytes,
       kernel_sockets: this.#baseHost?.tcpInUse ?? 0, slab_bytes: this.#baseHost ? slabTotal(this.#baseHost) : 0,
     };
     let failed: { step: TargetStep; alive: boolean } | undefined;
@@ -223,7 +223,8 @@ class TargetBench {
     const established = heldBy(this.#handles);
     const step: TargetStep = {
       step: index + 1, target, established, verified, t: this.#seconds(),
-      server_private_bytes: server.privateBytes, server_pss_bytes: server.pssBytes, server_processes: server.pids.length,
+      server_private_bytes: server.privateBytes, server_private_dirty_bytes: server.privateDirtyBytes,
+      server_pss_bytes: server.pssBytes, server_processes: server.pids.length,
       server_cpu_seconds: Math.round(Math.max(0, server.cpuSeconds - cpuBefore) * 100) / 100,
       kernel_sockets: host.tcpInUse, slab_bytes: slabTotal(host),
       cgroup_memory_bytes: server.cgroup?.memoryCurrentBytes ?? null,

@@ -35,6 +35,8 @@ export interface ServerSample {
   /** The server's root (the PID, or the cgroup still has members). */
   alive: boolean;
   privateBytes: number;
+  /** Private_Dirty: what the fit uses (see ProcessMemory.privateDirtyBytes). */
+  privateDirtyBytes: number;
   pssBytes: number;
   cpuSeconds: number;
   /** The smallest soft RLIMIT_NOFILE of the holders; undefined when unreadable. */
@@ -158,6 +160,7 @@ export async function sampleServer(source: ServerSource, roots: SampleRoots = {}
     holders: holders.map((h) => h.pid),
     alive: root !== undefined ? stats.some((s) => s.pid === root) : stats.length > 0,
     privateBytes: memories.reduce((sum, m) => sum + m.privateBytes, 0),
+    privateDirtyBytes: memories.reduce((sum, m) => sum + m.privateDirtyBytes, 0),
     pssBytes: memories.reduce((sum, m) => sum + m.pssBytes, 0),
     cpuSeconds: stats.reduce((sum, s) => sum + s.cpuSeconds, 0),
     fdSoftLimit: limits.soft,

@@ -20,7 +20,10 @@ export interface TargetStep {
   verified: number;
   /** Seconds since the bench started, at the sample. */
   t: number;
+  /** Private_Clean + Private_Dirty over the server's processes, as bench reports connlab serve's. */
   server_private_bytes: number;
+  /** Private_Dirty alone: what the fit uses. */
+  server_private_dirty_bytes: number;
   server_pss_bytes: number;
   server_processes: number;
   /** CPU the server's processes used during this step, seconds. */
@@ -38,6 +41,7 @@ export interface TargetStep {
 /** The state before the first connection: the fits' x = 0 point. */
 export interface TargetBaseline {
   server_private_bytes: number;
+  server_private_dirty_bytes: number;
   server_pss_bytes: number;
   kernel_sockets: number;
   slab_bytes: number;
@@ -93,12 +97,23 @@ export interface TargetSection {
   step_hold_seconds: number;
   baseline: TargetBaseline;
   steps: TargetStep[];
-  /** Server private memory (smaps_rollup, all its processes) against connections held. */
+  /**
+   * Server private dirty memory (smaps_rollup Private_Dirty, all its processes) against
+   * connections held. Private_Clean is left out: code pages a worker touches first are
+   * private until a sibling touches them, so it wobbles by megabytes with no connection.
+   */
   fit: TargetFit;
-  /** Socket slab bytes against connections: both ends are on this host, so two sockets each. */
+  /**
+   * Socket slab bytes against sockstat's TCP sockets in use, host-wide: bytes per socket.
+   * Both move together when anything else on the host opens or closes sockets, so the
+   * slope stays a per-socket cost on a shared host, where slab against our own
+   * connections would count every other process's sockets as ours.
+   */
   kernel_fit: TargetFit;
-  /** Half of kernel_fit: what one server-side socket costs the kernel. */
+  /** kernel_fit's slope: what the server's socket costs the kernel. */
   kernel_bytes_per_server_socket: number;
+  /** Two sockets per connection: both ends are on this host. */
+  kernel_bytes_per_connection: number;
   failure: TargetFailure | null;
   extrapolation: TargetExtrapolation;
 }
@@ -115,12 +130,15 @@ function fitOf(points: [number, number][]): TargetFit {
   return { bytes_per_connection: round(fit.slope, 1), intercept_bytes: Math.round(fit.intercept), r2: round(fit.r2, 4), points: fit.points };
 }
 
-/** Fits over the baseline and every step that held (a failed step measures a server in trouble). */
+/**
+ * Fits over the baseline and every step that held (a failed step measures a server in
+ * trouble): user bytes against connections held, slab bytes against kernel sockets.
+ */
 export function fitSteps(baseline: TargetBaseline, steps: readonly TargetStep[]): { fit: TargetFit; kernel: TargetFit } {
   const held = steps.filter((s) => s.ok);
   return {
-    fit: fitOf([[0, baseline.server_private_bytes], ...held.map((s): [number, number] => [s.established, s.server_private_bytes])]),
-    kernel: fitOf([[0, baseline.slab_bytes], ...held.map((s): [number, number] => [s.established, s.slab_bytes])]),
+    fit: fitOf([[0, baseline.server_private_dirty_bytes], ...held.map((s): [number, number] => [s.established, s.server_private_dirty_bytes])]),
+    kernel: fitOf([[baseline.kernel_sockets, baseline.slab_bytes], ...held.map((s): [number, number] => [s.kernel_sockets, s.slab_bytes])]),
   };
 }
 

@@ -85,7 +85,8 @@ export function targetSection(input: TargetResultInput): TargetSection {
     steps: input.steps,
     fit: input.fit,
     kernel_fit: input.kernelFit,
-    kernel_bytes_per_server_socket: Math.round(input.kernelFit.bytes_per_connection / 2),
+    kernel_bytes_per_server_socket: Math.round(input.kernelFit.bytes_per_connection),
+    kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
     failure: input.failure,
     extrapolation: input.extrapolation,
   };
@@ -102,7 +103,7 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
     connections: { target: o.connections, established, verified: last?.verified ?? 0 },
     ramp: combinedRamp(input.loads),
     memory: {
-      kernel_bytes_per_connection: Math.round(input.kernelFit.bytes_per_connection),
+      kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
       server_user_bytes_per_connection: Math.round(input.fit.bytes_per_connection),
       load_user_bytes_per_connection: established > 0 ? Math.round(input.loadPrivateBytes / established) : 0,
       kernel_by_cache: slabByCache(input, held),

@@ -63,7 +63,7 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
     holder: values.holder === undefined ? 'auto' : oneOf('--holder', values.holder, ['auto', 'native', 'node'] as const),
     connectTimeoutMs: values['connect-timeout'] === undefined ? undefined : parseDurationMs(values['connect-timeout'], '--connect-timeout'),
     command: ['connlab', 'bench', ...argv].join(' '),
-    onStep: (s) => io.stderr.write(`bench: step ${s.step}/${steps} ${s.ok ? 'held' : 'FAILED'}: ${formatCount(s.established)} of ${formatCount(s.target)}, verified ${formatCount(s.verified)}, server private ${formatCount(s.server_private_bytes)} B\n`),
+    onStep: (s) => io.stderr.write(`bench: step ${s.step}/${steps} ${s.ok ? 'held' : 'FAILED'}: ${formatCount(s.established)} of ${formatCount(s.target)}, verified ${formatCount(s.verified)}, server private dirty ${formatCount(s.server_private_dirty_bytes)} B\n`),
   });
   const stop = watchForStop(undefined, () => bench.destroy());
   void stop.stopped.then((reason) => {

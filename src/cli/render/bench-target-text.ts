@@ -9,7 +9,7 @@ import { renderTable } from './table.ts';
 function stepRows(t: TargetSection): string[][] {
   return t.steps.map((s) => [
     String(s.step), formatCount(s.target), formatCount(s.established), formatCount(s.verified),
-    formatBytes(s.server_private_bytes), formatBytes(s.slab_bytes - t.baseline.slab_bytes), `${s.server_cpu_seconds.toFixed(2)} s`, s.ok ? 'held' : 'FAILED',
+    formatBytes(s.server_private_dirty_bytes), formatBytes(s.slab_bytes - t.baseline.slab_bytes), `${s.server_cpu_seconds.toFixed(2)} s`, s.ok ? 'held' : 'FAILED',
   ]);
 }
 
@@ -18,13 +18,13 @@ export function renderTargetText(r: BenchResult, reportPath: string | undefined)
   if (!t) return '';
   const steps = renderTable([
     { header: 'STEP', align: 'right' }, { header: 'ASKED', align: 'right' }, { header: 'HELD', align: 'right' }, { header: 'VERIFIED', align: 'right' },
-    { header: 'SERVER PRIVATE', align: 'right' }, { header: 'SLAB +', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
+    { header: 'SERVER DIRTY', align: 'right' }, { header: 'SLAB +', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
   ], stepRows(t));
   const x = t.extrapolation;
   const rows: [string, string][] = [
     ['server', `${t.server.pid !== null ? `pid ${t.server.pid}` : `cgroup ${t.server.cgroup}`}: ${t.server.pids.length} process(es), ${t.server.holders} holding connections, descriptor limit ${t.server.fd_soft_limit === null ? 'unknown' : formatCount(t.server.fd_soft_limit)}`],
-    ['user bytes/conn', `${t.fit.bytes_per_connection} B (slope of server private memory over ${t.fit.points} points, r² ${t.fit.r2}); ${formatBytes(t.fit.intercept_bytes)} before any connection`],
-    ['kernel bytes/conn', `${formatCount(t.kernel_fit.bytes_per_connection)} B for both ends here (r² ${t.kernel_fit.r2}), ~${formatCount(t.kernel_bytes_per_server_socket)} B the server's socket`],
+    ['user bytes/conn', `${t.fit.bytes_per_connection} B (slope of server private dirty memory over ${t.fit.points} points, r² ${t.fit.r2}); ${formatBytes(t.fit.intercept_bytes)} before any connection, ${formatBytes(t.fit.intercept_bytes / Math.max(1, t.server.pids.length))} per process`],
+    ['kernel bytes/socket', `${formatCount(t.kernel_bytes_per_server_socket)} B (socket slab against TCP sockets in use, r² ${t.kernel_fit.r2}); ${formatCount(t.kernel_bytes_per_connection)} B per connection with both ends here`],
     ['failed', t.failure ? t.failure.line : 'no: every step held and verified'],
     ['extrapolation', x.line],
   ];
