@@ -126,18 +126,19 @@ describe('bench --target from the command line', () => {
     }
   });
 
-  for (const [what, args] of [
-    ['neither --server-pid nor --server-cgroup', ['--target', '127.0.0.1:8080']],
-    ['both --server-pid and --server-cgroup', ['--target', '127.0.0.1:8080', '--server-pid', '1', '--server-cgroup', 'x']],
-    ['a target outside loopback', ['--target', '10.0.0.1:80', '--server-pid', String(process.pid)]],
-    ['fewer than two steps', ['--target', '127.0.0.1:8080', '--server-pid', String(process.pid), '--steps', '1']],
-    ['a server PID that does not exist', ['--target', '127.0.0.1:8080', '--server-pid', String(2 ** 22 + 1)]],
-    ['--server-pid without --target', ['--server-pid', String(process.pid)]],
+  for (const [what, args, code, names] of [
+    ['neither --server-pid nor --server-cgroup', ['--target', '127.0.0.1:8080'], 'USAGE', /exactly one of --server-pid/],
+    ['both --server-pid and --server-cgroup', ['--target', '127.0.0.1:8080', '--server-pid', '1', '--server-cgroup', 'x'], 'USAGE', /exactly one of --server-pid PID and --server-cgroup/],
+    ['a target outside loopback', ['--target', '10.0.0.1:80', '--server-pid', String(process.pid)], 'INVALID_ARGUMENT', /--target "10\.0\.0\.1:80".*loopback/],
+    ['fewer than two steps', ['--target', '127.0.0.1:8080', '--server-pid', String(process.pid), '--steps', '1'], 'INVALID_ARGUMENT', /--steps/],
+    ['a server PID that does not exist', ['--target', '127.0.0.1:8080', '--server-pid', String(2 ** 22 + 1)], 'INVALID_ARGUMENT', /no such process/],
+    ['--server-pid without --target', ['--server-pid', String(process.pid)], 'USAGE', /--server-pid needs --target/],
   ] as const) {
     it(`refuses ${what} with exit status 2`, async () => {
       const io = recordingIo();
       assert.equal(await main(['bench', ...args, '--no-report'], io), 2, io.err());
-      assert.match(io.err(), /\[CONNLAB_ERR_(USAGE|INVALID_ARGUMENT)\]/);
+      assert.match(io.err(), new RegExp(`\\[CONNLAB_ERR_${code}\\]`));
+      assert.match(io.err(), names, 'the message names the flag');
     });
   }
 });
