@@ -15,6 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { BenchResult } from '../src/bench/result.ts';
 import { freeLoopbackPort } from '../src/tuple/free-port.ts';
+import { resolveWorkerEntry } from '../src/engine/worker-entry.ts';
 import { startNginx, type RealServer } from '../test/helpers/real-servers.ts';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, steps: { type: 'string', default: '10' }, hold: { type: 'string', default: '3s' } } });
@@ -56,6 +57,9 @@ function row(run: Run): string {
     + `| ${(t.fit.intercept_bytes / 2 ** 20).toFixed(1)} MiB / ${t.server.pids.length} | ${t.kernel_bytes_per_server_socket.toLocaleString('en-US')} B (r² ${t.kernel_fit.r2}) | ${failed} | ${t.extrapolation.line.replace(/;.*/, '')} |`;
 }
 
+// Type-stripped workers cost ~11.7 MB more each, which the serve fit's intercept would show.
+const entry = resolveWorkerEntry();
+if (entry.kind !== 'js') process.stderr.write(`warning: workers run TypeScript (${entry.reason}); run npm run build first\n`);
 const before = loadavg()[0] ?? 0;
 const runs: Run[] = [];
 for (const [name, protocol, start] of [
@@ -70,6 +74,6 @@ for (const [name, protocol, start] of [
   }
 }
 const file = `${dir}target-${stamp}.json`;
-const machine = { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), load_average_before: before, load_average_after: loadavg()[0] ?? 0 };
+const machine = { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), load_average_before: before, load_average_after: loadavg()[0] ?? 0, worker_entry: entry.kind };
 writeFileSync(file, `${JSON.stringify({ machine, runs }, null, 2)}\n`);
 process.stdout.write(`| server | held | user bytes/connection (fit) | fixed / processes | kernel bytes/socket | failed at | extrapolation |\n|---|---|---|---|---|---|---|\n${runs.map(row).join('\n')}\n\nwrote ${file}\n`);
