@@ -5,7 +5,7 @@
 // result) and the HTML reports next to it, and prints a markdown table for the README.
 // Needs nginx (sh bench/setup.sh).
 //
-//   node bench/target.ts [--connections 100k] [--steps 10] [--hold 3s]      (npm run bench:target)
+//   node bench/target.ts [--connections 100k] [--steps 10] [--hold 1s]      (npm run bench:target)
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,7 +18,7 @@ import { freeLoopbackPort } from '../src/tuple/free-port.ts';
 import { resolveWorkerEntry } from '../src/engine/worker-entry.ts';
 import { startNginx, type RealServer } from '../test/helpers/real-servers.ts';
 
-const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, steps: { type: 'string', default: '10' }, hold: { type: 'string', default: '3s' } } });
+const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, steps: { type: 'string', default: '10' }, hold: { type: 'string', default: '1s' } } });
 const BIN = new URL('../bin/connlab.js', import.meta.url).pathname;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const dir = new URL('./results/', import.meta.url).pathname;

@@ -50,10 +50,10 @@ export interface TargetBaseline {
 export interface TargetFit {
   /** The slope: bytes per connection. */
   bytes_per_connection: number;
-  /** The line at 0 connections: what the server costs before any connection (all its processes). */
+  /** The line at 0 connections: the server's fixed memory (all its processes), one-time costs of its first connections included. */
   intercept_bytes: number;
   r2: number;
-  /** The baseline plus every step that held. */
+  /** Steps that held, plus the baseline for the kernel fit (and for the user fit when fewer than 3 steps held). */
   points: number;
 }
 
@@ -130,14 +130,22 @@ function fitOf(points: [number, number][]): TargetFit {
   return { bytes_per_connection: round(fit.slope, 1), intercept_bytes: Math.round(fit.intercept), r2: round(fit.r2, 4), points: fit.points };
 }
 
+/** With this many steps held, the user fit leaves the baseline out (see fitSteps). */
+export const STEPS_WITHOUT_BASELINE = 3;
+
 /**
- * Fits over the baseline and every step that held (a failed step measures a server in
- * trouble): user bytes against connections held, slab bytes against kernel sockets.
+ * Fits over every step that held (a failed step measures a server in trouble): user bytes
+ * against connections held, slab bytes against kernel sockets. The user fit leaves the
+ * idle baseline out once 3 steps held: a server's first connections pay one-time costs
+ * (the first pages of its tables, its event loop's first allocations: connlab serve's 7
+ * workers 4.2 MB for the first 10,000, then 47 B each) that a line through 0 would read
+ * as per-connection growth. The intercept then minus the baseline is that one-time cost.
  */
 export function fitSteps(baseline: TargetBaseline, steps: readonly TargetStep[]): { fit: TargetFit; kernel: TargetFit } {
   const held = steps.filter((s) => s.ok);
+  const points = held.map((s): [number, number] => [s.established, s.server_private_dirty_bytes]);
   return {
-    fit: fitOf([[0, baseline.server_private_dirty_bytes], ...held.map((s): [number, number] => [s.established, s.server_private_dirty_bytes])]),
+    fit: fitOf(held.length >= STEPS_WITHOUT_BASELINE ? points : [[0, baseline.server_private_dirty_bytes], ...points]),
     kernel: fitOf([[baseline.kernel_sockets, baseline.slab_bytes], ...held.map((s): [number, number] => [s.kernel_sockets, s.slab_bytes])]),
   };
 }

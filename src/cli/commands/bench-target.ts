@@ -54,7 +54,7 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
     server,
     connections: values.connections === undefined ? 10_000 : parseCount(values.connections, '--connections', { min: 1 }),
     steps,
-    stepHoldMs: values.hold === undefined ? 3_000 : parseDurationMs(values.hold, '--hold'),
+    stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
     protocol: protocolFromFlags(values),
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
     kernelPoolSize: facts.kernelPoolSize,

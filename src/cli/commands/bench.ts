@@ -44,7 +44,7 @@ run here. Exit status 0 when every step held, 1 when the server failed at a step
 Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
   --hold D           how long to hold them before verifying (default 30s; --target:
-                     each step, after its liveness round, default 3s)
+                     each step, after its liveness round, default 1s)
   --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
   --server-pid PID   the server's process; its descendants are sampled too
   --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)

@@ -30,8 +30,20 @@ describe('bench --target arithmetic', () => {
     assert.equal(fit.bytes_per_connection, 500);
     assert.equal(fit.intercept_bytes, 10e6);
     assert.equal(fit.r2, 1);
-    assert.equal(fit.points, 4);
+    assert.equal(fit.points, 3, 'three steps held: the baseline is left out');
     assert.equal(kernel.bytes_per_connection, 4000, 'slab against kernel sockets: bytes per socket');
+    assert.equal(kernel.points, 4);
+  });
+
+  it('leaves a one-time cost of the first connections out of the slope once three steps held', () => {
+    const baseline = { server_private_bytes: 10e6, server_private_dirty_bytes: 10e6, server_pss_bytes: 10e6, kernel_sockets: 0, slab_bytes: 1e6 };
+    const jump = 4e6;
+    const steps = [1, 2, 3].map((i) => step(i, i * 10_000, 10e6 + jump + 50 * i * 10_000));
+    const { fit } = fitSteps(baseline, steps);
+    assert.equal(fit.bytes_per_connection, 50);
+    assert.equal(fit.intercept_bytes - baseline.server_private_dirty_bytes, jump);
+    const two = fitSteps(baseline, steps.slice(0, 2)).fit;
+    assert.equal(two.points, 3, 'with two steps the baseline stays: a line through two points fits anything');
   });
 
   it('merges classified errors from several load runs, most frequent first, and names the first in the failure', () => {
