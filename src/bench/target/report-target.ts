@@ -14,10 +14,12 @@ function field(path: string, value: unknown, tag = 'span'): string {
 const derived = (text: string): string => `<span class="num" data-derived>${escapeHtml(text)}</span>`;
 
 /** Measured points (the baseline at 0, then each step that held) and the fitted line under them. */
-export function fitChart(id: string, title: string, measured: { x: number; y: number }[], fit: TargetFit, color: string, per = 'connection'): LineChart {
+export function fitChart(id: string, title: string, measured: { x: number; y: number }[], fit: TargetFit, color: string, per = 'connection', offsetBytes = 0): LineChart {
   const maxX = Math.max(1, ...measured.map((p) => p.x));
   const minX = Math.min(maxX, ...measured.map((p) => p.x));
-  const line = [minX, maxX].map((x) => ({ x, y: fit.intercept_bytes + fit.bytes_per_connection * x }));
+  const line = [minX, maxX].map((x) => ({ x, y: fit.intercept_bytes - offsetBytes + fit.bytes_per_connection * x }));
+  // Sorted by x: host-wide socket counts can fall between steps when other processes close theirs.
+  measured = measured.map((p) => ({ x: p.x, y: p.y - offsetBytes })).sort((a, b) => a.x - b.x);
   return {
     id, title, unit: 'bytes', xUnit: 'count',
     series: [
@@ -30,7 +32,11 @@ export function fitChart(id: string, title: string, measured: { x: number; y: nu
 export function targetCharts(t: TargetSection): LineChart[] {
   const held = t.steps.filter((s) => s.ok);
   return [
-    fitChart('server_fit', 'Server private dirty memory against connections held', [{ x: 0, y: t.baseline.server_private_dirty_bytes }, ...held.map((s) => ({ x: s.established, y: s.server_private_dirty_bytes }))], t.fit, '#2563eb'),
+    // Above the idle baseline: the axis starts at 0, and 8 MB of growth on 130 MB of fixed
+    // memory would draw as a flat line.
+    fitChart('server_fit', 'Server private dirty memory above its idle baseline, against connections held',
+      [{ x: 0, y: t.baseline.server_private_dirty_bytes }, ...held.map((s) => ({ x: s.established, y: s.server_private_dirty_bytes }))],
+      t.fit, '#2563eb', 'connection', t.baseline.server_private_dirty_bytes),
     fitChart('kernel_fit', 'Socket slab caches against TCP sockets in use (host-wide)', [{ x: t.baseline.kernel_sockets, y: t.baseline.slab_bytes }, ...held.map((s) => ({ x: s.kernel_sockets, y: s.slab_bytes }))], t.kernel_fit, '#0d9488', 'socket'),
   ];
 }
@@ -51,7 +57,7 @@ export function renderTargetSection(r: BenchResult): string {
   const x = t.extrapolation;
   const figures = targetCharts(t).map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption>${renderLineChart(c)}</figure>`).join('\n');
   const failure = t.failure
-    ? `<p class="lede">Failed at step ${field('target.failure.step', t.failure.step)}: <span data-field="target.failure.line">${escapeHtml(t.failure.line)}</span></p>`
+    ? `<p class="lede">Failed at <span data-field="target.failure.line">${escapeHtml(t.failure.line)}</span></p>`
     : '<p class="note">Every step held and verified.</p>';
   return `<section id="target"><h2>Your server: ${escapeHtml(t.addresses.join(', '))} (${escapeHtml(t.protocol)})</h2>
 <p class="lede"><span data-field="target.extrapolation.line">${escapeHtml(x.line)}</span></p>

@@ -1,5 +1,6 @@
-// `bench --target`'s final text: one row per step, then the fit, the kernel's share, the
-// failure if any, and doctor's extrapolation for that server. A pure function of the result.
+// `bench --target`'s final text: one row per step (TCP sockets and socket slab are
+// host-wide, as the kernel fit reads them), then the fits, the failure if any, and
+// doctor's extrapolation for that server. A pure function of the result.
 
 import type { BenchResult } from '../../bench/result.ts';
 import type { TargetSection } from '../../bench/target/target-result.ts';
@@ -9,7 +10,7 @@ import { renderTable } from './table.ts';
 function stepRows(t: TargetSection): string[][] {
   return t.steps.map((s) => [
     String(s.step), formatCount(s.target), formatCount(s.established), formatCount(s.verified),
-    formatBytes(s.server_private_dirty_bytes), formatBytes(s.slab_bytes - t.baseline.slab_bytes), `${s.server_cpu_seconds.toFixed(2)} s`, s.ok ? 'held' : 'FAILED',
+    formatBytes(s.server_private_dirty_bytes), formatCount(s.kernel_sockets), formatBytes(s.slab_bytes), `${s.server_cpu_seconds.toFixed(2)} s`, s.ok ? 'held' : 'FAILED',
   ]);
 }
 
@@ -18,7 +19,7 @@ export function renderTargetText(r: BenchResult, reportPath: string | undefined)
   if (!t) return '';
   const steps = renderTable([
     { header: 'STEP', align: 'right' }, { header: 'ASKED', align: 'right' }, { header: 'HELD', align: 'right' }, { header: 'VERIFIED', align: 'right' },
-    { header: 'SERVER DIRTY', align: 'right' }, { header: 'SLAB +', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
+    { header: 'SERVER DIRTY', align: 'right' }, { header: 'TCP SOCKETS', align: 'right' }, { header: 'SOCKET SLAB', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
   ], stepRows(t));
   const x = t.extrapolation;
   const rows: [string, string][] = [
