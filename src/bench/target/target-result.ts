@@ -99,8 +99,8 @@ export interface TargetSection {
   steps: TargetStep[];
   /**
    * Server private dirty memory (smaps_rollup Private_Dirty, all its processes) against
-   * connections held. Private_Clean is left out: code pages a worker touches first are
-   * private until a sibling touches them, so it wobbles by megabytes with no connection.
+   * connections held. Private_Clean is left out: code and file pages, private or shared
+   * depending on which workers have touched them, not memory the connections hold.
    */
   fit: TargetFit;
   /**
