@@ -61,7 +61,7 @@ Examples:
   connlab bench                                   100,000 connections, 30 s hold
   connlab bench --connections 1m --hold 60s       the million, both ends here
   connlab bench --connections 100k --hold 5s --json > result.json
-  connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \
+  connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
       --connections 60k --steps 6
 
 Ctrl-C (or SIGTERM) stops early: every worker is ended and the partial result is still
