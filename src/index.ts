@@ -44,6 +44,8 @@ export { startBench, type BenchOptions, type BenchProgress, type BenchRun } from
 export { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './bench/result.ts';
 export { planBench, type BenchPlan } from './bench/plan-bench.ts';
 export { renderBenchReport } from './bench/report-html.ts';
+export { startTargetBench, type TargetBenchOptions, type TargetBenchRun } from './bench/target/run-target.ts';
+export type { TargetSection, TargetStep, TargetFit, TargetFailure, TargetExtrapolation } from './bench/target/target-result.ts';
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';

@@ -8,6 +8,7 @@ import { escapeHtml, formatBytes, formatCount, formatField, formatPercent } from
 import { REPORT_CSS } from './report-style.ts';
 import type { BenchResult, TimelinePoint } from './result.ts';
 import { renderLineChart } from './svg-chart.ts';
+import { renderTargetSection } from './target/report-target.ts';
 
 /** A value of the result, formatted the one way its path says, tagged with that path. */
 function field(path: string, value: unknown, tag = 'span', className = 'num'): string {
@@ -84,6 +85,8 @@ function bindingNote(r: BenchResult): string {
 
 function renderSummary(r: BenchResult): string {
   const rows = summaryRows(r)
+    // Against a user's server nothing is broadcast: those rows would only show zeros.
+    .filter(([label]) => !(r.target && label.startsWith('Broadcast')))
     .map(([label, value, note]) => `<tr><th scope="row">${label}</th><td class="num">${value}</td><td class="note">${note}</td></tr>`)
     .join('\n');
   return `<section id="summary"><h2>Summary</h2>
@@ -155,6 +158,7 @@ export function renderBenchReport(result: BenchResult): string {
 <body>
 <main>
 ${renderHeader(result)}
+${renderTargetSection(result)}
 ${renderSummary(result)}
 ${renderCharts(result)}
 <div class="tables">${renderLimits(result)}${renderErrors(result)}</div>

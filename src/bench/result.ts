@@ -6,6 +6,7 @@ import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
 import type { LatencyHistograms } from '../load/load.ts';
+import type { TargetSection } from './target/target-result.ts';
 
 export const BENCH_SCHEMA = 'connlab.bench/1';
 
@@ -79,6 +80,8 @@ export interface BenchResult {
   started_at: string;
   command: string;
   timeline: TimelinePoint[];
+  /** Only from `bench --target`: the user's server, step by step (README "bench --target"). */
+  target?: TargetSection;
   /** Load's latency histograms, encoded, so `connlab merge` is exact (absent before 2026-11-30). */
   histograms?: LatencyHistograms;
   /** Set by `connlab merge`: which results this one adds up. */

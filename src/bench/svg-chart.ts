@@ -38,6 +38,8 @@ export interface LineChart {
   title: string;
   unit: AxisUnit;
   rightUnit?: AxisUnit;
+  /** What x counts: seconds (the timeline, the default) or connections (a fit over steps). */
+  xUnit?: 'seconds' | 'count';
   series: readonly LineSeries[];
   bands?: readonly ChartBand[];
   width?: number;
@@ -171,14 +173,14 @@ function renderYAxis(axis: Axis, f: Frame, side: 'left' | 'right'): string {
     .join('');
 }
 
-function renderXAxis(f: Frame): string {
+function renderXAxis(f: Frame, unit: LineChart['xUnit'] = 'seconds'): string {
   const step = niceStep(f.xMax - f.xMin, 8);
   const bottom = f.top + f.height;
   const parts = [`<line x1="${f.left}" x2="${f.left + f.width}" y1="${bottom}" y2="${bottom}" stroke="${MUTED}"/>`];
   for (let t = Math.ceil(f.xMin / step) * step; t <= f.xMax + 1e-9; t += step) {
     const x = px(sx(f, t));
     parts.push(`<line x1="${x}" x2="${x}" y1="${bottom}" y2="${bottom + 4}" stroke="${MUTED}"/>`);
-    parts.push(`<text x="${x}" y="${bottom + 16}" text-anchor="middle" fill="${MUTED}" font-size="11">${trim(t)} s</text>`);
+    parts.push(`<text x="${x}" y="${bottom + 16}" text-anchor="middle" fill="${MUTED}" font-size="11">${unit === 'count' ? countLabel(t) : `${trim(t)} s`}</text>`);
   }
   return parts.join('');
 }
@@ -217,7 +219,7 @@ export function renderLineChart(chart: LineChart): string {
     renderBands(chart.bands ?? [], f),
     renderYAxis(left, f, 'left'),
     right ? renderYAxis(right, f, 'right') : '',
-    renderXAxis(f),
+    renderXAxis(f, chart.xUnit),
     chart.series.map((s) => renderSeries(s, f, s.axis === 'right' && right ? right : left)).join(''),
     renderLegend(chart.series, margin.left),
     '</svg>',

@@ -89,7 +89,7 @@ export function classifyCloses(stats: CloseStats, protocol: ProtocolKind, silent
   add(stats.closed.protocol, 'protocol', 'server_protocol', `the server sent bytes that are not ${protocol}${bytes}`);
   add(stats.closed.refused, 'refused', 'server_protocol', `the server refused the ${protocol} handshake${codesText(stats)}`);
   add(stats.closed.server_close, 'server_close', 'server_timeout', `the server closed in-protocol (HTTP Connection: close, a WebSocket close frame)${codesText(stats)}`);
-  add(stats.closed.idle, 'idle', 'server_timeout', 'the server closed idle keep-alive connections: its keep-alive timeout (nginx keepalive_timeout) is shorter than the hold or --ping');
+  add(stats.closed.idle, 'idle', 'server_timeout', 'the server closed idle keep-alive connections: its keep-alive timeout (nginx keepalive_timeout) is shorter than the hold or --ping, or it ran low on connection slots and reclaimed idle ones (nginx closes idle keep-alive connections to keep 1/16 of worker_connections free)');
   add(stats.closed.keepalive, 'keepalive', 'network', 'TCP keepalive probes went unanswered: the peer or the path is gone');
   const lateFin = stats.closed.peer + stats.closed.reset - stats.closedEarly;
   add(lateFin, 'closed_by_server', 'server', 'the server closed (FIN) or reset held connections');

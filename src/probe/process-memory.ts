@@ -9,6 +9,12 @@ export interface ProcessMemory {
   rssBytes: number;
   pssBytes: number;
   privateBytes: number;
+  /**
+   * Private_Dirty alone: pages this process wrote. Private_Clean is mostly code and file
+   * pages, which turn shared the moment a sibling worker touches them too, so it moves
+   * with what the workers happen to have run, not with what they hold.
+   */
+  privateDirtyBytes: number;
 }
 
 /** Parses smaps_rollup text (`Pss:  1234 kB`). */
@@ -18,6 +24,7 @@ export function parseSmapsRollup(text: string): ProcessMemory {
     rssBytes: kb('Rss'),
     pssBytes: kb('Pss'),
     privateBytes: kb('Private_Clean') + kb('Private_Dirty'),
+    privateDirtyBytes: kb('Private_Dirty'),
   };
 }
 

@@ -6,7 +6,7 @@ import { parseSmapsRollup, readProcessMemory } from '../../src/probe/process-mem
 describe('process memory', () => {
   it('counts private memory as Private_Clean + Private_Dirty, not RSS', () => {
     const memory = parseSmapsRollup('Rss:               45000 kB\nPss:               20000 kB\nPrivate_Clean:       172 kB\nPrivate_Dirty:      8160 kB\n');
-    assert.deepEqual(memory, { rssBytes: 45000 * 1024, pssBytes: 20000 * 1024, privateBytes: 8332 * 1024 });
+    assert.deepEqual(memory, { rssBytes: 45000 * 1024, pssBytes: 20000 * 1024, privateBytes: 8332 * 1024, privateDirtyBytes: 8160 * 1024 });
   });
 
   it('reads this process, and nothing for a process that does not exist', async () => {

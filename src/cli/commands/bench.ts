@@ -25,6 +25,7 @@ import { renderDoctorText } from '../render/doctor-text.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
 import { freeLoopbackPort } from '../../tuple/free-port.ts';
+import { runTargetBench, TARGET_FLAGS } from './bench-target.ts';
 
 export const summary = 'the million-connection experiment on this host: ramp, hold, verify, broadcast, report';
 
@@ -40,9 +41,27 @@ connections here are four million open files) and the run fits once it is raised
 run as root raises it to doctor's advice for the run, prints the change, and restores
 it afterwards, also after Ctrl-C, SIGTERM or a failure.
 
+With --target, it measures YOUR server instead: load ramps to it in --steps steps,
+verifying and holding each, while the server's processes (--server-pid: that PID and
+all its descendants; --server-cgroup: the members of a cgroup v2, e.g. a systemd unit
+or a container) are sampled: private memory from smaps_rollup, CPU, socket slab and
+sockstat. It reports the server's user bytes per connection (the slope of a fit over
+the steps, with r²), kernel bytes per connection, the step and error at which the
+server failed, and doctor's extrapolation: how many connections that server holds on
+this host, bound by what. Only loopback targets (127.0.0.0/8) are accepted: both ends
+run here. Exit status 0 when every step held, 1 when the server failed at a step.
+
 Options:
-  --connections N    connections to establish and hold (default 100k)
-  --hold D           how long to hold them before verifying (default 30s)
+  --connections N    connections to establish and hold (default 100k; --target: 10k)
+  --hold D           how long to hold them before verifying (default 30s; --target:
+                     each step, after its liveness round, default 1s)
+  --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
+  --server-pid PID   the server's process; its descendants are sampled too
+  --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)
+  --steps K          ramp in K equal steps (default 5, at least 2)
+  --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
+  --username, --password, --keepalive, --rate, --holder, --connect-timeout
+                     --target only: what each connection speaks, as in connlab load
   --worker-runtime auto|c|node
                      worker processes in C, no V8 (~1 MB each), or in Node (~11 MB
                      each); auto: c when built (the native holder)
@@ -61,6 +80,8 @@ Examples:
   connlab bench                                   100,000 connections, 30 s hold
   connlab bench --connections 1m --hold 60s       the million, both ends here
   connlab bench --connections 100k --hold 5s --json > result.json
+  connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
+      --connections 60k --steps 6
 
 Ctrl-C (or SIGTERM) stops early: every worker is ended and the partial result is still
 written. A second Ctrl-C ends the workers by PID at once.
@@ -76,6 +97,7 @@ const options = {
   ...metricsOption,
   ...dashboardOption,
   root: { type: 'string' },
+  ...TARGET_FLAGS,
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -87,10 +109,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.report !== undefined && values['no-report']) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--report and --no-report contradict each other', { hint: 'pass one of them' });
   }
+  const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
+  if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
+  const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
+  if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
   const workerRuntime = values['worker-runtime'] === undefined ? 'auto' : oneOf('--worker-runtime', values['worker-runtime'], ['auto', 'c', 'node'] as const);
-  const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
   const root = values.root ?? '/';
   const guard = new SettingsGuard({
     root,

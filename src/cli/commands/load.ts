@@ -98,17 +98,8 @@ Examples:
   connlab load 127.0.0.1:9000 -c 30000 --shard 2/3 --start-at 2026-11-30T14:00:00Z
 `;
 
-const options = {
-  connections: { type: 'string', short: 'c' },
-  rate: { type: 'string' },
-  'source-ips': { type: 'string' },
-  'source-ports': { type: 'string' },
-  duration: { type: 'string' },
-  ping: { type: 'string' },
-  'connect-timeout': { type: 'string' },
-  churn: { type: 'string' },
-  workers: { type: 'string' },
-  holder: { type: 'string' },
+/** What each connection speaks: the same flags on load and on bench --target. */
+export const PROTOCOL_FLAGS = {
   protocol: { type: 'string' },
   path: { type: 'string' },
   host: { type: 'string' },
@@ -124,6 +115,20 @@ const options = {
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
   'tls-groups': { type: 'string' },
+} as const;
+
+const options = {
+  connections: { type: 'string', short: 'c' },
+  rate: { type: 'string' },
+  'source-ips': { type: 'string' },
+  'source-ports': { type: 'string' },
+  duration: { type: 'string' },
+  ping: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  churn: { type: 'string' },
+  workers: { type: 'string' },
+  holder: { type: 'string' },
+  ...PROTOCOL_FLAGS,
   'allow-partial': { type: 'boolean' },
   'worker-runtime': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -157,7 +162,9 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
   };
 }
 
-function protocolFromFlags(values: Values): ProtocolSettings {
+type ProtocolValues = Pick<Values, keyof typeof PROTOCOL_FLAGS>;
+
+export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
   const kind = values.protocol === undefined ? 'tcp' : oneOf('--protocol', values.protocol, PROTOCOL_KINDS);
   const keepaliveMs = values.keepalive === undefined ? undefined : parseDurationMs(values.keepalive, '--keepalive');
   const keepaliveSeconds = keepaliveMs === undefined ? undefined : Math.max(1, Math.round(keepaliveMs / 1000));
