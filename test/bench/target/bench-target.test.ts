@@ -147,8 +147,8 @@ describe('bench without --target', () => {
   it('keeps exactly the result keys it had, and no target section', async () => {
     const r = await startBench({ connections: 2000, holdMs: 200, host: host(), kernelPoolSize: 28_232, port: await freeLoopbackPort(), command: 'test' }).done;
     assert.deepEqual(Object.keys(r), [
-      'schema', 'connections', 'ramp', 'memory', 'broadcast', 'limits', 'errors', 'processes', 'outcome',
-      'hold_seconds', 'hold_requested_seconds', 'deaths', 'machine', 'started_at', 'command', 'timeline',
+      'schema', 'connections', 'ramp', 'memory', 'broadcast', 'limits', 'errors', 'processes', 'worker_runtime', 'outcome',
+      'hold_seconds', 'hold_requested_seconds', 'deaths', 'machine', 'started_at', 'command', 'timeline', 'histograms',
     ]);
     assert.deepEqual(Object.keys(r.memory), [
       'kernel_bytes_per_connection', 'server_user_bytes_per_connection', 'load_user_bytes_per_connection', 'kernel_by_cache',
