@@ -231,8 +231,7 @@ void pc_check(const struct pclient *c, const struct pmodel *m, const size_t *rea
                i, n, pos, v, m->verdict, m->verdict_at, bytes_before(m, pos));
     size_t from = want_ev;
     while (want_ev < m->n_ev && m->ev[want_ev].at <= stop) want_ev++;
-    FUZZ_CHECK(rec.n == want_ev, "read %zu to %zu: %zu events, model %zu (next due at %zu)", i, pos, rec.n, want_ev,
-               want_ev < m->n_ev ? m->ev[want_ev].at : (size_t)0);
+    FUZZ_CHECK(rec.n == want_ev, "read %zu to %zu: %zu events, model %zu of %zu", i, pos, rec.n, want_ev, m->n_ev);
     for (size_t k = from; k < want_ev; k++) {
       const struct pev *g = &rec.ev[k], *w = &m->ev[k];
       FUZZ_CHECK(g->kind == w->kind && g->code_kind == w->code_kind && g->a == w->a && g->b == w->b,
@@ -295,15 +294,15 @@ int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r)
     v = feed_one(c, m->s.p + pos, reads[i], glue ? GLUE_OUT_BYTES : out_cap_for(reads[i]));
   }
   check_answer_frames();
-  if (glue) return v;
-  FUZZ_CHECK(v == whole, "cut in %zu reads: verdict %d, whole: %d", n_reads, v, whole);
+  /* With client.c's buffer the answers may differ (older pongs dropped), nothing else. */
+  FUZZ_CHECK(v == whole, "cut in %zu reads%s: verdict %d, whole: %d", n_reads, glue ? " with a glue-sized answer buffer" : "", v, whole);
   FUZZ_CHECK(rec.n == whole_n, "cut in %zu reads: %zu events, whole: %zu", n_reads, rec.n, whole_n);
   for (size_t k = 0; k < whole_n; k++) {
     const struct pev *g = &rec.ev[k], *w = &whole_ev[k];
     FUZZ_CHECK(g->kind == w->kind && g->code_kind == w->code_kind && g->a == w->a && g->b == w->b,
                "cut: event %zu differs from the whole stream's", k);
   }
-  FUZZ_CHECK(got_len == whole_out_len && memcmp(got, whole_out, got_len) == 0, "cut: %zu answer bytes, whole: %zu",
+  FUZZ_CHECK(glue || (got_len == whole_out_len && memcmp(got, whole_out, got_len) == 0), "cut: %zu answer bytes, whole: %zu",
              got_len, whole_out_len);
   return v;
 }

@@ -285,8 +285,25 @@ static void case_garbage(struct rng *r) {
   pc_check_any(&client, &md, r);
 }
 
+/* Many pings at once, as a server's pings pile up while the client is busy: fed with
+ * client.c's answer buffer too, whose pongs may not all fit in one read's answer. */
+static void case_pings(struct rng *r) {
+  start(&md, r);
+  handshake(&md, r, 1, 0);
+  uint8_t payload[WS_HEAD_KEEP];
+  for (uint64_t k = rng_range(r, 8, 300); k > 0; k--) {
+    size_t len = rng_below(r, sizeof payload + 1);
+    rng_fill(r, payload, len);
+    frame_header(&md, r, 0x89, len, 0);
+    pm_bytes(&md, payload, len);
+  }
+  if (rng_one_in(r, 2)) close_frame(&md, r, 0);
+  pc_check_any(&client, &md, r);
+}
+
 static const struct fuzz_case cases[] = {
     {"frames", 4, case_valid},
+    {"ping-flood", 1, case_pings},
     {"small-frames", 2, case_small},
     {"invalid", 2, case_invalid},
     {"mutated", 3, case_mutated},
