@@ -325,6 +325,25 @@ uint64_t pc_sweep(const struct pclient *c, const struct pmodel *m) {
   return checked;
 }
 
+uint64_t pc_sweep_generated(const struct pclient *c, struct pmodel *m, void (*gen)(struct pmodel *, struct rng *),
+                            unsigned *features, unsigned all, size_t max_len, unsigned streams) {
+  static unsigned none;
+  unsigned covered = 0, swept = 0;
+  uint64_t checked = 0;
+  if (!features) features = &none;
+  for (uint64_t seed = 1; seed < 100000 && (covered != all || swept < streams); seed++) {
+    struct rng r = {seed};
+    *features = 0;
+    gen(m, &r);
+    if (m->s.len > max_len || (covered != all && !(*features & ~covered))) continue;
+    covered |= *features;
+    swept++;
+    checked += pc_sweep(c, m);
+  }
+  FUZZ_CHECK(covered == all, "the sweep's streams miss features %#x", all & ~covered);
+  return checked;
+}
+
 void pm_mutate(struct pmodel *m, struct rng *r) {
   struct stream *s = &m->s;
   s->n_starts = 0; /* the element starts no longer mean anything */

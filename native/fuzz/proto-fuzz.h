@@ -80,6 +80,12 @@ void pc_check_random(const struct pclient *c, const struct pmodel *m, struct rng
 int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r);
 /* Every one- and two-cut split of m's stream; returns how many were checked. */
 uint64_t pc_sweep(const struct pclient *c, const struct pmodel *m);
+/* The sweep over generated streams of at most max_len bytes, from seeds 1, 2, ...: first
+ * each one that exercises a feature (a bit `gen` sets in *features) the streams before
+ * it did not, until together they cover `all`, then any, until `streams` were swept.
+ * Fails if the features are not all covered. Returns the splits checked. */
+uint64_t pc_sweep_generated(const struct pclient *c, struct pmodel *m, void (*gen)(struct pmodel *, struct rng *),
+                            unsigned *features, unsigned all, size_t max_len, unsigned streams);
 /* Damages m's stream in place: flips, inserts, drops, truncation, splices of itself. */
 void pm_mutate(struct pmodel *m, struct rng *r);
 
