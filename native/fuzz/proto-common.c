@@ -194,7 +194,7 @@ static int feed_one(const struct pclient *c, const uint8_t *p, size_t n, size_t 
   FUZZ_CHECK(out.len <= out_cap, "%zu answer bytes in a %zu-byte buffer", out.len, out_cap);
   FUZZ_CHECK(v == PV_OK || v == PV_PROTOCOL || v == PV_SERVER_CLOSE || v == PV_REFUSED, "verdict %d", v);
   got = grow_to(got, &got_cap, got_len + out.len + 1, 1);
-  memcpy(got + got_len, out.buf, out.len);
+  if (out.len) memcpy(got + got_len, out.buf, out.len);
   got_len += out.len;
   return v;
 }
@@ -278,9 +278,9 @@ int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r)
   check_answer_frames();
   size_t whole_n = rec.n, whole_out_len = got_len;
   whole_ev = grow_to(whole_ev, &whole_cap, whole_n + 1, sizeof *whole_ev);
-  memcpy(whole_ev, rec.ev, whole_n * sizeof *whole_ev);
+  if (whole_n) memcpy(whole_ev, rec.ev, whole_n * sizeof *whole_ev);
   whole_out = grow_to(whole_out, &whole_out_cap, whole_out_len + 1, 1);
-  memcpy(whole_out, got, whole_out_len);
+  if (whole_out_len) memcpy(whole_out, got, whole_out_len);
 
   int glue = rng_one_in(r, 3); /* client.c's answer buffer: a full one may end it early */
   static size_t *reads;
