@@ -30,7 +30,7 @@ proto=$(ls "$src"/proto/*.c 2>/dev/null || true)
 # Their targets, which need them.
 targets=
 if [ -n "$proto" ]; then
-  targets="-DCONNLAB_FUZZ_PROTO $here/proto-common.c $here/proto-http.c $here/proto-ws.c $here/proto-mqtt.c"
+  targets="-DCONNLAB_FUZZ_PROTO $here/proto-common.c $here/proto-http.c $here/proto-ws.c $here/proto-mqtt.c $here/proto-conn.c"
 fi
 # shellcheck disable=SC2086
 $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \

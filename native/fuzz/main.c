@@ -32,6 +32,7 @@ static const struct fuzz_target *const targets[] = {
     &proto_http_target,
     &proto_ws_target,
     &proto_mqtt_target,
+    &proto_conn_target,
 #endif
 };
 #define N_TARGETS (sizeof targets / sizeof targets[0])

@@ -41,6 +41,7 @@ struct pmodel {
   uint32_t mask;     /* ws: the masking key */
   int closing;       /* ws: the client sent a close before the stream */
   int eof_body;      /* http: the last response's body ends at EOF */
+  uint32_t eof_status; /* http: that response's status */
 };
 
 void pm_clear(struct pmodel *m);
@@ -99,8 +100,18 @@ void pm_header(struct pmodel *m, struct rng *r, const char *name, const char *va
 /* Headers no parser reads a value from, some longer than HTTP_LINE_MAX. */
 void pm_filler_headers(struct pmodel *m, struct rng *r);
 
+/* The same generators for the real connection path (proto-conn.c), with what client.c
+ * fixes instead of what the parser-level cases draw: http asks once (client.c asks
+ * again only on a ping round, which these runs do not hold), mqtt has no PINGREQ out,
+ * ws answers with the accept of the key client.c sent and masks with its key. */
+void http_gen_for_conn(struct pmodel *m, struct rng *r, int bad);
+/* ws variant: 0 valid, 1 breaks a rule, 2 a flood of pings (more pongs than a read's answer buffer holds) */
+void ws_gen_for_conn(struct pmodel *m, struct rng *r, int variant, const char *accept, uint32_t mask);
+void mqtt_gen_for_conn(struct pmodel *m, struct rng *r, int bad);
+
 extern const struct fuzz_target proto_http_target;
 extern const struct fuzz_target proto_ws_target;
 extern const struct fuzz_target proto_mqtt_target;
+extern const struct fuzz_target proto_conn_target;
 
 #endif

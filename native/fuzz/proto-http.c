@@ -56,6 +56,7 @@ enum {
   F_CLOSE = 128, F_EOF = 256, F_HTTP10 = 512, F_UNASKED = 1024, F_ALL = 2047
 };
 static unsigned features;
+static int forced_requests = -1; /* http_gen_for_conn */
 
 static void random_body(struct pmodel *m, struct rng *r, size_t n) {
   static uint8_t buf[4096];
@@ -176,6 +177,7 @@ static int gen_response(struct pmodel *m, struct rng *r, uint32_t i, int small) 
   }
   if (kind == 8) { /* no event: the body, and so the answer, ends with the connection */
     m->eof_body = pm_open(m);
+    m->eof_status = status;
     return 1;
   }
   pm_event(m, EV_CODE, PC_HTTP_STATUS, status, 0);
@@ -189,6 +191,7 @@ static void gen_ok(struct pmodel *m, struct rng *r, int small) {
   uint32_t n = (uint32_t)rng_range(r, 1, small ? 3 : 6);
   if (n > 1) features |= F_MULTI;
   m->requests = rng_one_in(r, 5) ? n - 1 : n; /* sometimes one response too many */
+  if (forced_requests >= 0) m->requests = (uint32_t)forced_requests;
   m->gen0 = (uint32_t)rng_next(r);
   m->sent0 = rng_next(r) >> 8;
   for (uint32_t i = 0; i < n; i++) {
@@ -201,7 +204,7 @@ static void gen_ok(struct pmodel *m, struct rng *r, int small) {
  * the status line's "HTTP/1." prefix, at the first wrong byte). */
 static void gen_bad(struct pmodel *m, struct rng *r) {
   pm_clear(m);
-  m->requests = 100;
+  m->requests = forced_requests >= 0 ? (uint32_t)forced_requests : 100;
   m->gen0 = (uint32_t)rng_next(r);
   m->sent0 = rng_next(r) >> 8;
   uint32_t i = 0;
@@ -209,6 +212,7 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
     if (gen_response(m, r, i++, 0) || !pm_open(m)) return; /* it ended by itself */
   }
   size_t start = m->s.len;
+  if (i >= m->requests) pm_verdict(m, PV_PROTOCOL, start + 1); /* nobody asked for it: its first byte is refused */
   char line[200];
   switch (rng_below(r, 8)) {
     case 0: { /* a wrong byte in "HTTP/1." */
@@ -263,6 +267,13 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
   }
   pm_verdict(m, PV_PROTOCOL, m->s.len);
   pm_str(m, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+}
+
+void http_gen_for_conn(struct pmodel *m, struct rng *r, int bad) {
+  forced_requests = 1;
+  if (bad) gen_bad(m, r);
+  else gen_ok(m, r, rng_one_in(r, 3));
+  forced_requests = -1;
 }
 
 /* ---- cases ---- */

@@ -45,6 +45,7 @@ static const struct pclient client = {"mqtt", reset, feed, on_answer, NULL};
 enum { F_PINGRESP = 1, F_PUBLISH = 2, F_ACKS = 4, F_LONG_LEN = 8, F_PADDED_LEN = 16, F_UNASKED = 32, F_REFUSED = 64, F_ALL = 127 };
 static unsigned features;
 static uint32_t pings; /* PINGRESPs generated so far in this stream */
+static int forced_requests = -1; /* mqtt_gen_for_conn */
 
 /* The remaining length (2.2.3): 7 bits a byte, low first, continuation bit; sometimes
  * padded with zero groups to more bytes than needed (at most 4 in all). */
@@ -127,7 +128,7 @@ static void pingresp(struct pmodel *m, struct rng *r) {
 static void start(struct pmodel *m, struct rng *r) {
   pm_clear(m);
   pings = 0;
-  m->requests = (uint32_t)rng_below(r, 6);
+  m->requests = forced_requests >= 0 ? (uint32_t)forced_requests : (uint32_t)rng_below(r, 6);
   m->gen0 = (uint32_t)rng_next(r);
   m->sent0 = rng_next(r) >> 8;
 }
@@ -192,6 +193,13 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
     default: bad(m, r, 0xD0, (uint32_t)rng_range(r, 1, 3)); /* a PINGRESP with a body */
   }
   pm_str(m, "\xd0"); /* never read */
+}
+
+void mqtt_gen_for_conn(struct pmodel *m, struct rng *r, int bad) {
+  forced_requests = 0;
+  if (bad) gen_bad(m, r);
+  else gen_ok(m, r, rng_one_in(r, 3));
+  forced_requests = -1;
 }
 
 /* ---- cases ---- */

@@ -30,6 +30,13 @@ static int feed(const uint8_t *p, size_t n, const struct proto_sink *sink, struc
 
 static const struct pclient client = {"ws", reset, feed, NULL, NULL};
 
+static struct pmodel md;
+
+/* ws_gen_for_conn: the accept and mask client.c chose. */
+static const char *accept_now = ACCEPT;
+static int forced_mask;
+static uint32_t mask_now;
+
 /* ---- generators ---- */
 
 enum {
@@ -185,7 +192,7 @@ static void handshake(struct pmodel *m, struct rng *r, int small, int refuse) {
     if (which == missing) continue;
     if (which == 0) pm_header(m, r, "Upgrade", rng_one_in(r, 2) ? "websocket" : "WebSocket");
     else if (which == 1) pm_header(m, r, "Connection", rng_one_in(r, 3) ? "keep-alive, Upgrade" : "Upgrade");
-    else pm_header(m, r, "Sec-WebSocket-Accept", ACCEPT);
+    else pm_header(m, r, "Sec-WebSocket-Accept", accept_now);
   }
   if (missing == 3) pm_header(m, r, "Sec-WebSocket-Accept", rng_one_in(r, 2) ? "s3pPLMBiTxaQ9kYGzzhZRbK+xOo" : "x3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   if (!small) pm_filler_headers(m, r);
@@ -202,6 +209,7 @@ static void start(struct pmodel *m, struct rng *r) {
   pm_clear(m);
   m->mask = (uint32_t)rng_next(r);
   m->closing = rng_one_in(r, 10);
+  if (forced_mask) m->mask = mask_now, m->closing = 0;
 }
 
 static void gen_ok(struct pmodel *m, struct rng *r, int small) {
@@ -245,9 +253,8 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
   payload_bytes(m, r, rng_below(r, 40));
 }
 
-/* ---- cases ---- */
 
-static struct pmodel md;
+/* ---- cases ---- */
 
 static void case_valid(struct rng *r) {
   gen_ok(&md, r, 0);
@@ -287,17 +294,33 @@ static void case_garbage(struct rng *r) {
 
 /* Many pings at once, as a server's pings pile up while the client is busy: fed with
  * client.c's answer buffer too, whose pongs may not all fit in one read's answer. */
-static void case_pings(struct rng *r) {
-  start(&md, r);
-  handshake(&md, r, 1, 0);
-  uint8_t payload[WS_HEAD_KEEP];
+static void gen_flood(struct pmodel *m, struct rng *r) {
+  uint8_t payload[WS_HEAD_KEEP], frame[6 + WS_HEAD_KEEP];
+  start(m, r);
+  handshake(m, r, 1, 0);
   for (uint64_t k = rng_range(r, 8, 300); k > 0; k--) {
     size_t len = rng_below(r, sizeof payload + 1);
     rng_fill(r, payload, len);
-    frame_header(&md, r, 0x89, len, 0);
-    pm_bytes(&md, payload, len);
+    frame_header(m, r, 0x89, len, 0);
+    pm_bytes(m, payload, len);
+    if (!m->closing) ws_client_frame(frame, 10, payload, len, m->mask), pm_answer(m, frame, 6 + len);
   }
-  if (rng_one_in(r, 2)) close_frame(&md, r, 0);
+  if (rng_one_in(r, 2)) close_frame(m, r, 0);
+}
+
+void ws_gen_for_conn(struct pmodel *m, struct rng *r, int variant, const char *accept, uint32_t mask) {
+  accept_now = accept;
+  forced_mask = 1;
+  mask_now = mask;
+  if (variant == 2) gen_flood(m, r);
+  else if (variant) gen_bad(m, r);
+  else gen_ok(m, r, rng_one_in(r, 3));
+  accept_now = ACCEPT;
+  forced_mask = 0;
+}
+
+static void case_pings(struct rng *r) {
+  gen_flood(&md, r);
   pc_check_any(&client, &md, r);
 }
 
