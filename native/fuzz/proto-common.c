@@ -215,6 +215,10 @@ static const char *bytes_before(const struct pmodel *m, size_t pos) {
   return hex;
 }
 
+static const char *verdict_name(int v) {
+  return v == PV_OK ? "open" : v == PV_PROTOCOL ? "protocol" : v == PV_SERVER_CLOSE ? "server close" : v == PV_REFUSED ? "refused" : "?";
+}
+
 static const char *ev_name(uint32_t kind) { return kind == EV_ANSWER ? "answer" : kind == EV_MESSAGE ? "message" : "code"; }
 
 void pc_check(const struct pclient *c, const struct pmodel *m, const size_t *reads, size_t n_reads) {
@@ -227,11 +231,11 @@ void pc_check(const struct pclient *c, const struct pmodel *m, const size_t *rea
     pos += n;
     int due = m->verdict_at <= pos;
     size_t stop = due ? m->verdict_at : pos;
-    FUZZ_CHECK(v == (due ? m->verdict : PV_OK), "read %zu (%zu bytes) to %zu: verdict %d, model %d at %zu; the read ends ... %s",
-               i, n, pos, v, m->verdict, m->verdict_at, bytes_before(m, pos));
+    FUZZ_CHECK(v == (due ? m->verdict : PV_OK), "read %zu (%zu bytes) to %zu: %s, the model %s at %zu; the read ends ... %s", i,
+               n, pos, verdict_name(v), verdict_name(m->verdict), pm_open(m) ? m->s.len : m->verdict_at, bytes_before(m, pos));
     size_t from = want_ev;
     while (want_ev < m->n_ev && m->ev[want_ev].at <= stop) want_ev++;
-    FUZZ_CHECK(rec.n == want_ev, "read %zu to %zu: %zu events, model %zu of %zu", i, pos, rec.n, want_ev, m->n_ev);
+    FUZZ_CHECK(rec.n == want_ev, "read %zu to %zu: %zu events reported, the model %zu (of %zu)", i, pos, rec.n, want_ev, m->n_ev);
     for (size_t k = from; k < want_ev; k++) {
       const struct pev *g = &rec.ev[k], *w = &m->ev[k];
       FUZZ_CHECK(g->kind == w->kind && g->code_kind == w->code_kind && g->a == w->a && g->b == w->b,
@@ -295,7 +299,8 @@ int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r)
   }
   check_answer_frames();
   /* With client.c's buffer the answers may differ (older pongs dropped), nothing else. */
-  FUZZ_CHECK(v == whole, "cut in %zu reads%s: verdict %d, whole: %d", n_reads, glue ? " with a glue-sized answer buffer" : "", v, whole);
+  FUZZ_CHECK(v == whole, "cut in %zu reads%s: %s, whole: %s", n_reads, glue ? " with client.c's answer buffer" : "",
+             verdict_name(v), verdict_name(whole));
   FUZZ_CHECK(rec.n == whole_n, "cut in %zu reads: %zu events, whole: %zu", n_reads, rec.n, whole_n);
   for (size_t k = 0; k < whole_n; k++) {
     const struct pev *g = &rec.ev[k], *w = &whole_ev[k];
