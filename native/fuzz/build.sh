@@ -27,11 +27,16 @@ mkdir -p "$out"
 # The client protocols (native/proto/) that conn.c calls; absent from trees older than
 # them, such as the pre-fix code prove-issue-8.sh builds.
 proto=$(ls "$src"/proto/*.c 2>/dev/null || true)
+# Their targets, which need them.
+targets=
+if [ -n "$proto" ]; then
+  targets="-DCONNLAB_FUZZ_PROTO $here/proto-common.c $here/proto-http.c $here/proto-ws.c $here/proto-mqtt.c $here/proto-conn.c"
+fi
 # shellcheck disable=SC2086
 $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \
   -fsanitize=$sanitize -fno-sanitize-recover=all \
   -DCONNLAB_FUZZ -D_GNU_SOURCE -pthread -Wall -Wextra "$@" ${CFLAGS:-} \
   -I"$src" -o "$out/$name" \
-  "$here/main.c" "$here/frames-model.c" "$here/frames-parse.c" "$here/frames-conn.c" \
+  "$here/main.c" "$here/frames-model.c" "$here/frames-parse.c" "$here/frames-conn.c" $targets \
   "$src/loop.c" "$src/conn.c" "$src/frame.c" "$src/samples.c" $proto
 echo "$out/$name"

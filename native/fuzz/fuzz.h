@@ -69,6 +69,10 @@ struct fuzz_target {
 /* The table's entries (main.c lists them). */
 extern const struct fuzz_target frames_parse_target; /* frames-parse.c */
 extern const struct fuzz_target frames_conn_target;  /* frames-conn.c */
+extern const struct fuzz_target proto_http_target;   /* proto-http.c */
+extern const struct fuzz_target proto_ws_target;     /* proto-ws.c */
+extern const struct fuzz_target proto_mqtt_target;   /* proto-mqtt.c */
+extern const struct fuzz_target proto_conn_target;   /* proto-conn.c */
 
 /* Reports a mismatch with the target, case, seed and iteration that replays it, then
  * exits 1. */

@@ -28,7 +28,12 @@
 static const struct fuzz_target *const targets[] = {
     &frames_parse_target,
     &frames_conn_target,
-    /* Next: HTTP/1.1 responses, WebSocket frames, MQTT packets, each its own file. */
+#ifdef CONNLAB_FUZZ_PROTO /* build.sh: the tree has native/proto/ (prove-issue-8.sh's has not) */
+    &proto_http_target,
+    &proto_ws_target,
+    &proto_mqtt_target,
+    &proto_conn_target,
+#endif
 };
 #define N_TARGETS (sizeof targets / sizeof targets[0])
 

@@ -131,14 +131,25 @@ static void frame_reset(struct ws_frame *f) {
   f->hdr_need = 2;
 }
 
+/* Appends an answer (pong, close echo). When the pongs this feed already owes fill the
+ * buffer (a read holding many pings, as they pile up while the client is busy), they
+ * are dropped first: they answer older pings, which RFC 6455 5.5.3 lets a client leave
+ * unanswered for the most recent one, and after a close they no longer matter. `base`
+ * is out->len when the feed began: what was in the buffer before is kept. */
+static int answer(struct proto_out *out, size_t base, uint8_t opcode, const uint8_t *payload, size_t len, uint32_t mask) {
+  if (ws_frame_write(out, opcode, payload, len, mask) == 0) return 0;
+  out->len = base;
+  return ws_frame_write(out, opcode, payload, len, mask);
+}
+
 /* A frame's payload has all arrived. */
-static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct proto_out *out) {
+static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct proto_out *out, size_t base) {
   struct ws_frame *f = &s->u.frame;
   uint64_t full = f->head_len; /* control payloads are <= 125; head holds up to WS_HEAD_KEEP */
   switch (f->opcode) {
     case 9: /* ping: answer it */
       if ((f->hdr[1] & 0x7f) > WS_HEAD_KEEP) return PV_PROTOCOL; /* too long to echo from the state */
-      if (!s->closing && ws_frame_write(out, 10, f->head, (size_t)full, s->mask) != 0) return PV_PROTOCOL;
+      if (!s->closing && answer(out, base, 10, f->head, (size_t)full, s->mask) != 0) return PV_PROTOCOL;
       return PV_OK;
     case 10: /* pong: ours carries gen and send time */
       if (full == 12) sink->answer(sink->ctx, (uint32_t)be(f->head, 4), be(f->head + 4, 8));
@@ -149,7 +160,7 @@ static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct
       sink->code(sink->ctx, PC_WS_CLOSE, code);
       if (!s->closing) {
         uint8_t echo[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        ws_frame_write(out, 8, echo, full >= 2 ? 2 : 0, s->mask);
+        answer(out, base, 8, echo, full >= 2 ? 2 : 0, s->mask);
         s->closing = 1;
       }
       return PV_SERVER_CLOSE;
@@ -162,6 +173,7 @@ static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct
 
 static int frames_feed(struct ws_client *s, const uint8_t *p, size_t n, const struct proto_sink *sink, struct proto_out *out) {
   struct ws_frame *f = &s->u.frame;
+  size_t base = out->len;
   while (n > 0) {
     if (f->hdr_len < f->hdr_need) {
       f->hdr[f->hdr_len++] = *p++;
@@ -185,7 +197,7 @@ static int frames_feed(struct ws_client *s, const uint8_t *p, size_t n, const st
       f->remaining -= take;
       if (f->remaining > 0) continue;
     }
-    int v = frame_done(s, sink, out);
+    int v = frame_done(s, sink, out, base);
     frame_reset(f);
     if (v != PV_OK) return v;
   }

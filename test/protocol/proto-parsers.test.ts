@@ -149,6 +149,17 @@ describe('WebSocket client', () => {
     assert.deepEqual(clientFrames(r.out), [[10, Buffer.from('abc').toString('hex')], [8, '03e9']]);
   });
 
+  // Pings pile up in one read while a client is busy; more pongs than its answer buffer
+  // holds used to close the connection as a protocol error (found by native/fuzz).
+  it('answers the latest of more pings than one read can answer, and stays open', () => {
+    const pings = Buffer.concat([...Array.from({ length: 1000 }, () => Buffer.from([0x89, 0])), Buffer.from([0x89, 4]), Buffer.from('last')]);
+    const r = feed('ws', [upgrade(), pings], ACCEPT);
+    assert.equal(r.verdict, OPEN);
+    const mask = Buffer.from(r.out.subarray(-8, -4));
+    const payload = Buffer.from(r.out.subarray(-4)).map((b, i) => b ^ (mask[i % 4] ?? 0));
+    assert.deepEqual([r.out.at(-10), r.out.at(-9), payload.toString()], [0x8a, 0x84, 'last']);
+  });
+
   it('refuses a wrong accept, a missing Upgrade and a status other than 101', () => {
     assert.equal(assertSplitInvariant('ws', upgrade('x'.repeat(28)), ACCEPT).verdict, REFUSED);
     assert.equal(feed('ws', [crlf(`HTTP/1.1 101 Switching Protocols\nConnection: Upgrade\nSec-WebSocket-Accept: ${ACCEPT}\n\n`)], ACCEPT).verdict, REFUSED);
