@@ -95,10 +95,14 @@ http {
 }
 
 /** Mosquitto (one process) on 127.0.0.1:port, anonymous, no persistence. */
-export async function startMosquitto(port: number): Promise<RealServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-mosquitto-'));
+export function startMosquitto(port: number): Promise<RealServer> {
+  return startMosquittoWith(port, '', 'connlab-test-mosquitto-');
+}
+
+async function startMosquittoWith(port: number, listenerLines: string, dirPrefix: string): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
   writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1
-allow_anonymous true
+${listenerLines}allow_anonymous true
 persistence false
 max_connections -1
 log_dest stderr
@@ -222,29 +226,8 @@ http {
 }
 
 /** Mosquitto with a TLS listener on 127.0.0.1:port (MQTT over TLS), anonymous. */
-export async function startMosquittoTls(port: number, files: TlsFiles): Promise<RealServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-mosquitto-tls-'));
-  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1
-certfile ${files.certFile}
-keyfile ${files.keyFile}
-allow_anonymous true
-persistence false
-max_connections -1
-log_dest stderr
-log_type error
-`);
-  const { child, stderr } = spawnLogged(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')]);
-  const stop = async (): Promise<void> => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(port, child, 'mosquitto', stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, pids: [child.pid as number], stop };
+export function startMosquittoTls(port: number, files: TlsFiles): Promise<RealServer> {
+  return startMosquittoWith(port, `certfile ${files.certFile}\nkeyfile ${files.keyFile}\n`, 'connlab-test-mosquitto-tls-');
 }
 
 /** The ws test server behind https.createServer (wss), `processes` sharing the port. */
