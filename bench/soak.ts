@@ -5,6 +5,7 @@
 //
 //   node bench/soak.ts [--connections 50k] [--churn 3] [--duration 10m] [--every 10s]
 //                      [--warmup 60s] [--port 19700] [--holder auto|native|node]
+//                      [--worker-runtime auto|c|node]
 //
 // Writes bench/results/soak-<size>-<ISO date-time>.json and prints one line a sample.
 // Loopback only; Ctrl-C ends the soak early and still writes what was sampled.
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '60s' },
     port: { type: 'string', default: '19700' },
     holder: { type: 'string', default: 'auto' },
+    'worker-runtime': { type: 'string', default: 'auto' },
   },
 });
 
@@ -53,6 +55,7 @@ const result = await runSoak({
   fdSoftLimit: facts.fdSoftLimit,
   kernelPoolSize: facts.kernelPoolSize,
   holder: values.holder as 'auto' | 'native' | 'node',
+  workerRuntime: values['worker-runtime'] as 'auto' | 'c' | 'node',
   signal: controller.signal,
   onSample: (s) => process.stdout.write(line(s)),
 });
@@ -65,4 +68,4 @@ writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 for (const [name, d] of Object.entries(result.drift)) {
   process.stdout.write(`${name.padEnd(18)} slope ${d.slope_per_minute}/min (r² ${d.r2}), mean ${formatCount(d.mean)}, change over the fit ${d.change_percent}%\n`);
 }
-process.stdout.write(`churned ${formatCount(result.churned)} over ${result.soak_seconds} s, ${result.reconnect_errors} reconnect errors; wrote ${file}\n`);
+process.stdout.write(`churned ${formatCount(result.churned)} over ${result.soak_seconds} s with ${result.worker_runtime} workers, ${result.reconnect_errors} reconnect errors; wrote ${file}\n`);

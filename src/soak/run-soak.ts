@@ -5,6 +5,7 @@
 // result fits a line through each series after a warm-up and reports its slope.
 
 import type { HolderChoice } from '../engine/create-holder.ts';
+import type { WorkerRuntimeChoice } from '../engine/worker-runtime.ts';
 import type { HolderStats } from '../engine/holder.ts';
 import { startLoad, type LoadHandle } from '../load/load.ts';
 import { countDescriptors } from '../probe/process-fds.ts';
@@ -29,6 +30,8 @@ export interface SoakOptions {
   fdSoftLimit: number;
   kernelPoolSize: number;
   holder?: HolderChoice;
+  /** Worker processes in C or in Node (default: C where built). */
+  workerRuntime?: WorkerRuntimeChoice;
   /** Ends the soak early (Ctrl-C); the result covers what was sampled. */
   signal?: AbortSignal;
   onSample?: (sample: SoakSample) => void;
@@ -79,6 +82,8 @@ export interface SoakResult {
   drift: Record<SoakSeries, SoakDrift>;
   samples: SoakSample[];
   holder: string;
+  /** What the worker processes ran: `c` or `node`. */
+  worker_runtime: string;
   stopped_by: 'duration' | 'signal';
 }
 
@@ -154,13 +159,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   if (ip === undefined) throw invalidArgument('host', options.host, 'an IPv4 address');
   const serve = await startServe({
     listen: [{ host: options.host, port: options.port }], connections: options.connections,
-    holder: options.holder, fdSoftLimit: options.fdSoftLimit,
+    holder: options.holder, workerRuntime: options.workerRuntime, fdSoftLimit: options.fdSoftLimit,
   });
   let load: LoadHandle | undefined;
   try {
     load = await startLoad({
       destinations: [{ ip, port: options.port }], connections: options.connections,
-      holder: options.holder, fdSoftLimit: options.fdSoftLimit, kernelPoolSize: options.kernelPoolSize,
+      holder: options.holder, workerRuntime: options.workerRuntime, fdSoftLimit: options.fdSoftLimit, kernelPoolSize: options.kernelPoolSize,
       churnPercentPerSec: options.churnPercentPerSec,
     });
     const rampSeconds = await load.rampDone();
@@ -194,6 +199,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       drift: soakDrift(samples, options.warmupMs / 1000),
       samples,
       holder: load.holder,
+      worker_runtime: load.pool.runtime,
       stopped_by: options.signal?.aborted ? 'signal' : 'duration',
     };
   } finally {
