@@ -5,7 +5,7 @@
 
 import { benchCharts, PHASE_FILLS, socketSlabBytes } from './report-charts.ts';
 import { escapeHtml, formatBytes, formatCount, formatField, formatPercent } from './report-format.ts';
-import { REPORT_CSS } from './report-style.ts';
+import { renderPage } from './report-page.ts';
 import type { BenchResult, TimelinePoint } from './result.ts';
 import { renderLineChart } from './svg-chart.ts';
 import { renderTargetSection } from './target/report-target.ts';
@@ -147,16 +147,7 @@ function renderSlab(r: BenchResult): string {
 
 export function renderBenchReport(result: BenchResult): string {
   const title = `connlab bench: ${formatCount(result.connections.established)} connections on ${result.machine.hostname}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}</style>
-</head>
-<body>
-<main>
+  return renderPage(title, `
 ${renderHeader(result)}
 ${renderTargetSection(result)}
 ${renderSummary(result)}
@@ -164,8 +155,5 @@ ${renderCharts(result)}
 <div class="tables">${renderLimits(result)}${renderErrors(result)}</div>
 ${renderSlab(result)}
 <footer>Rendered from <code>${escapeHtml(result.schema)}</code> by connlab. Samples: ${derived(formatCount(result.timeline.length))}, one a second.</footer>
-</main>
-</body>
-</html>
-`;
+`);
 }

@@ -2,7 +2,7 @@
 // few lines of script that replace <main> with each server-sent snapshot. Nothing is
 // loaded from anywhere else (the Content-Security-Policy header says so too).
 
-import { REPORT_CSS } from '../bench/report-style.ts';
+import { renderPage } from '../bench/report-page.ts';
 import { escapeHtml } from '../bench/report-format.ts';
 
 const SCRIPT = `
@@ -19,18 +19,5 @@ source.onerror = () => { document.body.dataset.stream = 'closed'; };
 export const DASHBOARD_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:";
 
 export function renderDashboardPage(title: string, body: string, seq: number): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}</style>
-</head>
-<body>
-<main data-seq="${seq}">${body}</main>
-<script>${SCRIPT}</script>
-</body>
-</html>
-`;
+  return renderPage(title, body, { mainAttributes: ` data-seq="${seq}"`, script: SCRIPT });
 }

@@ -5,7 +5,7 @@
 // closes by reason. Values the JSON holds carry `data-field` like the bench report's.
 
 import { escapeHtml, formatCount, formatField } from '../bench/report-format.ts';
-import { REPORT_CSS } from '../bench/report-style.ts';
+import { renderPage } from '../bench/report-page.ts';
 import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { LoadResult } from '../load/load.ts';
 import type { MergedLoadResult } from './merge.ts';
@@ -51,16 +51,7 @@ export function renderLoadReport(r: LoadResult | MergedLoadResult): string {
   const closed = table('closed', 'Closes by reason', ['Reason', 'Count'], Object.entries(r.closed).filter(([, n]) => n > 0).map(([reason, n]) => [
     `<code>${escapeHtml(reason)}</code>`, count(`closed.${reason}`, n),
   ]), 'nothing closed before the end');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}</style>
-</head>
-<body>
-<main>
+  return renderPage(title, `
 <header>
 <p class="eyebrow">connlab load report</p>
 <h1>${count('connections.established', r.connections.established)} connections established</h1>
@@ -71,8 +62,5 @@ ${parts(r)}
 ${latency}
 <div class="tables">${errors}${closed}</div>
 <footer>Rendered from <code>${escapeHtml(r.schema)}</code> by connlab.</footer>
-</main>
-</body>
-</html>
-`;
+`);
 }
