@@ -58,10 +58,34 @@ function spawnLogged(cmd: string, args: string[]): { child: ChildProcess; stderr
   return { child, stderr: () => err.trim() };
 }
 
+/**
+ * A server of Debian's started from a config file written to a fresh temp directory
+ * (`config` gets the directory), stopped by PID, the directory removed with it.
+ */
+async function startFromConfig(binary: string, what: string, port: number, config: (dir: string) => string,
+  args: (dir: string, file: string) => string[]): Promise<RealServer> {
+  const dir = mkdtempSync(join(tmpdir(), `connlab-test-${what}-`));
+  const file = join(dir, `${what}.conf`);
+  writeFileSync(file, config(dir));
+  const { child, stderr } = spawnLogged(binary, args(dir, file));
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await untilListening(port, child, what, stderr);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, pids: [child.pid as number], stop };
+}
+
+const nginxArgs = (dir: string, file: string): string[] => ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', file];
+
 /** nginx with 4 workers, keepalive_timeout 300s: `/` answers 200 "ok", `/close` answers with Connection: close. */
-export async function startNginx(port: number, workers = 4): Promise<RealServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-nginx-'));
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes ${workers};
+export function startNginx(port: number, workers = 4): Promise<RealServer> {
+  return startFromConfig(NGINX, 'nginx', port, (dir) => `worker_processes ${workers};
 worker_rlimit_nofile 20000;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
@@ -79,47 +103,22 @@ http {
     location / { return 200 "ok\\n"; }
   }
 }
-`);
-  const { child, stderr } = spawnLogged(NGINX, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')]);
-  const stop = async (): Promise<void> => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(port, child, 'nginx', stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, pids: [child.pid as number], stop };
+`, nginxArgs);
 }
 
 /** Mosquitto (one process) on 127.0.0.1:port, anonymous, no persistence. */
 export function startMosquitto(port: number): Promise<RealServer> {
-  return startMosquittoWith(port, '', 'connlab-test-mosquitto-');
+  return startMosquittoWith(port, '', 'mosquitto');
 }
 
-async function startMosquittoWith(port: number, listenerLines: string, dirPrefix: string): Promise<RealServer> {
-  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
-  writeFileSync(join(dir, 'mosquitto.conf'), `listener ${port} 127.0.0.1
+function startMosquittoWith(port: number, listenerLines: string, what: string): Promise<RealServer> {
+  return startFromConfig(MOSQUITTO, what, port, () => `listener ${port} 127.0.0.1
 ${listenerLines}allow_anonymous true
 persistence false
 max_connections -1
 log_dest stderr
 log_type error
-`);
-  const { child, stderr } = spawnLogged(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')]);
-  const stop = async (): Promise<void> => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(port, child, 'mosquitto', stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, pids: [child.pid as number], stop };
+`, (_dir, file) => ['-c', file]);
 }
 
 const WS_SERVER = new URL('../fixtures/servers/ws-server.mjs', import.meta.url).pathname;
@@ -186,9 +185,8 @@ export interface TlsFiles {
  * connection whose TLS server_name (SNI) was `sniName`, 421 to any other or none, so the
  * status codes show the name the server saw.
  */
-export async function startNginxTls(port: number, files: TlsFiles, sniName: string, workers = 2): Promise<RealServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'connlab-test-nginx-tls-'));
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes ${workers};
+export function startNginxTls(port: number, files: TlsFiles, sniName: string, workers = 2): Promise<RealServer> {
+  return startFromConfig(NGINX, 'nginx-tls', port, (dir) => `worker_processes ${workers};
 worker_rlimit_nofile 20000;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
@@ -210,24 +208,12 @@ http {
     }
   }
 }
-`);
-  const { child, stderr } = spawnLogged(NGINX, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', join(dir, 'nginx.conf')]);
-  const stop = async (): Promise<void> => {
-    await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await untilListening(port, child, 'nginx', stderr);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { port, pids: [child.pid as number], stop };
+`, nginxArgs);
 }
 
 /** Mosquitto with a TLS listener on 127.0.0.1:port (MQTT over TLS), anonymous. */
 export function startMosquittoTls(port: number, files: TlsFiles): Promise<RealServer> {
-  return startMosquittoWith(port, `certfile ${files.certFile}\nkeyfile ${files.keyFile}\n`, 'connlab-test-mosquitto-tls-');
+  return startMosquittoWith(port, `certfile ${files.certFile}\nkeyfile ${files.keyFile}\n`, 'mosquitto-tls');
 }
 
 /** The ws test server behind https.createServer (wss), `processes` sharing the port. */
