@@ -53,8 +53,8 @@ export interface BenchProgress {
 
 export type StopReason = 'SIGINT' | 'SIGTERM' | 'stopped';
 
-export interface BenchRun {
-  plan: BenchPlan;
+/** A running bench of either kind (this one, or `--target`'s): one lifecycle for both. */
+export interface BenchRunHandle {
   done: Promise<BenchResult>;
   /** Ends the run early, recording `reason` as the outcome; the result is still produced. */
   stop(reason: StopReason): void;
@@ -62,6 +62,24 @@ export interface BenchRun {
   close(): Promise<BenchResult>;
   /** Ends every worker by PID now. Idempotent. */
   destroy(): void;
+}
+
+export interface BenchRun extends BenchRunHandle {
+  plan: BenchPlan;
+}
+
+/** The handle over a run: close() is stop('stopped') then `done`, once; destroy() once. */
+export function benchRunHandle(run: { stop(reason: StopReason): void; destroy(): void }, done: Promise<BenchResult>): BenchRunHandle {
+  const lifecycle = new Lifecycle<BenchResult>('bench');
+  return {
+    done,
+    stop: (reason) => run.stop(reason),
+    close: () => lifecycle.close(() => {
+      run.stop('stopped');
+      return done;
+    }),
+    destroy: () => lifecycle.destroy(() => run.destroy()),
+  };
 }
 
 /**
@@ -368,16 +386,5 @@ class Bench {
 
 export function startBench(options: BenchOptions): BenchRun {
   const bench = new Bench(options);
-  const done = bench.run();
-  const lifecycle = new Lifecycle<BenchResult>('bench');
-  return {
-    plan: bench.plan,
-    done,
-    stop: (reason) => bench.stop(reason),
-    close: () => lifecycle.close(() => {
-      bench.stop('stopped');
-      return done;
-    }),
-    destroy: () => lifecycle.destroy(() => bench.destroy()),
-  };
+  return { plan: bench.plan, ...benchRunHandle(bench, bench.run()) };
 }

@@ -10,7 +10,6 @@
 import { hostname } from 'node:os';
 import { ConnlabError, invalidArgument } from '../../errors.ts';
 import type { HolderChoice } from '../../engine/create-holder.ts';
-import { Lifecycle } from '../../engine/lifecycle.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { startLoad, type LoadHandle, type LoadResult } from '../../load/load.ts';
 import type { ProtocolSettings } from '../../load/protocol-options.ts';
@@ -18,7 +17,7 @@ import { cpuBusyShare, sampleHost, type HostSample } from '../../probe/host-samp
 import { counterDelta } from '../../probe/netstat.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, usableSourcePorts } from '../../tuple/plan.ts';
-import { roundTimeoutMs, type StopReason } from '../run-bench.ts';
+import { benchRunHandle, roundTimeoutMs, type BenchRunHandle, type StopReason } from '../run-bench.ts';
 import type { BenchPhase, BenchResult, TimelinePoint } from '../result.ts';
 import { sampleServer, type SampleRoots, type ServerSample, type ServerSource } from './server-processes.ts';
 import { extrapolate } from './extrapolate.ts';
@@ -48,12 +47,7 @@ export interface TargetBenchOptions {
   onPhase?: (phase: BenchPhase, step: number) => void;
 }
 
-export interface TargetBenchRun {
-  done: Promise<BenchResult>;
-  stop(reason: StopReason): void;
-  close(): Promise<BenchResult>;
-  destroy(): void;
-}
+export type TargetBenchRun = BenchRunHandle;
 
 /** At most this many steps: each gets its own /16 of loopback sources, 127.1.0.0 onward. */
 export const MAX_STEPS = 100;
@@ -257,15 +251,5 @@ class TargetBench {
 
 export function startTargetBench(options: TargetBenchOptions): TargetBenchRun {
   const bench = new TargetBench(options);
-  const done = bench.run();
-  const lifecycle = new Lifecycle<BenchResult>('bench');
-  return {
-    done,
-    stop: (reason) => bench.stop(reason),
-    close: () => lifecycle.close(() => {
-      bench.stop('stopped');
-      return done;
-    }),
-    destroy: () => lifecycle.destroy(() => bench.destroy()),
-  };
+  return benchRunHandle(bench, bench.run());
 }
