@@ -257,7 +257,10 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; the supervisor decides */
+  /* Ctrl-C and a stop signal to the whole group (systemd, kill -- -PGID) reach every
+   * worker too; the supervisor decides and closes them with their books (worker.ts). */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
 
   static struct worker w;
   const char *why = NULL;

@@ -4,10 +4,17 @@
 // first, then by PID. A worker that died keeps its last totals, and the connections it
 // held then are counted closed as `lost`, so the sums never go backwards and accepted
 // always equals closes plus held.
+//
+// A worker's end is one event, judged once its channel is drained: the process's 'exit'
+// can come before the last messages it wrote are read (issue 15: a final `closed` report
+// dropped that way showed up as `lost` with no death), so the pool waits for 'close'
+// (exit + channel end, every message delivered) before it retires the worker's counts.
+// Whenever the retired counts lose connections, a death names the worker: during a run,
+// during close() (the pool had to SIGKILL it) and after destroy() alike.
 
 import { EventEmitter } from 'node:events';
 import { ConnlabError } from '../errors.ts';
-import { retire, sumStats } from './aggregate.ts';
+import { emptyStats, retire, sumStats } from './aggregate.ts';
 import type { HolderStats } from './holder.ts';
 import { Lifecycle, type LifecycleState } from './lifecycle.ts';
 import { resolveWorkerEntry, type WorkerEntry } from './worker-entry.ts';
@@ -39,6 +46,24 @@ export interface WorkerState {
   report: WorkerReport | undefined;
   restarts: number;
   exited: boolean;
+  /** Why the pool itself killed this process, if it did (a close timeout, destroy()). */
+  killedByPool?: string;
+  /** When its last report arrived (performance.now()); undefined before the first. */
+  lastReportAtMs: number | undefined;
+  /** Its final `closed` counts, once it sent them: nothing it held is lost after that. */
+  final: HolderStats | undefined;
+}
+
+/** A worker that has not reported for this many report intervals is `stalled`. */
+export const STALL_REPORT_INTERVALS = 3;
+
+/** A period in which a worker sent no report: a stop (SIGSTOP), a hang, a starved CPU. */
+export interface StallRecord {
+  worker: number;
+  pid: number | null;
+  /** Seconds since its last report: so far if still stalled, else the whole gap. */
+  seconds: number;
+  recovered: boolean;
 }
 
 /** A worker that died while it should have been running, named in every result. */
@@ -75,6 +100,10 @@ export interface PoolEvents {
   'worker-exit': [index: number, reason: string, restarted: boolean, death: WorkerDeath];
   /** A worker died too often too soon: no more restarts. The owner ends the run. */
   'crash-loop': [error: ConnlabError];
+  /** A worker sent no report for STALL_REPORT_INTERVALS intervals (checked once an interval). */
+  'worker-stalled': [index: number, stall: StallRecord];
+  /** A stalled worker reported again. */
+  'worker-recovered': [index: number, stall: StallRecord];
 }
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
@@ -89,6 +118,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #exitWaiters = new Set<(index: number) => void>();
   readonly #lifecycle = new Lifecycle<void>('worker pool');
   #crashLoop: ConnlabError | undefined;
+  readonly #stalls: StallRecord[] = [];
+  /** The open stall of each worker slot. */
+  readonly #openStalls = new Map<number, StallRecord>();
+  #stallTimer: NodeJS.Timeout | undefined;
   /** The file the workers run: lib/'s JavaScript when fresh, else the TypeScript source. */
   readonly entry: WorkerEntry = resolveWorkerEntry();
 
@@ -96,7 +129,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     super();
     const restart = options.restart === false ? null : resolveRestartPolicy(options.restart === true ? {} : options.restart);
     this.#options = { closeTimeoutMs: options.closeTimeoutMs ?? 10_000, startTimeoutMs: options.startTimeoutMs ?? 30_000, restart, runtime: options.runtime ?? 'node' };
-    this.#workers = configs.map((config, index) => ({ index, pid: undefined, holder: undefined, config, report: undefined, restarts: 0, exited: false }));
+    this.#workers = configs.map((config, index) => ({ index, pid: undefined, holder: undefined, config, report: undefined, restarts: 0, exited: false, lastReportAtMs: undefined, final: undefined }));
   }
 
   get runtime(): WorkerRuntime {
@@ -114,6 +147,31 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Every worker that died while it should have been running, oldest first. */
   get deaths(): readonly WorkerDeath[] {
     return this.#deaths;
+  }
+
+  /** Every stall seen, oldest first; those still open have `recovered: false`. */
+  get stalls(): readonly StallRecord[] {
+    return this.#stalls.map((s) => ({ ...s, seconds: s.recovered ? s.seconds : this.#reportAgeSeconds(s.worker) }));
+  }
+
+  /**
+   * True when a live worker has sent no report for STALL_REPORT_INTERVALS of its report
+   * intervals: its last counts are then not current (it may be stopped or starved).
+   */
+  isStalled(index: number, nowMs = performance.now()): boolean {
+    const w = this.#workers[index];
+    if (!w || w.exited || w.lastReportAtMs === undefined || this.#lifecycle.state === 'destroyed') return false;
+    return nowMs - w.lastReportAtMs > STALL_REPORT_INTERVALS * w.config.reportIntervalMs;
+  }
+
+  /** Milliseconds since a worker's last report; null before its first. */
+  reportAgeMs(index: number, nowMs = performance.now()): number | null {
+    const at = this.#workers[index]?.lastReportAtMs;
+    return at === undefined ? null : nowMs - at;
+  }
+
+  #reportAgeSeconds(index: number): number {
+    return Math.round((this.reportAgeMs(index) ?? 0) / 100) / 10;
   }
 
   /** The crash-loop error, once the pool has given up restarting. */
@@ -137,6 +195,31 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       await this.close();
       throw error;
     }
+    const intervalMs = Math.min(...this.#workers.map((w) => w.config.reportIntervalMs));
+    this.#stallTimer = setInterval(() => this.#checkStalls(), intervalMs);
+    this.#stallTimer.unref();
+  }
+
+  /** Opens a stall for each worker that went quiet; recovery is seen when it reports. */
+  #checkStalls(): void {
+    const now = performance.now();
+    for (const w of this.#workers) {
+      if (this.#openStalls.has(w.index) || !this.isStalled(w.index, now)) continue;
+      const stall: StallRecord = { worker: w.index, pid: w.pid ?? null, seconds: this.#reportAgeSeconds(w.index), recovered: false };
+      this.#openStalls.set(w.index, stall);
+      this.#stalls.push(stall);
+      this.emit('worker-stalled', w.index, stall);
+    }
+  }
+
+  /** A report (or the worker's end) closes its open stall. */
+  #endStall(state: WorkerState): void {
+    const stall = this.#openStalls.get(state.index);
+    if (!stall) return;
+    this.#openStalls.delete(state.index);
+    stall.seconds = this.#reportAgeSeconds(state.index);
+    stall.recovered = !state.exited;
+    if (stall.recovered) this.emit('worker-recovered', state.index, stall);
   }
 
   #spawn(state: WorkerState, restart: boolean): Promise<void> {
@@ -148,6 +231,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     child.on('error', () => {});
     state.pid = child.pid;
     state.exited = false;
+    state.final = undefined;
+    state.lastReportAtMs = undefined;
+    state.killedByPool = undefined;
     return new Promise<void>((resolve, reject) => {
       let started = false;
       let failure: string | undefined;
@@ -169,35 +255,68 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
           failure = `failed to start: ${message.message} [${message.code}]`;
           reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} ${failure}`));
         } else if (message.type === 'report') {
-          state.report = message;
-          this.emit('report', state.index, message);
-        } else if (message.type === 'closed' && state.report) {
-          state.report = { ...state.report, stats: message.stats };
+          this.#onReport(state, message);
+        } else if (message.type === 'closed') {
+          state.final = message.stats;
+          state.report = { ...(state.report ?? blankReport()), stats: message.stats };
         }
         this.emit('message', state.index, message);
       });
-      child.on('exit', (code, signal) => {
+      // 'exit' says how it ended; 'close' (after 'exit' and the channel's end, so every
+      // message it wrote has been delivered) is when its books are closed. A channel held
+      // open by something else must not hold the books forever: a second at most.
+      let ended = false;
+      let drain: NodeJS.Timeout | undefined;
+      const end = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (ended) return;
+        ended = true;
         clearTimeout(timer);
-        const reason = failure ?? describeExit(code, signal);
+        clearTimeout(drain);
+        const reason = failure ?? this.#describeEnd(state, code, signal);
         this.#onExit(state, child, reason, started || restart);
         if (!started) reject(new ConnlabError('CONNLAB_ERR_WORKER', `worker ${state.index} exited before starting (${reason})`));
-      });
+      };
+      child.on('exit', (code, signal) => (drain = setTimeout(() => end(code, signal), CHANNEL_DRAIN_MS)));
+      child.on('close', (code, signal) => end(code, signal));
       child.send({ type: 'start', config: state.config } satisfies ToWorker);
     });
   }
 
-  /** `counts`: the death matters (the worker ran, or was a replacement that failed). */
+  #onReport(state: WorkerState, report: WorkerReport): void {
+    state.report = report;
+    state.lastReportAtMs = performance.now();
+    this.#endStall(state);
+    this.emit('report', state.index, report);
+  }
+
+  /** The exit as the kernel reported it, and what the pool knows beyond that. */
+  #describeEnd(state: WorkerState, code: number | null, signal: NodeJS.Signals | null): string {
+    const why = describeExit(code, signal);
+    const quiet = state.lastReportAtMs === undefined ? '' : `, ${this.#reportAgeSeconds(state.index)} s after its last report`;
+    if (state.killedByPool) return `${why}: by the supervisor, ${state.killedByPool}${quiet}`;
+    return why;
+  }
+
+  /**
+   * The worker's books close: its last counts are retired (what it still held is `lost`).
+   * `counts`: the death matters (the worker ran, or was a replacement that failed).
+   * During a run every unexpected end is a death (restarted per the policy); once the
+   * pool is closing, an end is a death only when it lost connections (no final `closed`).
+   */
   #onExit(state: WorkerState, child: WorkerProcess, reason: string, counts: boolean): void {
     state.exited = true;
     if (this.#children.get(state.index) === child) this.#children.delete(state.index);
-    const lost = state.report?.stats.established ?? 0;
-    if (state.report) this.#retired.push(retire(state.report.stats));
+    const stats = state.final ?? state.report?.stats;
+    const lost = stats?.established ?? 0;
+    if (stats) this.#retired.push(retire(stats));
     state.report = undefined;
+    this.#endStall(state);
     for (const waiter of this.#exitWaiters) waiter(state.index);
-    if (this.#lifecycle.state !== 'open' || !counts) return;
+    const open = this.#lifecycle.state === 'open';
+    if (!counts || (!open && lost === 0)) return;
     const death: WorkerDeath = { index: state.index, pid: child.pid, reason, lostConnections: lost, restarted: false, atMs: performance.now() };
     this.#deaths.push(death);
-    const delayMs = this.#restartDelay(state, death);
+    const delayMs = open ? this.#restartDelay(state, death) : undefined;
     death.restarted = delayMs !== undefined;
     this.emit('worker-exit', state.index, reason, death.restarted, death);
     if (delayMs !== undefined) this.#scheduleRestart(state, delayMs);
@@ -292,16 +411,18 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   close(): Promise<void> {
     return this.#lifecycle.close(async () => {
       this.#cancelRestarts();
-      const live = [...this.#children.values()];
-      const exits = live.map((child) => new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
+      // Waits for each worker's books to close (#onExit), not merely for its exit.
+      const ends = this.#workers.filter((w) => this.#children.has(w.index)).map((w) => new Promise<void>((resolve) => {
+        const onEnd = (index: number): void => {
+          if (index !== w.index) return;
+          this.#exitWaiters.delete(onEnd);
+          resolve();
+        };
+        this.#exitWaiters.add(onEnd);
       }));
       this.#send({ type: 'close' });
-      const timer = setTimeout(() => {
-        for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, this.#options.closeTimeoutMs);
-      await Promise.all(exits);
+      const timer = setTimeout(() => this.#killAll(`which sent no final report within the ${this.#options.closeTimeoutMs / 1000} s close timeout`), this.#options.closeTimeoutMs);
+      await Promise.all(ends);
       clearTimeout(timer);
     });
   }
@@ -310,14 +431,32 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   destroy(): void {
     this.#lifecycle.destroy(() => {
       this.#cancelRestarts();
-      for (const child of this.#children.values()) child.kill('SIGKILL');
+      this.#killAll('at once (destroy)');
     });
+  }
+
+  #killAll(why: string): void {
+    for (const [index, child] of this.#children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const state = this.#workers[index];
+      if (state) state.killedByPool = why;
+      child.kill('SIGKILL');
+    }
   }
 
   #cancelRestarts(): void {
     for (const timer of this.#restartTimers) clearTimeout(timer);
     this.#restartTimers.clear();
+    clearInterval(this.#stallTimer);
   }
+}
+
+/** How long after 'exit' the books wait for the channel's end ('close'). */
+const CHANNEL_DRAIN_MS = 1_000;
+
+/** The report a `closed` completes when the worker never sent one (a very short run). */
+function blankReport(): WorkerReport {
+  return { type: 'report', stats: emptyStats(), memory: null, heapUsedBytes: 0, rampDone: false };
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

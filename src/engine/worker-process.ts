@@ -58,6 +58,8 @@ export interface WorkerProcess {
   on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'disconnect', listener: () => void): this;
+  /** After 'exit' and the channel's end: every message the worker wrote has been emitted. */
+  on(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   off(event: 'message', listener: (message: unknown) => void): this;
 }

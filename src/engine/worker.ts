@@ -34,6 +34,19 @@ function send(message: FromWorker): void {
   if (process.connected) process.send?.(message, undefined, undefined, () => {});
 }
 
+/**
+ * Sends the last message and only then closes the channel: disconnect() right after a
+ * send cancels a write still queued in libuv, and the supervisor never saw the final
+ * `closed` (issue 15: counted as lost, with no death to name). The write's callback
+ * means it is in the pipe, which outlives this process.
+ */
+function sendLast(message: FromWorker): void {
+  if (!process.connected) return; // the supervisor is gone: 'disconnect' already ends us
+  process.send?.(message, undefined, undefined, () => {
+    if (process.connected) process.disconnect?.();
+  });
+}
+
 class Worker {
   #holder: Holder;
   #config: WorkerConfig;
@@ -163,9 +176,8 @@ class Worker {
     await this.#holder.closeAll();
     const stats = this.#holder.stats();
     this.#holder.destroy();
-    send({ type: 'closed', stats });
-    if (process.connected) process.disconnect?.();
     process.exitCode = 0;
+    sendLast({ type: 'closed', stats });
   }
 }
 
@@ -173,9 +185,8 @@ function fail(error: unknown): void {
   const code = isConnlabError(error) ? error.code : 'CONNLAB_ERR_WORKER';
   const message = error instanceof Error ? error.message : String(error);
   const errno = (error as { cause?: { code?: string } }).cause?.code;
-  send({ type: 'failed', code, message: errno ? `${message} (${errno})` : message });
-  if (process.connected) process.disconnect?.();
   process.exitCode = 1;
+  sendLast({ type: 'failed', code, message: errno ? `${message} (${errno})` : message });
 }
 
 let worker: Worker | undefined;
@@ -206,5 +217,8 @@ process.on('error', (error: NodeJS.ErrnoException) => {
 // end) and exitCode says how it went, or the supervisor is gone and nobody is left to
 // report to: a graceful closeAll() of 20,000 sockets would only keep them open longer.
 process.on('disconnect', () => process.exit());
-// Ctrl-C in a terminal reaches the whole process group; the supervisor decides.
+// Ctrl-C in a terminal and a stop signal to the whole group (systemd, kill -- -PGID)
+// reach every worker too; the supervisor decides, and closes them with their books
+// (a worker dying of SIGTERM first would be counted as a death and restarted).
 process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
