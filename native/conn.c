@@ -107,6 +107,7 @@ void conn_close(struct holder *h, int fd, int reason) {
   struct conn *c = &h->conns[fd];
   if (c->state == CS_CONNECTING) {
     STAT_SUB(h, ST_PENDING, 1);
+    STAT_ADD(h, ST_CLOSED_PENDING, 1); /* never connected: the books' `connected` leaves it out */
   } else if (c->state == CS_CLIENT || c->state == CS_SERVER) {
     STAT_SUB(h, ST_ESTABLISHED, 1);
     if (c->state == CS_CLIENT && h->ping_gen != 0 && c->ping_gen == h->ping_gen) {

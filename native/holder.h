@@ -63,6 +63,7 @@ enum stat_index {
   ST_SILENT,           /* at the last ping round: client connections that never received a byte */
   ST_CLOSED_TLS,       /* the TLS handshake failed or a record was bad (tls.c; reasons in its table) */
   ST_TLS_HANDSHAKES,   /* TLS handshakes completed */
+  ST_CLOSED_PENDING,   /* of the closes: connects that never completed (timeout, or pending at closeAll) (not a reason) */
   ST_COUNT
 };
 

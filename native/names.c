@@ -11,5 +11,5 @@ const char *const holder_stat_names[ST_COUNT] = {
     "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
     "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
     "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
-    "closedTls",       "tlsHandshakes",
+    "closedTls",       "tlsHandshakes",   "closedPending",
 };

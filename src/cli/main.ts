@@ -2,6 +2,7 @@
 // code (2 for bad usage, 1 for failures, 130 for an interrupt). Everything else lives in
 // the command modules and the library.
 
+import { errorResult, resultWritten } from './json-result.ts';
 import { readFileSync } from 'node:fs';
 import { isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as bench from './commands/bench.ts';
@@ -66,7 +67,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   try {
     return await command.run(rest, io);
   } catch (error) {
-    return reportError(error, io);
+    const exitCode = reportError(error, io);
+    if (rest.includes('--json') && !resultWritten(error)) io.stdout.write(`${JSON.stringify(errorResult(name, error, exitCode), null, 2)}\n`);
+    return exitCode;
   }
 }
 

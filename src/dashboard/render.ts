@@ -21,7 +21,9 @@ export interface DashboardSnapshot {
 const num = (text: string, field: string): string => `<span class="num" data-live="${escapeHtml(field)}">${escapeHtml(text)}</span>`;
 
 function sourcesTable(s: DashboardSnapshot): string {
-  const rows = s.sources.map((r, i) => `<tr><td>${escapeHtml(r.role)}${r.shard ? ` <code>${escapeHtml(r.shard)}</code>` : ''}</td>`
+  // A stalled worker's count is its last report's: say so beside the number.
+  const stalled = (r: SourceRow): string => (r.stalled_workers?.length ? ` <em class="stalled">stalled: worker ${escapeHtml(r.stalled_workers.join(', '))}</em>` : '');
+  const rows = s.sources.map((r, i) => `<tr><td>${escapeHtml(r.role)}${r.shard ? ` <code>${escapeHtml(r.shard)}</code>` : ''}${stalled(r)}</td>`
     + `<td class="num">${num(formatCount(r.connections), `sources.${i}.connections`)}${r.target ? ` / ${formatCount(r.target)}` : ''}</td>`
     + `<td class="num">${num(formatCount(r.verified), `sources.${i}.verified`)}</td>`
     + `<td class="num">${escapeHtml(formatBytes(r.private_bytes))}</td>`

@@ -17,6 +17,8 @@ export interface SourceRow {
   connected: number;
   target: number | null;
   private_bytes: number;
+  /** Workers with no report for several intervals: `connections` includes their stale counts. */
+  stalled_workers?: number[];
 }
 
 export interface ErrorRow {
@@ -48,7 +50,8 @@ export class PoolSampler {
   rows(): SourceRow[] {
     return this.#pools.map(({ pool, labels, target }) => {
       const t = pool.totals();
-      return { role: labels.role, shard: labels.shard ?? null, connections: t.established, verified: t.verified, connected: t.connected, target, private_bytes: privateBytesOf(pool) };
+      return { role: labels.role, shard: labels.shard ?? null, connections: t.established, verified: t.verified, connected: t.connected, target, private_bytes: privateBytesOf(pool),
+        stalled_workers: pool.workers.filter((w) => pool.isStalled(w.index)).map((w) => w.index) };
     });
   }
 

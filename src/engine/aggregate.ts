@@ -12,7 +12,7 @@ export function emptyStats(): HolderStats {
   return {
     established: 0, peakEstablished: 0, pending: 0, queued: 0, accepted: 0, connected: 0,
     closed: emptyClosed(),
-    closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
+    closedEarly: 0, closedPending: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [],
     tls: { handshakes: 0, errors: {} }, errors: {}, acceptBackoffs: 0, pingsSent: 0, pongsReceived: 0, verified: 0,
     broadcastsSent: 0, broadcastsReceived: 0, bytesIn: 0, bytesOut: 0, samplesDropped: 0, listeners: 0,
   };
@@ -21,7 +21,7 @@ export function emptyStats(): HolderStats {
 const SCALARS = [
   'established', 'pending', 'queued', 'accepted', 'connected', 'acceptBackoffs', 'pingsSent', 'pongsReceived',
   'verified', 'broadcastsSent', 'broadcastsReceived', 'bytesIn', 'bytesOut', 'samplesDropped', 'listeners',
-  'closedEarly', 'silent',
+  'closedEarly', 'closedPending', 'silent',
 ] as const;
 
 /** Protocol-violation samples kept in a sum: a few are enough to show what a server sent. */

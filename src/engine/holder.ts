@@ -100,6 +100,12 @@ export interface HolderStats {
    * server out of descriptors shows up exactly so (it accepts and closes, or resets).
    */
   closedEarly: number;
+  /**
+   * Of the closes: connects that never completed (`timeout`, and those still pending at
+   * closeAll(), counted in `local`). Client books: connected = established + the sum of
+   * `closed` - closedPending.
+   */
+  closedPending: number;
   /** At the last pingAll(): client connections that had never received a byte. */
   silent: number;
   codes: ProtocolCodes;

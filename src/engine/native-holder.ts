@@ -220,7 +220,7 @@ export function holderStatsFrom(get: (name: string) => number, errnoCounts: Iter
     broadcastsSent: get('broadcastsSent'), broadcastsReceived: get('broadcastsReceived'),
     bytesIn: get('bytesIn'), bytesOut: get('bytesOut'),
     samplesDropped: get('samplesDropped'), listeners: get('listeners'),
-    closedEarly: get('closedEarly'), silent: get('silent'), codes: codesFrom(details.codes),
+    closedEarly: get('closedEarly'), closedPending: get('closedPending'), silent: get('silent'), codes: codesFrom(details.codes),
     protocolBytes: [...details.badHex],
     tls: { handshakes: get('tlsHandshakes'), errors: tlsErrors(details.tls ?? []) },
   };

@@ -113,6 +113,7 @@ class NodeHolder implements Holder {
   #established = 0;
   #peakEstablished = 0;
   #pending = 0;
+  #closedPending = 0;
   #queued = 0;
   #accepted = 0;
   #connected = 0;
@@ -325,7 +326,7 @@ class NodeHolder implements Holder {
       broadcastsSent: this.#broadcastsSent, broadcastsReceived: this.#broadcastsReceived,
       bytesIn: this.#bytesIn, bytesOut: this.#bytesOut,
       samplesDropped: this.#samplesDropped, listeners: this.#listeners,
-      closedEarly: 0, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [], tls: { handshakes: 0, errors: {} },
+      closedEarly: 0, closedPending: this.#closedPending, silent: 0, codes: { http_status: {}, ws_close: {}, mqtt_connack: {} }, protocolBytes: [], tls: { handshakes: 0, errors: {} },
     };
   }
 
@@ -492,6 +493,7 @@ class NodeHolder implements Holder {
     const state = table.state[slot];
     if (state === CONNECTING) {
       this.#pending--;
+      this.#closedPending++;
     } else if (state === CLIENT || state === SERVER) {
       this.#established--;
       if (state === CLIENT && this.#pingGen !== 0 && table.pingGen[slot] === this.#pingGen) this.#verified--;

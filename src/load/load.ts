@@ -10,7 +10,8 @@ import { Lifecycle } from '../engine/lifecycle.ts';
 import type { ClientWorkerConfig } from '../engine/messages.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { clientWorkersFor } from '../engine/sizing.ts';
-import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-pool.ts';
+import { checkBooks, type Books } from '../engine/books.ts';
+import { deathRecords, WorkerPool, type DeathRecord, type StallRecord } from '../engine/worker-pool.ts';
 import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
@@ -76,6 +77,12 @@ export interface LoadResult {
   closed: HolderStats['closed'];
   /** Workers that died during the run (load does not restart them). */
   deaths: DeathRecord[];
+  /** connected = held + the sum of closed (less connects that never completed), and closed.lost = what `deaths` lost. */
+  books_balanced: boolean;
+  /** null only in a merge with a part from before books were kept. */
+  books: Books | null;
+  /** Times a worker sent no report for several intervals (stopped, hung, starved): its counts were stale meanwhile. */
+  stalls: StallRecord[];
   /** Of closed.peer and closed.reset: before any byte from the server or any verified round. */
   closed_early: number;
   /** HTTP statuses, WebSocket close codes, CONNACK return codes seen. */
@@ -228,6 +235,7 @@ export class LoadHandle {
 
   #result(held: HolderStats, totals: HolderStats, seconds: number, privateBytes: number, context?: ClassifyContext): LoadResult {
     const { slices: _slices, ...plan } = this.plan;
+    const books = checkBooks(totals, 'client', this.pool.deaths.reduce((sum, d) => sum + d.lostConnections, 0));
     return {
       schema: 'connlab.load/1',
       connections: {
@@ -243,6 +251,9 @@ export class LoadHandle {
       explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent)],
       closed: totals.closed,
       deaths: deathRecords(this.pool.deaths),
+      books_balanced: books.balanced,
+      books,
+      stalls: [...this.pool.stalls],
       closed_early: totals.closedEarly,
       codes: totals.codes,
       protocol_bytes: totals.protocolBytes,

@@ -4,6 +4,7 @@
 // from the added histograms (exact); per-connection memory is recomputed from the added
 // bytes; a bench timeline adds second by second, aligned on each run's start.
 
+import { mergeBooks } from '../engine/books.ts';
 import { BENCH_SCHEMA, type BenchResult, type MergeInfo, type TimelinePoint } from '../bench/result.ts';
 import { ConnlabError } from '../errors.ts';
 import { classifyErrors } from '../load/classify.ts';
@@ -112,6 +113,8 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
     explained: classifyErrors(errors),
     closed: addRecords(results.map((r) => r.closed)) as LoadResult['closed'],
     deaths: results.flatMap((r) => r.deaths ?? []),
+    ...mergedBooks(results),
+    stalls: results.flatMap((r) => r.stalls ?? []),
     closed_early: sum(results.map((r) => r.closed_early ?? 0)),
     codes: {
       http_status: addRecords(results.map((r) => r.codes?.http_status ?? {})),
@@ -134,6 +137,12 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
       missing_shards: missingShards(shards),
     },
   };
+}
+
+/** Books of the parts together; balanced only when every part says so. */
+function mergedBooks(results: readonly LoadResult[]): Pick<LoadResult, 'books' | 'books_balanced'> {
+  const books = mergeBooks(results.map((r) => r.books ?? undefined));
+  return { books, books_balanced: books?.balanced ?? false };
 }
 
 /** Timelines added point by point (index = seconds since each run's start); phase from the first. */

@@ -55,6 +55,7 @@ export class ConnlabMetrics {
     gauge(METRICS.connectsPerSecond, (s, t) => s.rate.update(s.role === 'server' ? t.accepted : t.connected));
     gauge(METRICS.privateBytes, (s) => s.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0));
     counter(METRICS.workerRestarts, (s) => s.pool.workers.reduce((sum, w) => sum + w.restarts, 0));
+    gauge(METRICS.workersStalled, (s) => s.pool.workers.filter((w) => s.pool.isStalled(w.index)).length);
     this.#labelled();
     this.#perWorker();
     const histogram = (metric: MetricName) => new Histogram({ ...spec(metric), buckets: LATENCY_BUCKETS_SECONDS, registers });
@@ -84,14 +85,23 @@ export class ConnlabMetrics {
 
   #perWorker(): void {
     const sources = this.#sources;
-    const each = (metric: MetricName, value: (w: WorkerPool['workers'][number]) => number) => new Gauge({
+    type Worker = WorkerPool['workers'][number];
+    // `value` undefined: no series for that worker (a stalled worker's count is not current).
+    const each = (metric: MetricName, value: (w: Worker, pool: WorkerPool) => number | undefined) => new Gauge({
       ...spec(metric), registers: [this.registry],
       collect() {
         this.reset();
-        for (const s of sources) for (const w of s.pool.workers) this.set({ ...s.labels, worker: String(w.index) }, value(w));
+        for (const s of sources) {
+          for (const w of s.pool.workers) {
+            const v = value(w, s.pool);
+            if (v !== undefined) this.set({ ...s.labels, worker: String(w.index) }, v);
+          }
+        }
       },
     });
-    each(METRICS.workerConnections, (w) => w.report?.stats.established ?? 0);
+    each(METRICS.workerConnections, (w, pool) => (pool.isStalled(w.index) ? undefined : w.report?.stats.established ?? 0));
+    each(METRICS.workerStalled, (w, pool) => (pool.isStalled(w.index) ? 1 : 0));
+    each(METRICS.workerReportAge, (w, pool) => { const ms = pool.reportAgeMs(w.index); return ms === null ? undefined : ms / 1000; });
     each(METRICS.workerPrivateBytes, (w) => w.report?.memory?.privateBytes ?? 0);
     each(METRICS.workerHeapUsedBytes, (w) => w.report?.heapUsedBytes ?? 0);
   }

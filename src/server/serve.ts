@@ -11,7 +11,7 @@ import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
 import { serverWorkersFor } from '../engine/sizing.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
-import { WorkerPool, type RestartPolicy, type WorkerDeath } from '../engine/worker-pool.ts';
+import { WorkerPool, type RestartPolicy, type StallRecord, type WorkerDeath } from '../engine/worker-pool.ts';
 import { resolveWorkerRuntime, type WorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { ConnlabError } from '../errors.ts';
 
@@ -41,6 +41,8 @@ export interface WorkerView {
   privateBytes: number | null;
   heapUsedBytes: number | null;
   restarts: number;
+  /** No report for several intervals: `established` and the memory are its last, stale, counts. */
+  stalled: boolean;
 }
 
 export interface ServeStats {
@@ -53,6 +55,8 @@ export interface ServeStats {
   workers: WorkerView[];
   /** Workers that died while serving: who, why, and how many connections went with them. */
   deaths: WorkerDeath[];
+  /** Every time a worker went quiet for several report intervals, open ones included. */
+  stalls: StallRecord[];
 }
 
 export interface BroadcastResult {
@@ -64,6 +68,9 @@ export interface BroadcastResult {
 
 export interface ServeEvents {
   'worker-exit': [index: number, reason: string, restarted: boolean, death: WorkerDeath];
+  /** A worker sent no report for several intervals; `worker-recovered` when it does again. */
+  'worker-stalled': [index: number, stall: StallRecord];
+  'worker-recovered': [index: number, stall: StallRecord];
   /** A worker crash-looped (CONNLAB_ERR_CRASH_LOOP): no more restarts; close and report it. */
   failed: [error: ConnlabError];
 }
@@ -84,6 +91,8 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
     this.workerRuntime = pool.runtime;
     pool.on('worker-exit', (index, reason, restarted, death) => this.emit('worker-exit', index, reason, restarted, death));
     pool.on('crash-loop', (error) => this.emit('failed', error));
+    pool.on('worker-stalled', (index, stall) => this.emit('worker-stalled', index, stall));
+    pool.on('worker-recovered', (index, stall) => this.emit('worker-recovered', index, stall));
     // The peak and the accept rate advance when a report arrives, never when read.
     pool.on('report', () => {
       const totals = this.pool.totals();
@@ -107,6 +116,7 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
       privateBytes: w.report?.memory?.privateBytes ?? null,
       heapUsedBytes: w.report?.heapUsedBytes ?? null,
       restarts: w.restarts,
+      stalled: this.pool.isStalled(w.index),
     }));
     return {
       connections: totals.established,
@@ -116,6 +126,7 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
       privateBytes: workers.reduce((sum, w) => sum + (w.privateBytes ?? 0), 0),
       workers,
       deaths: [...this.pool.deaths],
+      stalls: [...this.pool.stalls],
     };
   }
 

@@ -244,13 +244,23 @@ export async function run(argv: string[], io: Io): Promise<number> {
   io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
   const stop = watchForStop(undefined, () => load.destroy());
   try {
-    const reason = await drive(load, stop, io, holdMs, pingMs);
+    const hold = { seconds: 0 };
+    const reason = await drive(load, stop, io, holdMs, pingMs, hold);
     const delta = counterDelta(netstatBefore, await readNetstatCounters());
     const result = await load.close({ listenOverflowsRose: delta['TcpExt.ListenOverflows'] > 0 });
     const verdict = judgeLoad(result, reason);
-    const withReason = { ...result, stopped_by: reason, kernel: delta, reached: verdict.reached };
+    // Interrupted (SIGINT, SIGTERM) is its own outcome and exit code, as in bench.
+    const interrupted = reason === 'SIGINT' || reason === 'SIGTERM';
+    const outcome = interrupted ? 'interrupted' : verdict.reached ? 'met' : 'failed';
+    const withReason = {
+      ...result, stopped_by: reason, kernel: delta, reached: verdict.reached, outcome,
+      reason: interrupted ? `interrupted by ${reason}` : (verdict.line ?? null),
+      hold_seconds: hold.seconds, hold_requested_seconds: holdMs / 1000,
+    };
     io.stdout.write(values.json ? `${JSON.stringify(withReason, null, 2)}\n` : renderResult(result, reason));
     if (verdict.line) io.stderr.write(`${verdict.line}\n`);
+    if (!result.books_balanced) io.stderr.write(`load: the books do not balance: ${result.books?.off ?? 'unknown'}\n`);
+    if (interrupted) return 130;
     return verdict.reached || values['allow-partial'] ? 0 : 1;
   } finally {
     stop.dispose();
@@ -259,7 +269,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
-async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, pingMs: number): Promise<string> {
+/** Ramps, holds and verifies; `hold.seconds`: how long it held (less than asked when stopped). */
+async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, pingMs: number, hold: { seconds: number }): Promise<string> {
   const status = new StatusLine(io.stderr);
   const ramp = load.rampDone();
   let reason: string | undefined;
@@ -279,9 +290,12 @@ async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, 
   } else {
     io.stderr.write(`ramped; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
   }
-  const holdEnd = performance.now() + holdMs;
+  const holdStart = performance.now();
+  const holdEnd = holdStart + holdMs;
+  const held = (): void => void (hold.seconds = Math.round(performance.now() - holdStart) / 1000);
   while (performance.now() < holdEnd) {
     reason = await stop.sleep(pingMs > 0 ? Math.min(pingMs, holdEnd - performance.now()) : holdEnd - performance.now());
+    held();
     if (reason) return reason;
     if (pingMs > 0 && performance.now() < holdEnd - 1) await load.ping();
   }

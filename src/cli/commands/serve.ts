@@ -6,7 +6,9 @@ import {
   checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_STALL_TIMEOUT_MS,
 } from '../../engine/holder-args.ts';
 import type { ListenAddress } from '../../engine/messages.ts';
-import { deathRecords, type WorkerDeath } from '../../engine/worker-pool.ts';
+import { checkBooks } from '../../engine/books.ts';
+import { deathRecords, type StallRecord, type WorkerDeath } from '../../engine/worker-pool.ts';
+import { failureReason, markResultWritten } from '../json-result.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
@@ -112,12 +114,16 @@ export function parseBroadcastEvery(text: string): number {
 
 /** The JSON summary: connections, memory per connection, closes, errors, workers. */
 export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: string) {
+  const books = checkBooks(stats.totals, 'server', stats.deaths.reduce((sum, d) => sum + d.lostConnections, 0));
   return {
     schema: 'connlab.serve/1',
     connections: { peak: stats.peakConnections, accepted: stats.totals.accepted },
     /** accepted = the sum of these (+ any still held); `lost`: held by a worker that died. */
     closed: stats.totals.closed,
     deaths: deathRecords(stats.deaths),
+    books_balanced: books.balanced,
+    books,
+    stalls: stats.stalls,
     errors: stats.totals.errors,
     accept_backoffs: stats.totals.acceptBackoffs,
     broadcasts_sent: stats.totals.broadcastsSent,
@@ -142,8 +148,17 @@ function limitsText(holder: string, limits: SocketLimits): string {
 }
 
 function statusText(stats: ServeStats): string {
+  const stalled = stats.workers.filter((w) => w.stalled).map((w) => w.index);
   return `connections ${formatCount(stats.connections)} (peak ${formatCount(stats.peakConnections)}) · ` +
-    `accepts ${formatCount(stats.acceptsPerSecond)}/s · workers ${stats.workers.length} · private ${formatBytes(stats.privateBytes)}`;
+    `accepts ${formatCount(stats.acceptsPerSecond)}/s · workers ${stats.workers.length} · private ${formatBytes(stats.privateBytes)}` +
+    (stalled.length ? ` · stalled: worker ${stalled.join(', ')} (counts stale)` : '');
+}
+
+/** One line when a worker goes quiet, one when it reports again. */
+export function describeStall(s: StallRecord): string {
+  return s.recovered
+    ? `worker ${s.worker} (pid ${s.pid ?? '?'}) reports again after ${s.seconds} s without a report`
+    : `worker ${s.worker} (pid ${s.pid ?? '?'}) stalled: no report for ${s.seconds} s (stopped? starved?); its counts are stale`;
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -187,6 +202,12 @@ async function hold(
     status.done();
     io.stderr.write(`${describeDeath(death)}\n`);
   });
+  for (const event of ['worker-stalled', 'worker-recovered'] as const) {
+    serve.on(event, (_index, stall) => {
+      status.done();
+      io.stderr.write(`${describeStall(stall)}\n`);
+    });
+  }
   const failed = new Promise<'failed'>((resolve) => serve.once('failed', () => resolve('failed')));
   const metricsServer = opts.metrics ? await startMetricsServer(createServeRegistry(serve), opts.metrics.host, opts.metrics.port).catch(async (error: unknown) => {
     await serve.close();
@@ -215,17 +236,22 @@ async function hold(
   status.done();
   stop.dispose();
   if (reason === 'failed') {
-    // The crash loop is the news: close what still runs, then one line and exit 1.
-    await serve.close();
+    // The crash loop is the news: close what still runs, the result with its books, then
+    // one line and exit 1.
+    const final = await serve.close();
     metricsServer?.close();
-    throw serve.failure ?? new ConnlabError('CONNLAB_ERR_CRASH_LOOP', 'a worker crash-looped');
+    const error = serve.failure ?? new ConnlabError('CONNLAB_ERR_CRASH_LOOP', 'a worker crash-looped');
+    if (opts.json) {
+      io.stdout.write(`${JSON.stringify({ ...serveSummary(final, serve.holder, serve.workerRuntime), outcome: 'failed', reason: failureReason(error), stopped_by: 'crash_loop' }, null, 2)}\n`);
+    }
+    throw markResultWritten(error);
   }
   // Memory is read before closing: after it, the workers hold nothing and are gone.
   const held = await serve.refresh();
   const final = await serve.close();
   metricsServer?.close();
   const result = serveSummary({ ...final, privateBytes: held.privateBytes, workers: held.workers }, serve.holder, serve.workerRuntime);
-  if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, stopped_by: reason }, null, 2)}\n`);
+  if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, outcome: 'stopped', reason: null, stopped_by: reason }, null, 2)}\n`);
   else io.stdout.write(`stopped (${reason}): held ${formatCount(result.connections.peak)} at peak, accepted ${formatCount(result.connections.accepted)}; ` +
     `${formatBytes(result.memory.server_private_bytes)} private over ${result.processes.server} worker(s)` +
     `${result.memory.server_user_bytes_per_connection ? ` = ${formatCount(result.memory.server_user_bytes_per_connection)} B per connection` : ''}\n` +
