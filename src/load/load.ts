@@ -49,6 +49,8 @@ export interface LoadOptions {
   protocol?: ProtocolKind | ProtocolSettings;
   /** This host's shard: `connections` and `ratePerSec` are then totals over all shards. */
   shard?: ShardSpec;
+  /** How long close() waits for a worker's final report before killing it (default 10 s). */
+  closeTimeoutMs?: number;
 }
 
 export interface RampSummary {
@@ -305,7 +307,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     churnPerSec: (slice.count * (options.churnPercentPerSec ?? 0)) / 100,
     protocol,
   }));
-  const pool = new WorkerPool(configs, { restart: false, runtime });
+  const pool = new WorkerPool(configs, { restart: false, runtime, closeTimeoutMs: options.closeTimeoutMs });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
   const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined);
   await pool.start();

@@ -32,6 +32,8 @@ export interface ServeOptions {
   reportIntervalMs?: number;
   /** Back-off and crash-loop limit for restarts (restart-policy.ts has the defaults). */
   restart?: Partial<RestartPolicy>;
+  /** How long close() waits for a worker's final report before killing it (default 10 s). */
+  closeTimeoutMs?: number;
 }
 
 export interface WorkerView {
@@ -185,7 +187,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     limits: socketLimits(options),
     reportIntervalMs: options.reportIntervalMs ?? 1000,
   };
-  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true, runtime });
+  const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true, runtime, closeTimeoutMs: options.closeTimeoutMs });
   const handle = new ServeHandle(pool, kind);
   await pool.start();
   return handle;

@@ -79,9 +79,12 @@ export interface Cli {
   cleanup(): Promise<void>;
 }
 
-/** Runs `connlab ...args` as a child process. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Cli {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Runs `connlab ...args` as a child process; `detached`: in a process group of its own
+ * (its PID is the group's), as systemd or a shell job would start it.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, { detached = false } = {}): Cli {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
