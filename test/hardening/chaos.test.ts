@@ -144,7 +144,7 @@ function check(name: string, cli: Cli, exit: { code: number | null; signal: Node
 /** Waits for a command to end; a hang is a failure, after ending its group. */
 async function ended(cli: Cli, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  const hung = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
   const exit = await Promise.race([cli.exited, hung]);
   clearTimeout(timer);
   if (exit) return exit;
@@ -155,6 +155,8 @@ async function ended(cli: Cli, timeoutMs: number): Promise<{ code: number | null
 
 async function iteration(random: () => number, runtime: string): Promise<string[]> {
   const log: string[] = [`runtime ${runtime}`];
+  const t0 = performance.now();
+  const at = (): string => `t+${((performance.now() - t0) / 1000).toFixed(1)} s`;
   const port = await freePort();
   const serve = runCli(['serve', '--listen', `127.0.0.1:${port}`, '--workers', '2', '--worker-runtime', runtime, '--json'], {}, { detached: true });
   let load: Cli | undefined;
@@ -162,6 +164,7 @@ async function iteration(random: () => number, runtime: string): Promise<string[
   const conts: Promise<void>[] = [];
   try {
     await serve.line(/^serving on/, 20_000);
+    log.push(`serving ${at()}`);
     load = runCli(['load', `127.0.0.1:${port}`, '-c', '800', '--workers', '2', '--worker-runtime', runtime, '--duration', '1s', '--ping', '0', '--json'], {}, { detached: true });
     // The clock starts once load has a worker, so most faults land while connections are held.
     await workerOf(load, 0);
@@ -171,10 +174,10 @@ async function iteration(random: () => number, runtime: string): Promise<string[
       log.push(`${action.atMs} ms: ${await act(action, serve, load, conts)}`);
     }
     await Promise.all(conts);
-    log.push(check('load', load, await ended(load, 30_000)));
+    log.push(`${check('load', load, await ended(load, 30_000))} ${at()}`);
     // A serve still running stops as a service does: SIGTERM to its supervisor.
     send(serve.pid, 'SIGTERM');
-    log.push(check('serve', serve, await ended(serve, 30_000)));
+    log.push(`${check('serve', serve, await ended(serve, 30_000))} ${at()}`);
     await delay(300); // the kernel's death signal and the reaper
     tracker.stop();
     assert.deepEqual(tracker.survivors(), [], 'a worker outlived its supervisor');
