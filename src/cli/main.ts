@@ -2,6 +2,7 @@
 // code (2 for bad usage, 1 for failures, 130 for an interrupt). Everything else lives in
 // the command modules and the library.
 
+import { describeLeftover, SettingsJournal } from '../demo/settings-journal.ts';
 import { errorResult, resultWritten } from './json-result.ts';
 import { readFileSync } from 'node:fs';
 import { isConnlabError, USAGE_CODES } from '../errors.ts';
@@ -65,11 +66,29 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return 2;
   }
   try {
+    if (name !== 'doctor') restoreLeftovers(rootOf(rest), io); // doctor reports them itself
     return await command.run(rest, io);
   } catch (error) {
     const exitCode = reportError(error, io);
     if (rest.includes('--json') && !resultWritten(error)) io.stdout.write(`${JSON.stringify(errorResult(name, error, exitCode), null, 2)}\n`);
     return exitCode;
+  }
+}
+
+/** The `--root DIR` a command was given (bench, doctor), else the live host's `/`. */
+function rootOf(args: readonly string[]): string {
+  const at = args.findIndex((a) => a === '--root' || a.startsWith('--root='));
+  if (at < 0) return '/';
+  const arg = args[at] as string;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : (args[at + 1] ?? '/');
+}
+
+/** Settings a killed connlab left changed (settings-journal.ts): put back, and said. */
+function restoreLeftovers(root: string, io: Io): void {
+  try {
+    for (const leftover of new SettingsJournal(root).recover()) io.stderr.write(`connlab: ${describeLeftover(leftover)}\n`);
+  } catch (error) {
+    io.stderr.write(`connlab: the settings journal could not be checked: ${(error as Error).message}\n`);
   }
 }
 

@@ -2,12 +2,15 @@
 // read before the first write, restore() writes it back and reads it again to say
 // whether it really is back, and while the guard is armed a SIGINT or SIGTERM ends the
 // demo's processes, restores, and then re-raises the signal so the process still dies
-// of it. Use it as try { … } finally { guard.restore() }.
+// of it. Use it as try { … } finally { guard.restore() }. Against what no handler can
+// catch (SIGKILL), every change is first written to the settings journal
+// (settings-journal.ts) with its original, so the next connlab command restores it.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConnlabError } from '../errors.ts';
 import { sysctlPath } from '../limits/host-reader.ts';
+import { SettingsJournal } from './settings-journal.ts';
 
 export interface SettingRecord {
   name: string;
@@ -30,6 +33,8 @@ export interface SettingsGuardOptions {
    * stops gracefully and restores in a `finally` (bench); it restores on 'exit' too.
    */
   signals?: boolean;
+  /** Where originals are recorded before a change; default: the journal under `root`. false: none. */
+  journal?: SettingsJournal | false;
 }
 
 /** `32768\t60999\n` and `32768 60999` are the same setting. */
@@ -40,6 +45,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 export class SettingsGuard {
   readonly #root: string;
   readonly #options: SettingsGuardOptions;
+  readonly #journal: SettingsJournal | undefined;
   readonly #records = new Map<string, SettingRecord>();
   readonly #abortHooks = new Set<() => void>();
   #armed = false;
@@ -48,6 +54,7 @@ export class SettingsGuard {
   constructor(options: SettingsGuardOptions = {}) {
     this.#root = options.root ?? '/';
     this.#options = options;
+    this.#journal = options.journal === false ? undefined : (options.journal ?? new SettingsJournal(this.#root));
   }
 
   /** Installs the signal handlers; restore() removes them. */
@@ -79,6 +86,12 @@ export class SettingsGuard {
     if (before === undefined) throw writeError(name, 'it cannot be read', undefined);
     const record = this.#records.get(name) ?? { name, from: normalizeSetting(before), to: value, after: undefined, restored: false };
     record.to = value;
+    try {
+      // Before the write: a process killed right after it still leaves the original behind.
+      this.#journal?.record(name, record.from, value);
+    } catch (cause) {
+      throw writeError(name, `its original could not be recorded in ${this.#journal?.path}`, cause);
+    }
     this.#records.set(name, record);
     try {
       writeFileSync(join(this.#root, sysctlPath(name)), `${value}\n`);
@@ -99,6 +112,7 @@ export class SettingsGuard {
       }
       record.after = normalizeSetting(this.read(record.name));
       record.restored = record.after === record.from;
+      if (record.restored) this.#forget(record.name);
       this.#options.onRestore?.(record);
     }
     this.#disarm();
@@ -112,6 +126,15 @@ export class SettingsGuard {
   /** True when every changed setting reads back as it was (also when none changed). */
   get restored(): boolean {
     return [...this.#records.values()].every((r) => r.restored);
+  }
+
+  /** A journal that cannot be rewritten keeps the entry: the next command finds the value already back. */
+  #forget(name: string): void {
+    try {
+      this.#journal?.forget(name);
+    } catch {
+      // see above
+    }
   }
 
   #disarm(): void {

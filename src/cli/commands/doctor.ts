@@ -1,6 +1,7 @@
 // `connlab doctor`: flags → traffic shape → report → table or JSON; `--apply` writes the
 // sysctl part of the advice after showing it, and only with `--yes`.
 
+import { describeLeftover, ownerAlive, SettingsJournal, type JournalEntry, type Leftover } from '../../demo/settings-journal.ts';
 import { ConnlabError } from '../../errors.ts';
 import { applySysctlChanges, planSysctlChanges, type SysctlChange } from '../../limits/apply.ts';
 import { diagnose, type DoctorReport } from '../../limits/diagnose.ts';
@@ -97,6 +98,21 @@ function renderChanges(changes: readonly SysctlChange[], written: boolean): stri
   return `Sysctl changes:\n${lines.join('\n')}\n${tail}\n`;
 }
 
+/** Leftovers restored now, and changes a running connlab holds (restored when it ends). */
+export function settingsJournalReport(root: string): { leftovers: Leftover[]; in_use: JournalEntry[] } {
+  const journal = new SettingsJournal(root);
+  const leftovers = journal.recover();
+  return { leftovers, in_use: journal.entries().filter(ownerAlive) };
+}
+
+function renderJournal(j: { leftovers: Leftover[]; in_use: JournalEntry[] }): string {
+  const lines = [
+    ...j.leftovers.map((l) => `Leftover: ${describeLeftover(l)}`),
+    ...j.in_use.map((e) => `In use: ${e.name} is ${e.value} (was ${e.original}) while connlab pid ${e.owner_pid} runs; it restores it when it ends`),
+  ];
+  return lines.length ? `${lines.join('\n')}\n\n` : '';
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('doctor', argv, options);
   if (values.help) {
@@ -113,11 +129,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
   }
   const shape = shapeFromFlags(values, { role: 'server' });
+  // A setting a killed connlab left changed is restored before the host is read.
+  const journal = settingsJournalReport(root);
   const reader = createHostReader(root);
   const report: DoctorReport = diagnose(readHostSnapshot(reader, { user: io.user }), shape);
 
   if (!values.apply) {
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
+    io.stdout.write(values.json ? `${JSON.stringify({ ...report, settings_journal: journal }, null, 2)}\n` : renderJournal(journal) + renderDoctorText(report));
     return 0;
   }
   if (io.uid !== 0 && root === '/') {
