@@ -2,6 +2,7 @@
 // ramp, memory, broadcast, limits, errors, processes) plus what the run saw over time.
 // `--json`, the final table and the HTML report all render this object, nothing else.
 
+import type { Books } from '../engine/books.ts';
 import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
@@ -76,6 +77,10 @@ export interface BenchResult {
   hold_requested_seconds: number;
   /** Workers that died during the run, per side, and the connections each took along. */
   deaths: { server: DeathRecord[]; load: DeathRecord[] };
+  /** Both sides' books balance (src/engine/books.ts); absent in results before 2026-12-03. */
+  books_balanced?: boolean;
+  /** Per side: accepted (server) or connected (load) = held + the sum of closed; null: that side never started. */
+  books?: { server: Books | null; load: Books | null };
   machine: { hostname: string; kernel: string; cpus: number; memory_bytes: number; node: string; fd_limit: number };
   started_at: string;
   command: string;

@@ -16,6 +16,7 @@ import { startHostSampler } from '../probe/host-sampler.ts';
 import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
+import { checkBooks } from '../engine/books.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
 import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { ConnlabError } from '../errors.ts';
@@ -318,6 +319,14 @@ class Bench {
   }
 
   /** Seconds the connections were held: from the hold's start to its end or the stop. */
+  /** Each side's books, and whether both balance (a side that never started has none). */
+  #books(load: LoadResult | undefined): Pick<BenchResult, 'books' | 'books_balanced'> {
+    const pool = this.#serve?.pool;
+    const server = pool ? checkBooks(pool.totals(), 'server', pool.deaths.reduce((sum, d) => sum + d.lostConnections, 0)) : null;
+    const loadBooks = load?.books ?? null;
+    return { books: { server, load: loadBooks }, books_balanced: (server?.balanced ?? true) && (loadBooks?.balanced ?? true) };
+  }
+
   #heldSeconds(): number {
     if (this.#holdStartMs === undefined) return 0;
     return Math.round(((this.#holdEndMs ?? performance.now()) - this.#holdStartMs) / 10) / 100;
@@ -367,6 +376,7 @@ class Bench {
       hold_seconds: this.#heldSeconds(),
       hold_requested_seconds: o.holdMs / 1000,
       deaths: { server: deathRecords(this.#serve?.pool.deaths ?? []), load: deathRecords(this.#load?.pool.deaths ?? []) },
+      ...this.#books(load),
       machine: {
         hostname: hostname(),
         kernel: o.host.kernelRelease ?? 'unknown',

@@ -256,6 +256,7 @@ async function hold(
     `${formatBytes(result.memory.server_private_bytes)} private over ${result.processes.server} worker(s)` +
     `${result.memory.server_user_bytes_per_connection ? ` = ${formatCount(result.memory.server_user_bytes_per_connection)} B per connection` : ''}\n` +
     final.deaths.map((d) => `${describeDeath(d)}\n`).join(''));
+  if (!result.books_balanced) io.stderr.write(`serve: the books do not balance: ${result.books.off}\n`);
   return 0;
 }
 
