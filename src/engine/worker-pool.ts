@@ -283,18 +283,17 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   #onReport(state: WorkerState, report: WorkerReport): void {
+    this.#endStall(state); // first: the gap is measured up to this report
     state.report = report;
     state.lastReportAtMs = performance.now();
-    this.#endStall(state);
     this.emit('report', state.index, report);
   }
 
   /** The exit as the kernel reported it, and what the pool knows beyond that. */
   #describeEnd(state: WorkerState, code: number | null, signal: NodeJS.Signals | null): string {
-    const why = describeExit(code, signal);
-    const quiet = state.lastReportAtMs === undefined ? '' : `, ${this.#reportAgeSeconds(state.index)} s after its last report`;
-    if (state.killedByPool) return `${why}: by the supervisor, ${state.killedByPool}${quiet}`;
-    return why;
+    const quiet = state.lastReportAtMs === undefined ? '' : ` (${this.#reportAgeSeconds(state.index)} s after its last report)`;
+    if (state.killedByPool && signal === 'SIGKILL') return `killed by the supervisor with SIGKILL: ${state.killedByPool}${quiet}`;
+    return describeExit(code, signal);
   }
 
   /**
@@ -421,7 +420,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         this.#exitWaiters.add(onEnd);
       }));
       this.#send({ type: 'close' });
-      const timer = setTimeout(() => this.#killAll(`which sent no final report within the ${this.#options.closeTimeoutMs / 1000} s close timeout`), this.#options.closeTimeoutMs);
+      const timer = setTimeout(() => this.#killAll(`no final report within the ${this.#options.closeTimeoutMs / 1000} s close timeout`), this.#options.closeTimeoutMs);
       await Promise.all(ends);
       clearTimeout(timer);
     });
@@ -431,7 +430,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   destroy(): void {
     this.#lifecycle.destroy(() => {
       this.#cancelRestarts();
-      this.#killAll('at once (destroy)');
+      this.#killAll('ended at once (destroy)');
     });
   }
 

@@ -110,6 +110,7 @@ describe('a stopped worker', () => {
         await recovered;
         assert.equal(serve.stats().workers[0]?.stalled, false);
         assert.equal(serve.stats().stalls[0]?.recovered, true);
+        assert.ok((serve.stats().stalls[0]?.seconds ?? 0) >= 0.3, 'the gap is at least the three intervals it took to notice');
 
         // Stopped again, through the close: the supervisor kills it and names it.
         process.kill(victim, 'SIGSTOP');
@@ -118,7 +119,7 @@ describe('a stopped worker', () => {
         const final = await serve.close();
         assert.equal(final.deaths.length, 1, JSON.stringify(final.deaths));
         assert.equal(final.deaths[0]?.index, 0);
-        assert.match(final.deaths[0]?.reason ?? '', /killed by SIGKILL.*by the supervisor.*close timeout/);
+        assert.match(final.deaths[0]?.reason ?? '', /^killed by the supervisor with SIGKILL: no final report within the 1.5 s close timeout \(\d+(\.\d)? s after its last report\)$/);
         assert.equal(final.totals.closed.lost, final.deaths[0]?.lostConnections);
         const books = checkBooks(final.totals, 'server', final.deaths[0]?.lostConnections ?? 0);
         assert.equal(books.balanced, true, books.off ?? '');
