@@ -235,14 +235,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const netstatBefore = await readNetstatCounters();
   const metrics = await startCommandMetrics(values.metrics);
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab load').catch((error: unknown) => { metrics?.close(); throw error; });
-  const load = await startLoad(loadOptions).catch(async (error: unknown) => { metrics?.close(); await dashboard?.close(); throw error; });
+  // Watched from before the start: a signal while workers start is an interrupt (130, a result), not a kill.
+  let started: LoadHandle | undefined;
+  const stop = watchForStop(undefined, () => started?.destroy());
+  const load = await startLoad(loadOptions).catch(async (error: unknown) => { stop.dispose(); metrics?.close(); await dashboard?.close(); throw error; });
+  started = load;
   const labels = { role: 'load', ...(loadOptions.shard ? { shard: formatShard(loadOptions.shard) } : {}) } as const;
   metrics?.metrics.addPool(load.pool, labels);
   dashboard?.addPool(load.pool, labels, load.plan.connections);
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
-  const stop = watchForStop(undefined, () => load.destroy());
   try {
     const hold = { seconds: 0 };
     const reason = await drive(load, stop, io, holdMs, pingMs, hold);
