@@ -2,8 +2,6 @@
 // JSON and the HTML report. Ctrl-C or SIGTERM stops early and still writes the result.
 // When fs.file-max is what binds, root raises it for the run and restores it afterwards.
 
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startBench } from '../../bench/run-bench.ts';
 import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
@@ -18,6 +16,7 @@ import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
@@ -109,7 +108,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.report !== undefined && values['no-report']) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--report and --no-report contradict each other', { hint: 'pass one of them' });
   }
-  const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
+  const reportPath = values['no-report'] ? undefined : checkOutputPath(values.report ?? 'bench-report.html', '--report');
   if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
   const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
@@ -203,8 +202,9 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   try {
     const result = await bench.done;
     status.done();
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
+    // The result first: a report that cannot be written must not take it along.
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
+    if (reportPath) writeReportAfterResult(reportPath, renderBenchReport(result));
     return result.outcome === 'completed' ? 0 : 130;
   } finally {
     stop.dispose();

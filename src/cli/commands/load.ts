@@ -3,13 +3,13 @@
 // the result so far.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import { loadPlanJson, planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import type { TuplePlan } from '../../tuple/plan.ts';
 import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
-import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
@@ -228,7 +228,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
+    io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
   await waitForStartAt(values['start-at']);
@@ -312,4 +312,11 @@ function closedLines(r: LoadResult): string[] {
     ...(r.tls ? [`tls: ${formatCount(r.tls.handshakes)} handshakes${Object.keys(r.tls.errors).length ? `; failed: ${Object.entries(r.tls.errors).map(([why, n]) => `${why} × ${formatCount(n)}`).join(', ')}` : ''}`] : []),
     ...(r.protocol_bytes.length ? [`protocol violations, first bytes: ${r.protocol_bytes.join(' ')}`] : []),
   ];
+}
+
+/** `load --dry-run --json` (schema connlab.load-plan/1): the result's plan keys plus the slices. */
+function dryRunJson(plan: TuplePlan): Record<string, unknown> {
+  const { slices, ...rest } = plan;
+  const { source_ports: _range, ...keys } = loadPlanJson(rest, '');
+  return { schema: 'connlab.load-plan/1', ...keys, slices };
 }

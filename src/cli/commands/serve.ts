@@ -7,6 +7,8 @@ import {
 } from '../../engine/holder-args.ts';
 import type { ListenAddress } from '../../engine/messages.ts';
 import { deathRecords, type WorkerDeath } from '../../engine/worker-pool.ts';
+import { snakeCaseKeys } from '../../json/snake-case.ts';
+import { parseHostPort } from '../../metrics/http.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
@@ -96,11 +98,6 @@ export function parseSocketLimits(values: { 'send-buffer'?: string; 'stall-timeo
   return limits;
 }
 
-function parseMetrics(text: string): { host: string; port: number } {
-  const [host, port] = text.includes(':') ? [text.slice(0, text.lastIndexOf(':')), text.slice(text.lastIndexOf(':') + 1)] : ['127.0.0.1', text];
-  return { host, port: parseCount(port, '--metrics', { min: 1 }) };
-}
-
 /** Broadcast rounds closer than this would only queue behind each other. */
 export const MIN_BROADCAST_MS = 10;
 
@@ -126,7 +123,8 @@ export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: 
       server_user_bytes_per_connection: stats.peakConnections > 0 ? Math.round(stats.privateBytes / stats.peakConnections) : null,
     },
     processes: { server: stats.workers.length },
-    workers: stats.workers,
+    /** snake_case; `privateBytes`/`heapUsedBytes` are 0.1's names, kept one release (deprecated). */
+    workers: snakeCaseKeys(stats.workers, { keepCamelCase: true }),
     holder,
     worker_runtime: workerRuntime,
   };
@@ -157,7 +155,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const connections = values.connections === undefined ? 20_000 : parseCount(values.connections, '--connections', { min: 1 });
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, '--duration');
   const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseBroadcastEvery(values['broadcast-every']);
-  const metrics = values.metrics === undefined ? undefined : parseMetrics(values.metrics);
+  const metrics = values.metrics === undefined ? undefined : parseHostPort(values.metrics, '--metrics');
+  // Checked here, before any worker starts, like --listen: a bad port is a usage error (exit 2).
+  if (values.dashboard !== undefined) parseHostPort(values.dashboard, '--dashboard');
   const limits = parseSocketLimits(values);
   const serve = await startServe({
     listen,
@@ -192,8 +192,9 @@ async function hold(
     await serve.close();
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
+  const metricsPort = (metricsServer?.address() as { port?: number } | null)?.port;
   io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
-    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
+    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${metricsPort ?? opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
   let nextBroadcast = opts.broadcastMs === undefined ? Infinity : performance.now() + opts.broadcastMs;
