@@ -7,7 +7,8 @@ import { startBench } from '../../bench/run-bench.ts';
 import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
 import { planFileMaxRaise } from '../../bench/file-max.ts';
 import { SettingsGuard } from '../../demo/settings.ts';
-import type { WorkerRuntimeChoice } from '../../engine/worker-process.ts';
+import { resolveHolderKind } from '../../engine/create-holder.ts';
+import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../../engine/worker-process.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
@@ -16,6 +17,7 @@ import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { runtimeNote } from '../holder-note.ts';
 import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
@@ -170,6 +172,8 @@ interface BenchCommand {
 
 async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
+  const holder = resolveHolderKind('auto');
+  io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder) }));
   const status = new StatusLine(io.stderr);
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });

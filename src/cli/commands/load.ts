@@ -16,7 +16,7 @@ import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashbo
 import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
-import { holderFallbackNote } from '../holder-note.ts';
+import { runtimeNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';
@@ -241,7 +241,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   dashboard?.addPool(load.pool, labels, load.plan.connections);
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
+  io.stderr.write(runtimeNote({ holderChoice: loadOptions.holder, holder: load.holder, runtimeChoice: loadOptions.workerRuntime, runtime: load.pool.runtime, tls: values.tls === true }));
   const stop = watchForStop(undefined, () => load.destroy());
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);

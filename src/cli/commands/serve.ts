@@ -15,7 +15,7 @@ import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts'
 import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
-import { holderFallbackNote } from '../holder-note.ts';
+import { runtimeNote } from '../holder-note.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
 import { StatusLine } from '../render/status-line.ts';
@@ -169,7 +169,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     ...limits,
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
-  io.stderr.write(holderFallbackNote(values.holder, serve.holder));
+  io.stderr.write(runtimeNote({ holderChoice: values.holder, holder: serve.holder, runtimeChoice: values['worker-runtime'], runtime: serve.workerRuntime }));
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
   dashboard?.addPool(serve.pool, { role: 'server' });
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
