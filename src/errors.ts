@@ -1,6 +1,6 @@
 // Every failure connlab reports has a stable code. Callers match on `code`, never on
 // message text or class; the CLI maps codes to exit codes. Each code is documented in
-// README.md ("Error codes") and covered by test/errors.test.ts.
+// docs/errors.md and covered by test/errors.test.ts.
 
 export const ERROR_CODES = {
   CONNLAB_ERR_USAGE: 'a flag or argument is unknown, missing or repeated',

@@ -32,7 +32,7 @@ port serves every destination at once, and the kernel never searches for a free 
 so one host goes far past 65,535. Toward loopback it picks its own sources from
 127.0.0.2 on. --protocol says what each connection speaks; the default, tcp, never
 sends a byte. Each liveness round (after the ramp, every --ping, after the hold)
-verifies every connection the way its protocol can; see "Protocols" in the README.
+verifies every connection the way its protocol can; see docs/protocols.md.
 
 Exit status: 0 when every target connection was held to the end and verified, else 1
 with one line naming the shortfall and the limit behind it (--allow-partial: 0 anyway).

@@ -29,7 +29,7 @@ A holding server for very many idle connections. Worker processes share each lis
 address through SO_REUSEPORT (the kernel balances them); each holds up to ~19,900
 sockets under a 20,000 descriptor limit, on a native epoll holder of ~32 bytes per
 connection. It answers PING with PONG and echoes ECHO frames (the wire protocol is in
-the README), broadcasts on request, and restarts a worker that dies, saying why and
+docs/internals.md), broadcasts on request, and restarts a worker that dies, saying why and
 how many connections it took along (100 ms later, doubling to 5 s; a worker that dies 5
 times within 60 s ends serve with CONNLAB_ERR_CRASH_LOOP and exit status 1).
 
@@ -46,7 +46,7 @@ Options:
                            0: the kernel's autotuning, up to 4 MiB a socket here)
   --stall-timeout D        close a connection whose peer takes none of its queued data for
                            D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
-                           Both native holder only: Node cannot set them (see README)
+                           Both native holder only: Node cannot set them (docs/commands/serve.md)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
