@@ -23,7 +23,7 @@ import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts'
 
 /** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs, deploy/ (k8s --help points there). */
 const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?[a-z0-9-]+\.md)$/;
-/** The size budget: ~3x what it is today (358 KB packed, 1.26 MB unpacked, 242 files). */
+/** The size budget: 1.3x to 1.6x what it is on 2026-12-03 (805 KB packed, 2.59 MB unpacked, 435 files). */
 const BUDGET = { packedBytes: 1 << 20, unpackedBytes: 4 << 20, files: 600 };
 const ELF_MACHINE = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 } as const;
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
