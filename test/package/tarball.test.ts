@@ -22,7 +22,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts';
 
 /** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs, deploy/ (k8s --help points there). */
-const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?[a-z0-9-]+\.md)$/;
+const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?([a-z0-9-]+|README)\.md)$/;
 /** The size budget: 1.3x to 1.6x what it is on 2026-12-03 (805 KB packed, 2.59 MB unpacked, 435 files). */
 const BUDGET = { packedBytes: 1 << 20, unpackedBytes: 4 << 20, files: 600 };
 const ELF_MACHINE = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 } as const;
@@ -50,7 +50,7 @@ after(() => {
 });
 
 describe('the packed tarball', () => {
-  it('holds only code, types, maps, prebuilds, the C sources, deploy/, README and LICENSE', () => {
+  it('holds only code, types, maps, prebuilds, the C sources, deploy/, the manual, README and LICENSE', () => {
     const strays = packed.files.filter((path) => !ALLOWED.test(path));
     assert.deepEqual(strays, []);
     for (const need of ['LICENSE', 'README.md', 'bin/connlab.js', 'lib/index.js', 'lib/index.d.ts', 'lib/index.js.map', 'lib/engine/worker.js', 'lib/cli/main.js', 'binding.gyp', 'native/worker/main.c', 'native/worker/worker.h']) {
