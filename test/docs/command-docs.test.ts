@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/main.ts';
+import { METRICS } from '../../src/metrics/names.ts';
 import { COMMAND_NAMES, DOCS_DIR, flagsIn, helpBlock, pageHelpBlock } from '../../scripts/command-docs.ts';
 
 const page = (name: string): string => readFileSync(new URL(`${name}.md`, DOCS_DIR), 'utf8');
@@ -37,5 +38,13 @@ describe('docs/commands/ against --help', () => {
   it('the metrics page names only flags that exist', () => {
     const unknown = [...flagsIn(page('metrics'))].filter((flag) => !allFlags.has(flag));
     assert.deepEqual(unknown, []);
+  });
+
+  it('the metrics page lists every Prometheus series connlab exposes, and no other', () => {
+    const rows = page('metrics').split('\n').filter((line) => line.startsWith('| `connlab_'));
+    const documented = new Set(rows.flatMap((row) => [...(row.split(' | ')[0] ?? '').matchAll(/`(connlab_\w+)`/g)].map((m) => m[1])));
+    const real = new Set(Object.values(METRICS).map((m) => m.name));
+    assert.deepEqual([...real].filter((name) => !documented.has(name)), [], 'series missing from docs/commands/metrics.md');
+    assert.deepEqual([...documented].filter((name) => name !== undefined && !real.has(name)), [], 'documented series that do not exist');
   });
 });
