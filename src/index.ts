@@ -25,13 +25,16 @@ export type { HolderKind, ListenAddress } from './engine/messages.ts';
 // load: open and hold N connections to any TCP server.
 export {
   LoadHandle,
+  loadPlanJson,
   planLoad,
   startLoad,
   type LoadOptions,
   type LoadProgress,
+  type LoadPlanJson,
   type LoadResult,
   type RampSummary,
 } from './load/load.ts';
+export { snakeCase, snakeCaseKeys } from './json/snake-case.ts';
 export type { ProtocolSettings, TlsSettings } from './load/protocol-options.ts';
 export { classifyErrno, classifyErrors, type Cause, type Classification, type ClassifyContext } from './load/classify.ts';
 

@@ -5,7 +5,7 @@
 import { describeLeftover, SettingsJournal } from '../demo/settings-journal.ts';
 import { errorResult, resultWritten } from './json-result.ts';
 import { readFileSync } from 'node:fs';
-import { isConnlabError, USAGE_CODES } from '../errors.ts';
+import { fillCommand, isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as bench from './commands/bench.ts';
 import * as dashboard from './commands/dashboard.ts';
 import * as demo from './commands/demo.ts';
@@ -69,7 +69,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (name !== 'doctor') restoreLeftovers(rootOf(rest), io); // doctor reports them itself
     return await command.run(rest, io);
   } catch (error) {
-    const exitCode = reportError(error, io);
+    const exitCode = reportError(error, io, name);
     if (rest.includes('--json') && !resultWritten(error)) io.stdout.write(`${JSON.stringify(errorResult(name, error, exitCode), null, 2)}\n`);
     return exitCode;
   }
@@ -92,10 +92,10 @@ function restoreLeftovers(root: string, io: Io): void {
   }
 }
 
-function reportError(error: unknown, io: Io): number {
+function reportError(error: unknown, io: Io, command: string): number {
   if (isConnlabError(error)) {
     io.stderr.write(`${paint(io.stderr, 'red', 'connlab:')} ${error.message} [${error.code}]\n`);
-    if (error.hint) io.stderr.write(`  hint: ${error.hint}\n`);
+    if (error.hint) io.stderr.write(`  hint: ${fillCommand(error.hint, command)}\n`);
     return USAGE_CODES.has(error.code) ? 2 : 1;
   }
   // A bug, not a user mistake: keep the stack, it is what a bug report needs.

@@ -94,13 +94,53 @@ export interface LoadResult {
   /** With --tls: handshakes completed and failures by OpenSSL's reason (their closes: closed.tls); else null. */
   tls: TlsStats | null;
   processes: { load: number };
-  plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
+  plan: LoadPlanJson;
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
   /** `c` or `node`: what the worker processes ran. */
   worker_runtime: string;
   /** Each latency histogram in µs, HdrHistogram compressed base64: what `connlab merge` adds up. */
   histograms: LatencyHistograms;
+}
+
+/**
+ * The tuple plan in a load result, snake_case. `sourceIps` and `sourcePorts` are the names
+ * 0.1 wrote; they are kept for one release so scripts can move (deprecated).
+ */
+export interface LoadPlanJson {
+  strategy: TuplePlan['strategy'];
+  /** This shard's connections (all of them when not sharded). */
+  connections: number;
+  /** How many distinct four-tuples the sources, ports and destinations allow. */
+  capacity: number;
+  /** Source addresses the plan uses. */
+  source_ips: number;
+  /** Source ports per source address. */
+  source_port_count: number;
+  destinations: number;
+  /** The planned source port range (`10000-65000`), or `kernel`. */
+  source_ports: string;
+  shard?: TuplePlan['shard'];
+  /** @deprecated since 0.2: use `source_ips`; removed in 0.3. */
+  sourceIps: number;
+  /** @deprecated since 0.2: use `source_port_count`; removed in 0.3. */
+  sourcePorts: number;
+}
+
+/** The plan as `load --json` reports it (see `LoadPlanJson`). */
+export function loadPlanJson(plan: Omit<TuplePlan, 'slices'>, sourcePorts: string): LoadPlanJson {
+  return {
+    strategy: plan.strategy,
+    connections: plan.connections,
+    capacity: plan.capacity,
+    source_ips: plan.sourceIps,
+    source_port_count: plan.sourcePorts,
+    destinations: plan.destinations,
+    source_ports: sourcePorts,
+    ...(plan.shard ? { shard: plan.shard } : {}),
+    sourceIps: plan.sourceIps,
+    sourcePorts: plan.sourcePorts,
+  };
 }
 
 export interface LatencyHistograms {
@@ -261,7 +301,7 @@ export class LoadHandle {
       protocol_bytes: totals.protocolBytes,
       tls: this.#tls ? totals.tls : null,
       processes: { load: this.pool.workers.length },
-      plan: { ...plan, source_ports: this.#sourcePorts },
+      plan: loadPlanJson(plan, this.#sourcePorts),
       memory: {
         load_private_bytes: privateBytes,
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,

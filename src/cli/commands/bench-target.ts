@@ -2,7 +2,6 @@
 // on stderr → table or JSON, and the HTML report. Exit 0 when every step held, 1 when the
 // server failed at a step (the line says where and why), 130 when stopped.
 
-import { writeFileSync } from 'node:fs';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startTargetBench } from '../../bench/target/run-target.ts';
 import type { ServerSource } from '../../bench/target/server-processes.ts';
@@ -13,6 +12,7 @@ import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { expandTargets, parseTargets } from '../../tuple/address.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
+import { writeReportAfterResult } from '../output-file.ts';
 import type { Io } from '../io.ts';
 import { renderTargetText } from '../render/bench-target-text.ts';
 import { watchForStop } from '../stop.ts';
@@ -72,9 +72,9 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   });
   try {
     const result = await bench.done;
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
     io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : renderTargetText(result, reportPath));
     if (result.target?.failure) io.stderr.write(`bench: the server failed at ${result.target.failure.line}\n`);
+    if (reportPath) writeReportAfterResult(reportPath, renderBenchReport(result));
     return result.outcome === 'completed' ? 0 : result.outcome === 'failed' ? 1 : 130;
   } finally {
     stop.dispose();

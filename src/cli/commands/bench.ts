@@ -2,14 +2,13 @@
 // JSON and the HTML report. Ctrl-C or SIGTERM stops early and still writes the result.
 // When fs.file-max is what binds, root raises it for the run and restores it afterwards.
 
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startBench } from '../../bench/run-bench.ts';
 import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
 import { planFileMaxRaise } from '../../bench/file-max.ts';
 import { SettingsGuard } from '../../demo/settings.ts';
-import type { WorkerRuntimeChoice } from '../../engine/worker-process.ts';
+import { resolveHolderKind } from '../../engine/create-holder.ts';
+import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../../engine/worker-process.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
@@ -18,6 +17,8 @@ import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { runtimeNote } from '../holder-note.ts';
+import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
@@ -109,7 +110,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.report !== undefined && values['no-report']) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--report and --no-report contradict each other', { hint: 'pass one of them' });
   }
-  const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
+  const reportPath = values['no-report'] ? undefined : checkOutputPath(values.report ?? 'bench-report.html', '--report');
   if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
   const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
@@ -171,6 +172,8 @@ interface BenchCommand {
 
 async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
+  const holder = resolveHolderKind('auto');
+  io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder) }));
   const status = new StatusLine(io.stderr);
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
@@ -203,8 +206,9 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   try {
     const result = await bench.done;
     status.done();
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
+    // The result first: a report that cannot be written must not take it along.
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
+    if (reportPath) writeReportAfterResult(reportPath, renderBenchReport(result));
     return result.outcome === 'completed' ? 0 : 130;
   } finally {
     stop.dispose();

@@ -3,20 +3,20 @@
 // the result so far.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import { loadPlanJson, planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import type { TuplePlan } from '../../tuple/plan.ts';
 import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
-import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
-import { holderFallbackNote } from '../holder-note.ts';
+import { runtimeNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
 import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';
@@ -32,7 +32,7 @@ port serves every destination at once, and the kernel never searches for a free 
 so one host goes far past 65,535. Toward loopback it picks its own sources from
 127.0.0.2 on. --protocol says what each connection speaks; the default, tcp, never
 sends a byte. Each liveness round (after the ramp, every --ping, after the hold)
-verifies every connection the way its protocol can; see "Protocols" in the README.
+verifies every connection the way its protocol can; see docs/protocols.md.
 
 Exit status: 0 when every target connection was held to the end and verified, else 1
 with one line naming the shortfall and the limit behind it (--allow-partial: 0 anyway).
@@ -228,7 +228,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
+    io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
   await waitForStartAt(values['start-at']);
@@ -245,7 +245,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   dashboard?.addPool(load.pool, labels, load.plan.connections);
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
+  io.stderr.write(runtimeNote({ holderChoice: loadOptions.holder, holder: load.holder, runtimeChoice: loadOptions.workerRuntime, runtime: load.pool.runtime, tls: values.tls === true }));
   try {
     const hold = { seconds: 0 };
     const reason = await drive(load, stop, io, holdMs, pingMs, hold);
@@ -329,4 +329,11 @@ function closedLines(r: LoadResult): string[] {
     ...(r.tls ? [`tls: ${formatCount(r.tls.handshakes)} handshakes${Object.keys(r.tls.errors).length ? `; failed: ${Object.entries(r.tls.errors).map(([why, n]) => `${why} × ${formatCount(n)}`).join(', ')}` : ''}`] : []),
     ...(r.protocol_bytes.length ? [`protocol violations, first bytes: ${r.protocol_bytes.join(' ')}`] : []),
   ];
+}
+
+/** `load --dry-run --json` (schema connlab.load-plan/1): the result's plan keys plus the slices. */
+function dryRunJson(plan: TuplePlan): Record<string, unknown> {
+  const { slices, ...rest } = plan;
+  const { source_ports: _range, ...keys } = loadPlanJson(rest, '');
+  return { schema: 'connlab.load-plan/1', ...keys, slices };
 }

@@ -1,8 +1,7 @@
 // `connlab merge`: reads result files, adds them up exactly (src/merge/), prints a
 // summary or the merged JSON, and writes the HTML report of the merged result.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { BENCH_SCHEMA, type BenchResult } from '../../bench/result.ts';
 import { ConnlabError } from '../../errors.ts';
@@ -10,6 +9,7 @@ import { mergeResults, type AnyResult, type LabelledResult, type MergedLoadResul
 import { renderLoadReport } from '../../merge/report-load.ts';
 import { formatCount } from '../../units.ts';
 import { parseCommandArgs } from '../args.ts';
+import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import type { Io } from '../io.ts';
 
 export const summary = 'add up load or bench results from many hosts, with exact percentiles';
@@ -44,12 +44,19 @@ function readResult(path: string): LabelledResult<AnyResult> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}`, { hint: 'name result files written with --json', cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file (ENOENT)' : code === 'EISDIR' ? 'it is a directory (EISDIR)' : code === 'EACCES' ? 'permission denied (EACCES)' : code ?? String(error);
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}: ${reason}`, { hint: 'name result files written with --json', cause: error });
   }
   try {
     return { label: path, result: JSON.parse(text) as AnyResult };
   } catch (error) {
-    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `${path} is not JSON`, { hint: 'name result files written with --json', cause: error });
+    // JSON.parse says where it stopped ("… in JSON at position 12 (line 1 column 13)").
+    const where = error instanceof Error ? error.message : String(error);
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}: not JSON: ${where}`, {
+      hint: text.trim() === '' ? 'the file is empty: did the run that wrote it fail?' : 'name result files written with --json (nothing else on stdout)',
+      cause: error,
+    });
   }
 }
 
@@ -73,11 +80,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new ConnlabError('CONNLAB_ERR_USAGE', 'merge needs result files', { hint: 'connlab merge a.json b.json' });
+  const reportPath = values.report === undefined ? undefined : checkOutputPath(values.report, '--report');
   const merged = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`);
-  if (values.report !== undefined) {
-    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
-    writeFileSync(resolve(values.report), html);
-  }
   io.stdout.write(values.json ? `${JSON.stringify(merged, null, 2)}\n` : renderText(merged));
+  if (reportPath !== undefined) {
+    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
+    writeReportAfterResult(reportPath, html);
+  }
   return 0;
 }
