@@ -86,6 +86,10 @@ export {
   type DemoStep,
 } from './demo/index.ts';
 
+// the books of a result, and the journal of settings changed for a run (docs/supervision.md).
+export { checkBooks, mergeBooks, type Books } from './engine/books.ts';
+export { describeLeftover, SettingsJournal, type JournalEntry, type Leftover } from './demo/settings-journal.ts';
+
 // many hosts: shards from the index alone, exact merges, Prometheus, Kubernetes.
 export { formatShard, parseShard, shardRate, shardShare, type ShardSpec } from './shard/shard.ts';
 export { mergeResults, type AnyResult, type LabelledResult, type MergedLoadResult } from './merge/merge.ts';
