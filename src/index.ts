@@ -69,6 +69,9 @@ export { planTuples, type PlanInput, type Slice, type TuplePlan } from './tuple/
 export { freeLoopbackPort } from './tuple/free-port.ts';
 export { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from './units.ts';
 
+// thresholds: METRIC OP VALUE checks over a result, the verdict for CI.
+export * from './thresholds/index.ts';
+
 // demo: reproduce each limit with its real error.
 export {
   DEMO_NAMES,
