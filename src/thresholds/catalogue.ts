@@ -87,7 +87,7 @@ export function lookupMetric(name: string): MetricDef | undefined {
   }
   if (family in LATENCIES && percentileOf(rest) !== undefined) {
     const l = LATENCIES[family as LatencyFamily];
-    return { name, unit: 'ms', percent: false, monotone: rest === 'max', in: l.in, path: `${l.load || l.bench}.${rest}` };
+    return { name, unit: 'ms', percent: false, monotone: rest === 'max', in: l.in, path: `${l.load}.${rest}` };
   }
   return undefined;
 }
