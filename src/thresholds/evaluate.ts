@@ -25,8 +25,11 @@ export interface ThresholdOutcome {
 /** Every threshold judged, and whether all passed. */
 export interface ThresholdVerdict {
   passed: boolean;
+  /** The expressions that failed, in the order given. */
   failed: string[];
-  thresholds: ThresholdOutcome[];
+  checks: ThresholdOutcome[];
+  /** The threshold --abort-on-fail stopped the run for (it failed), or null. */
+  aborted_by: string | null;
 }
 
 /** observed OP limit. */
@@ -50,8 +53,11 @@ function targetOf(result: unknown): number {
   return typeof connections?.target === 'number' ? connections.target : 0;
 }
 
-/** Judges every threshold against a result (load, bench or merged); a missing figure fails. */
-export function evaluateThresholds(thresholds: readonly Threshold[], result: unknown): ThresholdVerdict {
+/**
+ * Judges every threshold against a result (load, bench or merged); a missing figure fails.
+ * `abortedBy`: the threshold a run was stopped for; it fails whatever the end figures say.
+ */
+export function evaluateThresholds(thresholds: readonly Threshold[], result: unknown, abortedBy: string | null = null): ThresholdVerdict {
   const target = targetOf(result);
   const outcomes = thresholds.map((t): ThresholdOutcome => {
     const observed = readMetric(t.metric, result);
@@ -59,11 +65,11 @@ export function evaluateThresholds(thresholds: readonly Threshold[], result: unk
     return {
       expression: t.expression, metric: t.metric.name, operator: t.operator, limit,
       percent_of_target: t.percent ? t.value : null, observed, unit: t.metric.unit,
-      passed: observed !== null && compare(observed, t.operator, limit),
+      passed: observed !== null && compare(observed, t.operator, limit) && t.expression !== abortedBy,
     };
   });
   const failed = outcomes.filter((o) => !o.passed).map((o) => o.expression);
-  return { passed: failed.length === 0, failed, thresholds: outcomes };
+  return { passed: failed.length === 0, failed, checks: outcomes, aborted_by: abortedBy };
 }
 
 /** What a running load reports as it goes (HolderStats has both). */

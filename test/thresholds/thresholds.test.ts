@@ -156,24 +156,29 @@ describe('the verdict', () => {
     const v = judge(['connect_ms.p99<200ms', 'verified>=99.9%', 'errors==0'], load);
     assert.equal(v.passed, false);
     assert.deepEqual(v.failed, ['errors==0']);
-    assert.deepEqual(v.thresholds.map((t) => [t.metric, t.observed, t.limit, t.passed]), [
+    assert.deepEqual(v.checks.map((t) => [t.metric, t.observed, t.limit, t.passed]), [
       ['connect_ms.p99', 99, 200, true],
       ['verified', 9_990, 9_990, true],
       ['errors', 5, 0, false],
     ]);
-    assert.equal(v.thresholds[1]?.percent_of_target, 99.9);
-    assert.equal(v.thresholds[0]?.percent_of_target, null);
+    assert.equal(v.checks[1]?.percent_of_target, 99.9);
+    assert.equal(v.checks[0]?.percent_of_target, null);
   });
 
   it('fails a threshold whose metric the result does not have', () => {
     const v = judge(['broadcast_ms.p99<100'], load);
     assert.equal(v.passed, false);
-    assert.equal(v.thresholds[0]?.observed, null);
+    assert.equal(v.checks[0]?.observed, null);
   });
 
   it('passes every operator on its boundary the way it reads', () => {
     const at = (op: string): boolean => judge([`verified${op}9990`], load).passed;
     assert.deepEqual(['<', '<=', '>', '>=', '=='].map(at), [false, true, false, true, true]);
+  });
+
+  it('fails the threshold a run was aborted for, whatever the end figures say', () => {
+    const v = evaluateThresholds([parseThreshold('errors<100')], load, 'errors<100');
+    assert.deepEqual([v.passed, v.aborted_by, v.checks[0]?.observed], [false, 'errors<100', 5]);
   });
 
   it('passes with no thresholds at all', () => {

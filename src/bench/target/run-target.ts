@@ -42,6 +42,8 @@ export interface TargetBenchOptions {
   command: string;
   sampleIntervalMs?: number;
   roots?: SampleRoots;
+  /** Called with each step's load as it starts: a caller can watch its counters live. */
+  onLoad?: (handle: LoadHandle) => void;
   /** Called with each step once it is sampled (ok or not). */
   onStep?: (step: TargetStep) => void;
   onPhase?: (phase: BenchPhase, step: number) => void;
@@ -201,6 +203,7 @@ class TargetBench {
       ratePerSec: o.ratePerSec, holder: o.holder, connectTimeoutMs: o.connectTimeoutMs,
     });
     this.#handles.push(handle);
+    o.onLoad?.(handle);
     await this.#until(handle.rampDone());
     let verified = 0;
     if (!this.#stopReason) {

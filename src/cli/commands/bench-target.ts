@@ -17,6 +17,9 @@ import type { Io } from '../io.ts';
 import { renderTargetText } from '../render/bench-target-text.ts';
 import { watchForStop } from '../stop.ts';
 import { protocolFromFlags, PROTOCOL_FLAGS } from './load.ts';
+import { judgeThresholds, thresholdsExitCode, thresholdsText, watchThresholds, type CommandThresholds } from '../thresholds-flag.ts';
+import type { LoadHandle } from '../../load/load.ts';
+import { sumStats } from '../../engine/aggregate.ts';
 
 /** bench's flags that only mean something with --target. */
 export const TARGET_FLAGS = {
@@ -46,14 +49,17 @@ function serverSource(values: TargetValues): ServerSource {
   return pid !== undefined ? { pid: parseCount(pid, '--server-pid', { min: 1 }) } : { cgroup: cgroup as string };
 }
 
-export async function runTargetBench(values: TargetValues, argv: string[], io: Io, reportPath: string | undefined): Promise<number> {
+export async function runTargetBench(values: TargetValues, argv: string[], io: Io, reportPath: string | undefined, thresholds?: CommandThresholds): Promise<number> {
   const server = serverSource(values);
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
+  const loads: LoadHandle[] = [];
+  const connections = values.connections === undefined ? 10_000 : parseCount(values.connections, '--connections', { min: 1 });
   const bench = startTargetBench({
+    onLoad: (handle) => loads.push(handle),
     destinations: expandTargets(parseTargets(values.target ?? '', '--target')),
     server,
-    connections: values.connections === undefined ? 10_000 : parseCount(values.connections, '--connections', { min: 1 }),
+    connections,
     steps,
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
     protocol: protocolFromFlags(values),
@@ -68,15 +74,19 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   });
   const stop = watchForStop(undefined, () => bench.destroy());
   void stop.stopped.then((reason) => {
-    if (reason !== 'duration') bench.stop(reason);
+    if (reason !== 'duration') bench.stop(reason === 'threshold' ? 'stopped' : reason);
   });
+  const watch = watchThresholds(thresholds, () => sumStats(loads.map((h) => h.pool.totals())), connections, () => stop.stop('threshold'));
   try {
     const result = await bench.done;
     if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
-    io.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : renderTargetText(result, reportPath));
+    const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
+    io.stdout.write(values.json ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n` : renderTargetText(result, reportPath) + thresholdsText(judged));
     if (result.target?.failure) io.stderr.write(`bench: the server failed at ${result.target.failure.line}\n`);
-    return result.outcome === 'completed' ? 0 : result.outcome === 'failed' ? 1 : 130;
+    const own = result.outcome === 'completed' ? 0 : result.outcome === 'failed' ? 1 : 130;
+    return thresholdsExitCode(judged, own, result.outcome === 'SIGINT' || result.outcome === 'SIGTERM');
   } finally {
+    watch.dispose();
     stop.dispose();
   }
 }

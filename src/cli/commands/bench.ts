@@ -26,6 +26,8 @@ import { progressBar, StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
 import { freeLoopbackPort } from '../../tuple/free-port.ts';
 import { runTargetBench, TARGET_FLAGS } from './bench-target.ts';
+import { judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsHelp, thresholdsOption, thresholdsText, watchThresholds, type CommandThresholds } from '../thresholds-flag.ts';
+import type { WorkerPool } from '../../engine/worker-pool.ts';
 
 export const summary = 'the million-connection experiment on this host: ramp, hold, verify, broadcast, report';
 
@@ -71,6 +73,7 @@ Options:
                      load labelled role="server" / role="load" (host 127.0.0.1)
   --dashboard [H:]P  a live page at http://H:P/, the report's charts updated every
                      second by server-sent events (host 127.0.0.1; works offline)
+${thresholdsHelp}
   --json             print the result as JSON (schema connlab.bench/1)
   --root DIR         read the limits from DIR/proc, DIR/etc (and raise fs.file-max
                      there) instead of this host: for tests with a copied tree
@@ -98,6 +101,7 @@ const options = {
   ...dashboardOption,
   root: { type: 'string' },
   ...TARGET_FLAGS,
+  ...thresholdsOption,
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -110,7 +114,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--report and --no-report contradict each other', { hint: 'pass one of them' });
   }
   const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
-  if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
+  const thresholds = thresholdsFromFlags(values, 'bench');
+  if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath, thresholds);
   const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
@@ -127,7 +132,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   process.once('exit', restoreOnExit);
   try {
     const { host, plan } = precheck(root, connections, io, guard);
-    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime });
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime, thresholds });
   } finally {
     guard.restore();
     process.off('exit', restoreOnExit);
@@ -167,9 +172,10 @@ interface BenchCommand {
   metrics: string | undefined;
   dashboard: string | undefined;
   workerRuntime: WorkerRuntimeChoice;
+  thresholds: CommandThresholds | undefined;
 }
 
-async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, thresholds, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
   const metrics = await startCommandMetrics(flags.metrics);
@@ -177,8 +183,10 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   dashboard?.setLimits(benchLimits(plan));
+  let loadPool: WorkerPool | undefined;
   const bench = startBench({
     onPool: (pool, role) => {
+      if (role === 'load') loadPool = pool;
       metrics?.metrics.addPool(pool, { role });
       dashboard?.addPool(pool, { role }, role === 'load' ? connections : null);
     },
@@ -198,15 +206,18 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   });
   const stop = watchForStop(undefined, () => bench.destroy());
   void stop.stopped.then((reason) => {
-    if (reason !== 'duration') bench.stop(reason);
+    if (reason !== 'duration') bench.stop(reason === 'threshold' ? 'stopped' : reason);
   });
+  const watch = watchThresholds(thresholds, () => loadPool?.totals(), connections, () => stop.stop('threshold'));
   try {
     const result = await bench.done;
     status.done();
     if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
-    io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
-    return result.outcome === 'completed' ? 0 : 130;
+    const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
+    io.stdout.write(json ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n` : renderBenchText(result, reportPath) + thresholdsText(judged));
+    return thresholdsExitCode(judged, result.outcome === 'completed' ? 0 : 130, result.outcome === 'SIGINT' || result.outcome === 'SIGTERM');
   } finally {
+    watch.dispose();
     stop.dispose();
     metrics?.close();
     await dashboard?.close();
