@@ -124,6 +124,19 @@ describe('load --abort-on-fail', () => {
   });
 });
 
+describe('bench --threshold', () => {
+  it('judges the bench result, and a failed threshold exits 1 although the run completed', async () => {
+    const { status, out, err } = await run(['bench', '--connections', '200', '--hold', '0s', '--no-report', '--json',
+      '--threshold', 'verified>=99%', '--threshold', 'broadcast_ms.max<1us']);
+    const r = JSON.parse(out);
+    assert.equal(r.outcome, 'completed');
+    assert.equal(status, 1);
+    assert.deepEqual(r.thresholds.checks.map((c: { passed: boolean }) => c.passed), [true, false]);
+    assert.match(err, /bench: threshold failed: broadcast_ms\.max<1us/);
+    assert.equal((await run(['bench', '--threshold', 'rtt_ms.p99<1'])).status, 2, 'bench has no rtt_ms');
+  });
+});
+
 describe('merge --threshold', () => {
   const dir = mkdtempSync(join(tmpdir(), 'connlab-thresholds-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

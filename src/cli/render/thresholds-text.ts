@@ -9,8 +9,8 @@ import { renderTable } from './table.ts';
 /** A figure in its metric's unit, the way the rest of the text prints it. */
 export function formatMetricValue(value: number, unit: MetricUnit): string {
   switch (unit) {
-    case 'ms': return `${Number(value.toFixed(3))} ms`;
-    case 'seconds': return `${Number(value.toFixed(3))} s`;
+    case 'ms': return `${value.toLocaleString('en-US', { maximumFractionDigits: 3 })} ms`;
+    case 'seconds': return `${value.toLocaleString('en-US', { maximumFractionDigits: 3 })} s`;
     case 'bytes': return value >= 1024 ? `${formatCount(value)} B (${formatBytes(value)})` : `${formatCount(value)} B`;
     case 'per_second': return `${formatCount(value)}/s`;
     case 'connections': return Number.isInteger(value) ? formatCount(value) : value.toLocaleString('en-US', { maximumFractionDigits: 1 });
