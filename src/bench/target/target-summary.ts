@@ -11,10 +11,13 @@ import type { LimitName } from '../../limits/model.ts';
 import { BENCH_SCHEMA, type BenchResult, type TimelinePoint } from '../result.ts';
 import type { ServerSample } from './server-processes.ts';
 import type { TargetBenchOptions } from './run-target.ts';
+import type { RemoteSection } from './probe.ts';
 import type { TargetBaseline, TargetExtrapolation, TargetFailure, TargetFit, TargetSection, TargetStep } from './target-result.ts';
 
 export interface TargetResultInput {
   options: TargetBenchOptions;
+  /** What the endpoints of a server on another host showed (--server-metrics), else undefined. */
+  remote?: RemoteSection;
   outcome: BenchResult['outcome'];
   baseline: TargetBaseline;
   steps: TargetStep[];
@@ -66,14 +69,17 @@ function limitsOf(x: TargetExtrapolation): BenchResult['limits'] {
   return { binding: x.binding, headroom };
 }
 
+/** Sockets per connection on the host measured: both ends on loopback, one on a remote server's host. */
+const socketsPerConnection = (input: TargetResultInput): number => (input.remote ? 1 : 2);
+
 export function targetSection(input: TargetResultInput): TargetSection {
   const o = input.options;
   return {
     addresses: o.destinations.map((d) => `${formatIpv4(d.ip)}:${d.port}`),
     protocol: o.protocol.kind,
     server: {
-      pid: 'pid' in o.server ? o.server.pid : null,
-      cgroup: 'cgroup' in o.server ? o.server.cgroup : null,
+      pid: o.server && 'pid' in o.server ? o.server.pid : null,
+      cgroup: o.server && 'cgroup' in o.server ? o.server.cgroup : null,
       pids: input.server?.pids ?? [],
       holders: input.server?.holders.length ?? 0,
       fd_soft_limit: input.server?.fdSoftLimit ?? null,
@@ -86,9 +92,10 @@ export function targetSection(input: TargetResultInput): TargetSection {
     fit: input.fit,
     kernel_fit: input.kernelFit,
     kernel_bytes_per_server_socket: Math.round(input.kernelFit.bytes_per_connection),
-    kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
+    kernel_bytes_per_connection: Math.round(socketsPerConnection(input) * input.kernelFit.bytes_per_connection),
     failure: input.failure,
     extrapolation: input.extrapolation,
+    ...(input.remote ? { remote: input.remote } : {}),
   };
 }
 
@@ -103,7 +110,7 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
     connections: { target: o.connections, established, verified: last?.verified ?? 0 },
     ramp: combinedRamp(input.loads),
     memory: {
-      kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
+      kernel_bytes_per_connection: Math.round(socketsPerConnection(input) * input.kernelFit.bytes_per_connection),
       server_user_bytes_per_connection: Math.round(input.fit.bytes_per_connection),
       load_user_bytes_per_connection: established > 0 ? Math.round(input.loadPrivateBytes / established) : 0,
       kernel_by_cache: slabByCache(input, held),

@@ -50,8 +50,12 @@ or a container) are sampled: private memory from smaps_rollup, CPU, socket slab 
 sockstat. It reports the server's user bytes per connection (the slope of a fit over
 the steps, with r²), kernel bytes per connection, the step and error at which the
 server failed, and doctor's extrapolation: how many connections that server holds on
-this host, bound by what. Only loopback targets (127.0.0.0/8) are accepted: both ends
-run here. Exit status 0 when every step held, 1 when the server failed at a step.
+this host, bound by what. With --server-pid or --server-cgroup only loopback targets
+(127.0.0.0/8) are accepted: both ends run here. A server on another host is read from
+its Prometheus endpoints instead (--server-metrics, docs/bench-target-remote.md): its
+memory metric, and node_exporter's sockets, slab and memory at each step; the report
+says what those endpoints could not show. Exit status 0 when every step held, 1 when
+the server failed at a step.
 
 Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
@@ -60,6 +64,10 @@ Options:
   --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
   --server-pid PID   the server's process; its descendants are sampled too
   --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)
+  --server-metrics URL  or, for a server on another host, its /metrics and the host's
+                     node_exporter (repeatable; each scrape bounded: 2 s, 8 MiB)
+  --server-memory-metric NAME  the server's memory series (default
+                     process_resident_memory_bytes)
   --steps K          ramp in K equal steps (default 5, at least 2)
   --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
   --username, --password, --keepalive, --rate, --holder, --connect-timeout
@@ -85,6 +93,8 @@ Examples:
   connlab bench --connections 100k --hold 5s --json > result.json
   connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
       --connections 60k --steps 6
+  connlab bench --target 10.0.0.5:8080 --protocol ws --connections 50k \\
+      --server-metrics http://10.0.0.5:8080/metrics --server-metrics http://10.0.0.5:9100/metrics
 
 Ctrl-C (or SIGTERM) stops early: every worker is ended and the partial result is still
 written. A second Ctrl-C ends the workers by PID at once.
