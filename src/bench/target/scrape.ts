@@ -4,6 +4,8 @@
 // (the error is kept and shown), not a crash: a server that stops answering its own
 // /metrics mid-run is part of what the bench found.
 
+import http from 'node:http';
+import https from 'node:https';
 import { parsePrometheusText, type Series } from '../../dashboard/scrape.ts';
 
 /** How long one scrape may take and how big its body may be. */
@@ -23,43 +25,44 @@ export interface Scrape {
   error: string | null;
 }
 
-async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<string> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new Error(`body over ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function describe(error: unknown): string {
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return 'timed out';
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
 }
 
-function describe(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
-  const cause = error instanceof Error ? (error.cause as { code?: string } | undefined) : undefined;
-  return cause?.code ?? (error instanceof Error ? error.message : String(error));
+/**
+ * GET `url` within the limits. node:http rather than fetch: fetch refuses the "bad ports"
+ * of the Fetch standard (1, 6000, 10080, …), and a metrics port is whatever the user runs.
+ */
+function get(url: string, limits: ScrapeLimits): Promise<string> {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = client.get(url, { signal: AbortSignal.timeout(limits.timeoutMs), headers: { accept: 'text/plain' } }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) {
+        response.resume();
+        reject(new Error(`HTTP ${status}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limits.maxBytes) request.destroy(new Error(`body over ${limits.maxBytes} bytes`));
+        else chunks.push(chunk);
+      });
+      response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
 }
 
 /** Fetches and parses one endpoint within the limits; never throws. */
 export async function scrapeEndpoint(url: string, limits: ScrapeLimits = DEFAULT_SCRAPE_LIMITS): Promise<Scrape> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(limits.timeoutMs), headers: { accept: 'text/plain' } });
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      return { url, series: [], error: `HTTP ${response.status}` };
-    }
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    if (declared > limits.maxBytes) {
-      await response.body.cancel();
-      return { url, series: [], error: `body of ${declared} bytes over ${limits.maxBytes}` };
-    }
-    return { url, series: parsePrometheusText(await readCapped(response.body, limits.maxBytes)), error: null };
+    return { url, series: parsePrometheusText(await get(url, limits)), error: null };
   } catch (error) {
     return { url, series: [], error: describe(error) };
   }
