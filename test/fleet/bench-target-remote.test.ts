@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { renderBenchReport } from '../../src/bench/report-html.ts';
 import type { BenchResult } from '../../src/bench/result.ts';
+import { renderTargetText } from '../../src/cli/render/bench-target-text.ts';
 import type { ThresholdVerdict } from '../../src/thresholds/evaluate.ts';
 import { connlabIn, leftoverNamespaces, spawnIn, withHosts, type NetnsHost, type Spawned } from '../helpers/netns.ts';
 
@@ -75,6 +77,11 @@ describe('bench --target --server-metrics: a server in another network namespace
       assert.match(t.extrapolation.line, /^holds ~[\d,]+ connections on that host, bound by process_fds/);
       assert.equal(r.thresholds.passed, true, JSON.stringify(r.thresholds.checks));
       assert.equal(server.child.exitCode, null, 'the server is still up');
+      assert.match(renderTargetText(r, undefined), /on another host, read from .*:24002\/metrics \(server\)/);
+      assert.match(renderTargetText(r, undefined), /not seen +.*net\.ipv4\.tcp_mem/);
+      const page = renderBenchReport(r);
+      assert.match(page, /Server process_resident_memory_bytes above its idle baseline/);
+      assert.match(page, /<th scope="row">Not seen<\/th>/);
     }, PREFIX);
     assert.deepEqual(await leftoverNamespaces(PREFIX), []);
   });

@@ -114,7 +114,7 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
       server_user_bytes_per_connection: Math.round(input.fit.bytes_per_connection),
       load_user_bytes_per_connection: established > 0 ? Math.round(input.loadPrivateBytes / established) : 0,
       kernel_by_cache: slabByCache(input, held),
-      kernel_expected_bytes_per_connection: 2 * o.host.socketCost.kernelBytesPerSocket,
+      kernel_expected_bytes_per_connection: socketsPerConnection(input) * (input.remote ? input.extrapolation.kernel_bytes_per_socket : o.host.socketCost.kernelBytesPerSocket),
       server_private_bytes: lastHeld?.server_private_bytes ?? input.baseline.server_private_bytes,
       load_private_bytes: input.loadPrivateBytes,
     },
