@@ -19,7 +19,7 @@ export function renderTargetText(r: BenchResult, reportPath: string | undefined)
   if (!t) return '';
   const steps = renderTable([
     { header: 'STEP', align: 'right' }, { header: 'ASKED', align: 'right' }, { header: 'HELD', align: 'right' }, { header: 'VERIFIED', align: 'right' },
-    { header: 'SERVER DIRTY', align: 'right' }, { header: 'TCP SOCKETS', align: 'right' }, { header: 'SOCKET SLAB', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
+    { header: t.remote ? 'SERVER MEMORY' : 'SERVER DIRTY', align: 'right' }, { header: 'TCP SOCKETS', align: 'right' }, { header: 'SOCKET SLAB', align: 'right' }, { header: 'SERVER CPU', align: 'right' }, { header: '' },
   ], stepRows(t));
   const x = t.extrapolation;
   const r2 = t.remote;
