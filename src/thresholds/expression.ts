@@ -72,8 +72,26 @@ function parseValue(text: string, def: MetricDef): [number, boolean] | undefined
   return scale === undefined ? undefined : [number * scale, false];
 }
 
-function expectedValue(def: MetricDef): string {
-  return def.percent ? UNIT_SUFFIXES[def.unit].expected : `${UNIT_SUFFIXES[def.unit].expected} (no percent: ${def.name} is not a count of connections)`;
+function expectedValue(def: MetricDef, text: string): string {
+  const expected = UNIT_SUFFIXES[def.unit].expected;
+  return text.endsWith('%') && !def.percent ? `${expected} (no percent: ${def.name} is not a count of connections)` : expected;
+}
+
+/** Edit distance, for "did you mean": names are short, so the plain table is fine. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+function expectedMetric(name: string): string {
+  const [best] = [...METRIC_EXAMPLES].sort((x, y) => distance(name, x) - distance(name, y));
+  const near = best !== undefined && distance(name, best) <= 3 ? ` (did you mean ${best}?)` : '';
+  return `a metric name${near}: established, verified, errors, connect_ms.p99, rtt_ms.p90, memory.*_bytes_per_connection, … (docs/thresholds.md)`;
 }
 
 /**
@@ -85,13 +103,13 @@ export function tryParseThreshold(input: string, kind?: ResultKind): ParseOutcom
   const [name, afterName] = splitMetric(expression);
   if (name === '') return fail(expression.split(/\s+/)[0] ?? expression, 'a metric name first, like connect_ms.p99 or verified');
   const def = lookupMetric(name);
-  if (!def) return fail(name, `a metric name, one of ${METRIC_EXAMPLES.join(', ')}`);
+  if (!def) return fail(name, expectedMetric(name));
   if (kind !== undefined && !def.in.includes(kind)) return fail(name, `a metric that connlab ${kind}'s result has (${name} is only in ${def.in.join(', ')} results)`);
   const [operator, afterOp] = splitOperator(afterName);
   if (!operator) return fail(afterName.split(/\s+/)[0] || '(end)', `an operator: ${OPERATORS.join(' ')}`);
   const valueText = afterOp.trim();
   const parsed = parseValue(valueText, def);
-  if (!parsed) return fail(valueText || '(end)', expectedValue(def));
+  if (!parsed) return fail(valueText || '(end)', expectedValue(def, valueText));
   return { ok: true, threshold: { expression, metric: def, operator, value: parsed[0], percent: parsed[1] } };
 }
 

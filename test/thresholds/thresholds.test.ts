@@ -94,6 +94,13 @@ describe('threshold expressions', () => {
     });
   }
 
+  it('suggests the nearest name for a misspelt metric', () => {
+    const outcome = tryParseThreshold('conect_ms.p99<200');
+    assert.ok(!outcome.ok && outcome.error.expected.includes('did you mean connect_ms.p99?'));
+    const far = tryParseThreshold('latency<200');
+    assert.ok(!far.ok && !far.error.expected.includes('did you mean'));
+  });
+
   it('refuses a metric the command\'s result does not have', () => {
     assert.equal(tryParseThreshold('rtt_ms.p99<10', 'bench').ok, false);
     assert.equal(tryParseThreshold('closed.reset<10', 'bench').ok, false);
