@@ -58,13 +58,13 @@ export type TargetBenchRun = BenchRunHandle;
 export const MAX_STEPS = 100;
 
 /** Rejects what cannot run, naming the option, before anything starts. */
-export function checkTargetOptions(o: Pick<TargetBenchOptions, 'destinations' | 'connections' | 'steps' | 'remote'>): void {
+export function checkTargetOptions(o: Pick<TargetBenchOptions, 'destinations' | 'connections' | 'steps' | 'remote'> & { host?: Pick<HostSnapshot, 'ports'> }): void {
   const outside = o.destinations.find((d) => !isLoopback(d.ip));
   if (outside && !o.remote) throw invalidArgument('--target', `${formatIpv4(outside.ip)}:${outside.port}`, 'a loopback address (127.0.0.0/8): bench --target only measures servers on this host');
   if (o.destinations.length === 0) throw invalidArgument('--target', '', 'at least one address:port');
   if (!Number.isInteger(o.steps) || o.steps < 2 || o.steps > MAX_STEPS) throw invalidArgument('--steps', String(o.steps), `2 to ${MAX_STEPS} steps (a fit needs at least two)`);
   if (o.connections < o.steps) throw invalidArgument('--connections', String(o.connections), `at least one connection per step (--steps ${o.steps})`);
-  if (o.remote) checkRemoteSteps(o.connections, o.steps, o.destinations);
+  if (o.remote) checkRemoteSteps(o.connections, o.steps, o.destinations, o.host?.ports.range);
 }
 
 /** Step `index`'s own loopback sources: 127.(index+1).0.1 onward, enough planned ports for `count`. */
@@ -74,19 +74,38 @@ export function stepSources(index: number, count: number, destinations: readonly
   return [{ first, last: first + Math.max(1, Math.ceil(count / perSource)) - 1 }];
 }
 
-/** Step `index`'s own planned source ports toward a remote server: a disjoint slice of 10000-65000 each. */
-export function remoteStepPorts(index: number, steps: number): Range {
-  const width = Math.floor((DEFAULT_SOURCE_PORTS.last - DEFAULT_SOURCE_PORTS.first + 1) / steps);
-  const first = DEFAULT_SOURCE_PORTS.first + index * width;
+const size = (r: Range): number => Math.max(0, r.last - r.first + 1);
+
+/** Linux's default ip_local_port_range, when this host's is unknown. */
+const LINUX_EPHEMERAL: Range = { first: 32768, last: 60999 };
+
+/**
+ * Planned source ports toward a remote server: the larger block of 10000-65000 outside
+ * the kernel's ephemeral range. The metrics scrapes (and every other client here) take
+ * ephemeral ports from the same address: a planned port inside that range can be taken
+ * between two steps, and the step's bind fails with EADDRINUSE (seen: step 3 of 4).
+ */
+export function remotePortBlock(ephemeral: Range | undefined): Range {
+  const e = ephemeral ?? LINUX_EPHEMERAL;
+  const below = { first: DEFAULT_SOURCE_PORTS.first, last: Math.min(DEFAULT_SOURCE_PORTS.last, e.first - 1) };
+  const above = { first: Math.max(DEFAULT_SOURCE_PORTS.first, e.last + 1), last: DEFAULT_SOURCE_PORTS.last };
+  return size(below) >= size(above) ? below : above;
+}
+
+/** Step `index`'s own planned source ports toward a remote server: a disjoint slice of remotePortBlock each. */
+export function remoteStepPorts(index: number, steps: number, ephemeral?: Range): Range {
+  const block = remotePortBlock(ephemeral);
+  const width = Math.floor(size(block) / steps);
+  const first = block.first + index * width;
   return { first, last: first + width - 1 };
 }
 
 /** Toward another host the source address is the kernel's one: each step's ports must cover its connections. */
-function checkRemoteSteps(connections: number, steps: number, destinations: readonly Destination[]): void {
-  const width = remoteStepPorts(0, steps).last - remoteStepPorts(0, steps).first + 1;
+function checkRemoteSteps(connections: number, steps: number, destinations: readonly Destination[], ephemeral: Range | undefined): void {
+  const width = size(remoteStepPorts(0, steps, ephemeral));
   const needed = Math.max(...stepTargets(connections, steps).map((t, i, all) => t - (all[i - 1] ?? 0)));
   if (needed > width * destinations.length) {
-    throw invalidArgument('--connections', String(connections), `at most ${width * destinations.length} per step toward ${destinations.length} remote destination(s) from one source address (${steps} steps × ${width} ports): more steps or more target ports`);
+    throw invalidArgument('--connections', String(connections), `at most ${width * destinations.length} per step toward ${destinations.length} remote destination(s) from one source address (${steps} steps × ${width} ports outside the ephemeral range): more steps or more target ports`);
   }
 }
 
@@ -235,7 +254,7 @@ class TargetBench {
     this.#enter('ramp', index + 1);
     const handle = await startLoad({
       destinations: o.destinations, connections: target - before,
-      ...(o.remote ? { sourcePorts: remoteStepPorts(index, o.steps) } : { sourceIps: stepSources(index, target - before, o.destinations) }),
+      ...(o.remote ? { sourcePorts: remoteStepPorts(index, o.steps, o.host.ports.range) } : { sourceIps: stepSources(index, target - before, o.destinations) }),
       fdSoftLimit: o.fdSoftLimit, kernelPoolSize: o.kernelPoolSize, protocol: o.protocol,
       ratePerSec: o.ratePerSec, holder: o.holder, connectTimeoutMs: o.connectTimeoutMs,
     });

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { parsePrometheusText } from '../../../src/dashboard/scrape.ts';
 import { readRemote, remoteHostSample, remoteServerSample, remoteSnapshot, roleOf, unseenFrom } from '../../../src/bench/target/remote-readings.ts';
 import { scrapeEndpoint, type Scrape } from '../../../src/bench/target/scrape.ts';
+import { checkTargetOptions, remotePortBlock, remoteStepPorts } from '../../../src/bench/target/run-target.ts';
 import { diagnose } from '../../../src/limits/diagnose.ts';
 import { defaultShape } from '../../../src/limits/shape.ts';
 
@@ -81,6 +82,32 @@ describe('reading a remote server and its host from their exporters', () => {
     assert.ok(hostOnly.some((s) => s.startsWith('the server\'s memory') && s.includes('process_resident_memory_bytes')));
     const serverOnly = unseenFrom(readRemote([promClient]), 'process_resident_memory_bytes');
     assert.ok(serverOnly.some((s) => s.startsWith('the host: no node_exporter')));
+  });
+});
+
+describe('source ports toward a remote server', () => {
+  it('plan outside the ephemeral range, where the scrapes\' own connections take theirs', () => {
+    assert.deepEqual(remotePortBlock({ first: 32768, last: 60999 }), { first: 10000, last: 32767 });
+    assert.deepEqual(remotePortBlock({ first: 1024, last: 40000 }), { first: 40001, last: 65000 });
+    assert.deepEqual(remotePortBlock(undefined), { first: 10000, last: 32767 }, 'Linux\'s default when unknown');
+    assert.deepEqual([0, 1, 2, 3].map((i) => remoteStepPorts(i, 4, { first: 32768, last: 60999 })),
+      [{ first: 10000, last: 15691 }, { first: 15692, last: 21383 }, { first: 21384, last: 27075 }, { first: 27076, last: 32767 }]);
+  });
+
+  it('refuses more connections per step than its ports, before anything starts', () => {
+    const remote = { metricsUrls: ['http://198.18.0.1:9100/metrics'] };
+    const dest = [{ ip: 0xc6120001, port: 8080 }];
+    const code = (f: () => void): string | undefined => {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    assert.equal(code(() => checkTargetOptions({ destinations: dest, connections: 22_000, steps: 4, remote })), undefined);
+    assert.equal(code(() => checkTargetOptions({ destinations: dest, connections: 30_000, steps: 4, remote })), 'CONNLAB_ERR_INVALID_ARGUMENT');
+    assert.equal(code(() => checkTargetOptions({ destinations: dest, connections: 30_000, steps: 4 })), 'CONNLAB_ERR_INVALID_ARGUMENT', 'not loopback, no --server-metrics');
   });
 });
 
