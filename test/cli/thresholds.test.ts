@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,28 @@ describe('bench --threshold', () => {
     assert.deepEqual(r.thresholds.checks.map((c: { passed: boolean }) => c.passed), [true, false]);
     assert.match(err, /bench: threshold failed: broadcast_ms\.max<1us/);
     assert.equal((await run(['bench', '--threshold', 'rtt_ms.p99<1'])).status, 2, 'bench has no rtt_ms');
+  });
+});
+
+describe('bench --target --abort-on-fail', () => {
+  it('stops the step whose errors cross the bound, and names the threshold', async () => {
+    const port = await freePort();
+    // A server that stops listening after 300 connections: step 2 meets ECONNREFUSED.
+    const script = `const net=require('net');const held=[];const s=net.createServer((c)=>{held.push(c);if(held.length>=300)s.close();});s.listen(${port},'127.0.0.1',()=>process.stdout.write('up\\n'));setTimeout(()=>process.exit(0),60000);`;
+    const server = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => server.stdout.once('data', resolve));
+      const { status, out, err } = await run(['bench', '--target', `127.0.0.1:${port}`, '--server-pid', String(server.pid), '--connections', '3000', '--steps', '3',
+        '--rate', '1000', '--no-report', '--json', '--threshold', 'errors<10', '--abort-on-fail']);
+      assert.equal(status, 1, err);
+      const r = JSON.parse(out);
+      assert.equal(r.thresholds.aborted_by, 'errors<10');
+      assert.ok(r.errors.ECONNREFUSED >= 10);
+      assert.ok(r.errors.ECONNREFUSED < 700, 'step 2 did not run to its end');
+      assert.match(err, /stopped early: threshold errors<10 can no longer pass/);
+    } finally {
+      server.kill('SIGKILL');
+    }
   });
 });
 
