@@ -138,6 +138,21 @@ describe('bench --threshold', () => {
   });
 });
 
+describe('merge of results that carry their own verdict', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'connlab-thresholds-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('drops the inputs\' thresholds: they say nothing of the sum', async () => {
+    const a = benchResultFile(dir, 'a.json');
+    const judged = JSON.parse(readFileSync(a, 'utf8'));
+    judged.thresholds = { passed: false, failed: ['errors==0'], checks: [], aborted_by: null };
+    writeFileSync(a, JSON.stringify(judged));
+    const { status, out } = await run(['merge', a, benchResultFile(dir, 'b.json'), '--json']);
+    assert.equal(status, 0);
+    assert.equal('thresholds' in JSON.parse(out), false);
+  });
+});
+
 describe('bench --target --abort-on-fail', () => {
   it('stops the step whose errors cross the bound, and names the threshold', async () => {
     const port = await freePort();
@@ -175,6 +190,11 @@ describe('merge --threshold', () => {
     const fail = await run(['merge', fixture, other, '--threshold', 'errors==0']);
     assert.equal(fail.status, 1);
     assert.match(fail.err, /threshold failed: errors==0 \(observed 4\)/);
+    const report = join(dir, 'merged.html');
+    await run(['merge', fixture, other, '--threshold', 'errors==0', '--report', report]);
+    const page = readFileSync(report, 'utf8');
+    assert.match(page, /<section id="thresholds">/);
+    assert.match(page, /data-verdict="fail">1 of 1 thresholds failed: errors==0/);
     const lacks = await run(['merge', fixture, '--threshold', 'rtt_ms.p99<10']);
     assert.equal(lacks.status, 2);
     assert.match(lacks.err, /"rtt_ms\.p99" is wrong here/);

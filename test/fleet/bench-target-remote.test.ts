@@ -82,6 +82,7 @@ describe('bench --target --server-metrics: a server in another network namespace
       const page = renderBenchReport(r);
       assert.match(page, /Server process_resident_memory_bytes above its idle baseline/);
       assert.match(page, /<th scope="row">Not seen<\/th>/);
+      assert.match(page, /data-verdict="pass">All 4 thresholds passed/);
     }, PREFIX);
     assert.deepEqual(await leftoverNamespaces(PREFIX), []);
   });

@@ -106,9 +106,10 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   const watch = watchThresholds(thresholds, () => sumStats(loads.map((h) => h.pool.totals())), connections, () => stop.stop('threshold'));
   try {
     const result = await bench.done;
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
     const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
-    io.stdout.write(values.json ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n` : renderTargetText(result, reportPath) + thresholdsText(judged));
+    const final = judged ? { ...result, thresholds: judged } : result;
+    if (reportPath) writeFileSync(reportPath, renderBenchReport(final));
+    io.stdout.write(values.json ? `${JSON.stringify(final, null, 2)}\n` : renderTargetText(result, reportPath) + thresholdsText(judged));
     if (result.target?.failure) io.stderr.write(`bench: the server failed at ${result.target.failure.line}\n`);
     const own = result.outcome === 'completed' ? 0 : result.outcome === 'failed' ? 1 : 130;
     return thresholdsExitCode(judged, own, result.outcome === 'SIGINT' || result.outcome === 'SIGTERM');

@@ -222,9 +222,10 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   try {
     const result = await bench.done;
     status.done();
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
     const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
-    io.stdout.write(json ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n` : renderBenchText(result, reportPath) + thresholdsText(judged));
+    const final = judged ? { ...result, thresholds: judged } : result;
+    if (reportPath) writeFileSync(reportPath, renderBenchReport(final));
+    io.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : renderBenchText(result, reportPath) + thresholdsText(judged));
     return thresholdsExitCode(judged, result.outcome === 'completed' ? 0 : 130, result.outcome === 'SIGINT' || result.outcome === 'SIGTERM');
   } finally {
     watch.dispose();

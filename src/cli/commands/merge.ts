@@ -83,13 +83,15 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (positionals.length === 0) throw new ConnlabError('CONNLAB_ERR_USAGE', 'merge needs result files', { hint: 'connlab merge a.json b.json' });
   const thresholds = thresholdsFromFlags(values);
-  const merged = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`);
+  // An input's own verdict (its `thresholds`) says nothing of the sum: the merge judges afresh, or not at all.
+  const { thresholds: _inputVerdict, ...merged } = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`) as (MergedLoadResult | BenchResult) & { thresholds?: unknown };
   checkThresholdsFor(thresholds, resultKind(merged));
+  const judged = judgeThresholds(thresholds, merged, io, 'merge');
+  const final = judged ? { ...merged, thresholds: judged } : merged;
   if (values.report !== undefined) {
-    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
+    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(final as BenchResult) : renderLoadReport(merged as MergedLoadResult);
     writeFileSync(resolve(values.report), html);
   }
-  const judged = judgeThresholds(thresholds, merged, io, 'merge');
-  io.stdout.write(values.json ? `${JSON.stringify(judged ? { ...merged, thresholds: judged } : merged, null, 2)}\n` : renderText(merged) + thresholdsText(judged));
+  io.stdout.write(values.json ? `${JSON.stringify(final, null, 2)}\n` : renderText(merged as MergedLoadResult | BenchResult) + thresholdsText(judged));
   return thresholdsExitCode(judged, 0, false);
 }
