@@ -46,6 +46,8 @@ export { planBench, type BenchPlan } from './bench/plan-bench.ts';
 export { renderBenchReport } from './bench/report-html.ts';
 export { startTargetBench, type TargetBenchOptions, type TargetBenchRun } from './bench/target/run-target.ts';
 export type { TargetSection, TargetStep, TargetFit, TargetFailure, TargetExtrapolation } from './bench/target/target-result.ts';
+export type { RemoteServer, RemoteSection } from './bench/target/probe.ts';
+export { DEFAULT_SCRAPE_LIMITS, scrapeEndpoint, type Scrape, type ScrapeLimits } from './bench/target/scrape.ts';
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';

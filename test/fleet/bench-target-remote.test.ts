@@ -54,12 +54,14 @@ describe('bench --target --server-metrics: a server in another network namespace
         '--server-metrics', `${base}:${METRICS_PORT}/metrics`, '--server-metrics', `${base}:${EXPORTER_PORT}/metrics`,
         '--no-report', '--json',
         '--threshold', 'verified>=100%', '--threshold', 'errors==0', '--threshold', 'extrapolation.connections>=10k',
-        '--threshold', 'memory.server_user_bytes_per_connection>=16KiB',
+        '--threshold', 'memory.server_user_bytes_per_connection>=16KiB', '--threshold', 'connect_ms.p90<30s',
       ]);
       assert.equal(await bench.exited, 0, bench.stderr());
       const r = JSON.parse(bench.stdout()) as Judged;
       const t = r.target!;
       assert.equal(r.outcome, 'completed');
+      assert.equal(r.ramp.connect_ms.count, 3000, 'connect latency over every step, from the added histograms');
+      assert.ok(r.histograms?.connect_us, 'carried, for merge and for percentiles the summary lacks');
       assert.deepEqual(t.steps.map((s) => [s.target, s.established, s.verified, s.ok]), [[1000, 1000, 1000, true], [2000, 2000, 2000, true], [3000, 3000, 3000, true]]);
       // node_exporter in the server's namespace counts the server's sockets only: 1,000 more each step.
       const sockets = t.steps.map((s) => s.kernel_sockets);
@@ -82,7 +84,7 @@ describe('bench --target --server-metrics: a server in another network namespace
       const page = renderBenchReport(r);
       assert.match(page, /Server process_resident_memory_bytes above its idle baseline/);
       assert.match(page, /<th scope="row">Not seen<\/th>/);
-      assert.match(page, /data-verdict="pass">All 4 thresholds passed/);
+      assert.match(page, /data-verdict="pass">All 5 thresholds passed/);
     }, PREFIX);
     assert.deepEqual(await leftoverNamespaces(PREFIX), []);
   });

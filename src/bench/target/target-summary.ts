@@ -5,7 +5,9 @@
 // serve's feature and is not run here: its keys are zero.
 
 import type { DeathRecord } from '../../engine/worker-pool.ts';
-import type { LoadResult } from '../../load/load.ts';
+import type { LatencySummaryMs } from '../../engine/latency.ts';
+import type { LatencyHistograms, LoadResult } from '../../load/load.ts';
+import { mergeEncoded } from '../../merge/histograms.ts';
 import { formatIpv4 } from '../../tuple/address.ts';
 import type { LimitName } from '../../limits/model.ts';
 import { BENCH_SCHEMA, type BenchResult, type TimelinePoint } from '../result.ts';
@@ -34,16 +36,19 @@ export interface TargetResultInput {
   deaths: DeathRecord[];
 }
 
-/** The steps' ramps together: their seconds and connects add; latency is the worst step's. */
-function combinedRamp(loads: readonly LoadResult[]): BenchResult['ramp'] {
+/** The steps' latency histograms added: exact percentiles over every step, and what merge and thresholds read. */
+function combinedHistograms(loads: readonly LoadResult[]): { histograms: LatencyHistograms; connect: LatencySummaryMs } {
+  const add = (key: keyof LatencyHistograms, maxMs: number[] = []) =>
+    mergeEncoded(loads.map((r, i) => ({ label: `step ${i + 1}`, value: r.histograms[key] })), maxMs);
+  const connect = add('connect_us', loads.map((r) => r.ramp.connect_ms.max));
+  return { histograms: { connect_us: connect.encoded, rtt_us: add('rtt_us').encoded, broadcast_us: add('broadcast_us').encoded }, connect: connect.summary };
+}
+
+/** The steps' ramps together: their seconds and connects add; latency from the added histograms. */
+function combinedRamp(loads: readonly LoadResult[], connect: LatencySummaryMs): BenchResult['ramp'] {
   const seconds = loads.reduce((sum, r) => sum + r.ramp.seconds, 0);
   const connects = loads.reduce((sum, r) => sum + r.ramp.per_second * r.ramp.seconds, 0);
-  const worst = (key: 'p50' | 'p99' | 'max'): number => Math.max(0, ...loads.map((r) => r.ramp.connect_ms[key]));
-  return {
-    seconds: Math.round(seconds * 1000) / 1000,
-    per_second: seconds > 0 ? Math.round(connects / seconds) : 0,
-    connect_ms: { p50: worst('p50'), p99: worst('p99'), max: worst('max'), count: loads.reduce((sum, r) => sum + r.ramp.connect_ms.count, 0) },
-  };
+  return { seconds: Math.round(seconds * 1000) / 1000, per_second: seconds > 0 ? Math.round(connects / seconds) : 0, connect_ms: connect };
 }
 
 function mergedErrors(loads: readonly LoadResult[]): Record<string, number> {
@@ -105,10 +110,11 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
   const lastHeld = input.steps.filter((s) => s.ok).at(-1);
   const established = last?.established ?? 0;
   const held = lastHeld?.established ?? 0;
+  const latency = combinedHistograms(input.loads);
   return {
     schema: BENCH_SCHEMA,
     connections: { target: o.connections, established, verified: last?.verified ?? 0 },
-    ramp: combinedRamp(input.loads),
+    ramp: combinedRamp(input.loads, latency.connect),
     memory: {
       kernel_bytes_per_connection: Math.round(socketsPerConnection(input) * input.kernelFit.bytes_per_connection),
       server_user_bytes_per_connection: Math.round(input.fit.bytes_per_connection),
@@ -131,5 +137,6 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
     command: o.command,
     timeline: input.timeline,
     target: targetSection(input),
+    histograms: latency.histograms,
   };
 }
