@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { LatencyRecorder } from '../../src/engine/latency.ts';
+import { renderThresholds } from '../../src/cli/render/thresholds-text.ts';
+import { thresholdsExitCode } from '../../src/cli/thresholds-flag.ts';
+import { evaluateThresholds, type ThresholdVerdict } from '../../src/thresholds/evaluate.ts';
+import { parseThreshold } from '../../src/thresholds/expression.ts';
 import { freePort } from '../helpers/net.ts';
 import { recordingIo } from '../helpers/io.ts';
 
@@ -33,6 +37,34 @@ function benchResultFile(dir: string, name: string): string {
   writeFileSync(path, JSON.stringify(r));
   return path;
 }
+
+describe('the verdict as the CLI gives it', () => {
+  const verdict = (passed: boolean): ThresholdVerdict => ({ passed, failed: passed ? [] : ['errors==0'], checks: [], aborted_by: null });
+
+  it('decides the exit status when thresholds were given, except after a signal', () => {
+    assert.equal(thresholdsExitCode(undefined, 1, false), 1, 'no thresholds: the command\'s own verdict');
+    assert.equal(thresholdsExitCode(verdict(true), 1, false), 0, 'thresholds replace it');
+    assert.equal(thresholdsExitCode(verdict(false), 0, false), 1);
+    assert.equal(thresholdsExitCode(verdict(true), 130, true), 130, 'Ctrl-C stays 130');
+  });
+
+  it('prints each figure in its metric\'s unit, and a missing one as such', () => {
+    const check = (expression: string, observed: number | null): ThresholdVerdict['checks'][number] => {
+      const v = evaluateThresholds([parseThreshold(expression)], { connections: { target: 1000 } });
+      return { ...(v.checks[0] as ThresholdVerdict['checks'][number]), observed };
+    };
+    const text = renderThresholds({ passed: false, failed: ['ramp.seconds<1m'], aborted_by: null, checks: [
+      check('memory.server_user_bytes_per_connection<64KiB', 2600), check('ramp.per_second>5k', 12_345.6),
+      check('ramp.seconds<1m', 75.5), check('verified>=99.5%', 995), check('fit.r2>0.9', 0.95), check('connect_ms.p90<1s', null),
+    ] });
+    assert.match(text, /2,600 B \(2\.5 KiB\) +< 65,536 B \(64\.0 KiB\)/);
+    assert.match(text, /12,346\/s +> 5,000\/s/);
+    assert.match(text, /75\.5 s +< 60 s/);
+    assert.match(text, /995 +>= 995 \(99\.5% of the target\)/);
+    assert.match(text, /0\.95 +> 0\.9/);
+    assert.match(text, /not in this result +< 1,000 ms/);
+  });
+});
 
 describe('load --threshold against a plain TCP server', () => {
   let server: net.Server;
