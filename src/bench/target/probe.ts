@@ -34,10 +34,17 @@ export interface RemoteSection {
   unseen: string[];
 }
 
+/** One reading of the server and its host; `remote` is what the endpoints said, when that is the source. */
+export interface ProbeSample {
+  host: HostSample;
+  server: ServerSample;
+  remote?: RemoteReadings;
+}
+
 export interface TargetProbe {
-  sample(): Promise<{ host: HostSample; server: ServerSample }>;
-  /** Marks the latest sample as a step's. */
-  recordStep(): void;
+  sample(): Promise<ProbeSample>;
+  /** Keeps a step's sample: the remote section's per-step figures come from it. */
+  recordStep(sample: ProbeSample): void;
   /** doctor's snapshot for the extrapolation: this host's, or the remote one's. */
   snapshot(local: HostSnapshot): HostSnapshot;
   remote(): RemoteSection | undefined;
@@ -75,10 +82,10 @@ export function remoteProbe(remote: RemoteServer): TargetProbe {
       }
       last = readings;
       const alive = serverUrls.length === 0 || readings.endpoints.some((e) => serverUrls.includes(e.url) && e.error === null);
-      return { host: remoteHostSample(readings), server: remoteServerSample(readings, alive) };
+      return { host: remoteHostSample(readings), server: remoteServerSample(readings, alive), remote: readings };
     },
-    recordStep() {
-      const h = last?.host;
+    recordStep(sample) {
+      const h = sample.remote?.host;
       steps.push({ tcp_alloc: h?.tcpAlloc ?? null, tcp_mem_bytes: h?.tcpMemBytes ?? null, mem_available_bytes: h?.memAvailableBytes ?? null });
     },
     snapshot: (local) => (first ? remoteSnapshot(last ?? first) : local),

@@ -272,8 +272,9 @@ class TargetBench {
       await this.#sleep(o.stepHoldMs);
     }
     await Promise.all(this.#handles.map((h) => h.pool.refresh().catch(() => {})));
-    const { host, server } = await this.#probe.sample();
-    this.#probe.recordStep();
+    const sample = await this.#probe.sample();
+    const { host, server } = sample;
+    this.#probe.recordStep(sample);
     const established = heldBy(this.#handles);
     const step: TargetStep = {
       step: index + 1, target, established, verified, t: this.#seconds(),
