@@ -15,6 +15,7 @@ import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
+import { judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsHelp, thresholdsOption, thresholdsText, watchThresholds } from '../thresholds-flag.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { runtimeNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
@@ -36,6 +37,8 @@ verifies every connection the way its protocol can; see docs/protocols.md.
 
 Exit status: 0 when every target connection was held to the end and verified, else 1
 with one line naming the shortfall and the limit behind it (--allow-partial: 0 anyway).
+With --threshold or --thresholds, the thresholds decide instead: 0 when all pass, 1 when
+one fails; 2 for a malformed one, before anything starts.
 
 Options:
   -c, --connections N        connections to open and hold (100k, 1m)
@@ -83,6 +86,7 @@ Options:
 ${shardHelp}
 ${metricsHelp}
 ${dashboardHelp}
+${thresholdsHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -136,6 +140,7 @@ const options = {
   ...shardOptions,
   ...metricsOption,
   ...dashboardOption,
+  ...thresholdsOption,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -226,6 +231,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const loadOptions = loadOptionsFromFlags(positionals[0] ?? '', values);
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
+  const thresholds = thresholdsFromFlags(values, 'load');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
     io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
@@ -243,16 +249,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   io.stderr.write(runtimeNote({ holderChoice: loadOptions.holder, holder: load.holder, runtimeChoice: loadOptions.workerRuntime, runtime: load.pool.runtime, tls: values.tls === true }));
   const stop = watchForStop(undefined, () => load.destroy());
+  const watch = watchThresholds(thresholds, () => load.pool.totals(), load.plan.connections, () => stop.stop('threshold'));
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);
     const delta = counterDelta(netstatBefore, await readNetstatCounters());
     const result = await load.close({ listenOverflowsRose: delta['TcpExt.ListenOverflows'] > 0 });
     const verdict = judgeLoad(result, reason);
     const withReason = { ...result, stopped_by: reason, kernel: delta, reached: verdict.reached };
-    io.stdout.write(values.json ? `${JSON.stringify(withReason, null, 2)}\n` : renderResult(result, reason));
+    const judged = judgeThresholds(thresholds, withReason, io, 'load', watch.abortedBy());
+    io.stdout.write(values.json ? `${JSON.stringify(judged ? { ...withReason, thresholds: judged } : withReason, null, 2)}\n` : renderResult(result, reason) + thresholdsText(judged));
     if (verdict.line) io.stderr.write(`${verdict.line}\n`);
-    return verdict.reached || values['allow-partial'] ? 0 : 1;
+    return thresholdsExitCode(judged, verdict.reached || values['allow-partial'] ? 0 : 1, reason === 'SIGINT' || reason === 'SIGTERM');
   } finally {
+    watch.dispose();
     stop.dispose();
     metrics?.close();
     await dashboard?.close();
