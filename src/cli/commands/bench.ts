@@ -22,7 +22,7 @@ import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
 import { renderDoctorText } from '../render/doctor-text.ts';
-import { progressBar, StatusLine } from '../render/status-line.ts';
+import { ProgressLine } from '../render/progress.ts';
 import { watchForStop } from '../stop.ts';
 import { freeLoopbackPort } from '../../tuple/free-port.ts';
 import { runTargetBench, TARGET_FLAGS } from './bench-target.ts';
@@ -171,7 +171,8 @@ interface BenchCommand {
 
 async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
-  const status = new StatusLine(io.stderr);
+  const progress = new ProgressLine(io.stderr);
+  let holdEndsAtMs: number | undefined;
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
@@ -190,9 +191,10 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
-    onProgress: (p) => status.update(`${p.phase.padEnd(9)} ${progressBar(p.established, p.target)} ${formatCount(p.established)} · ${formatCount(p.connectsPerSecond)}/s · ${p.seconds.toFixed(0)}s`),
+    onProgress: (p) => progress.update({ phase: p.phase, held: p.established, target: p.target, holdEndsAtMs: p.phase === 'hold' ? holdEndsAtMs : undefined }),
     // A log (not a terminal) gets one line per phase instead of the status line.
     onPhase: (phase) => {
+      if (phase === 'hold') holdEndsAtMs = performance.now() + holdMs;
       if (!io.stderr.isTTY) io.stderr.write(`bench: ${phase}\n`);
     },
   });
@@ -202,7 +204,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   });
   try {
     const result = await bench.done;
-    status.done();
+    progress.done();
     if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
     return result.outcome === 'completed' ? 0 : 130;
