@@ -14,7 +14,8 @@ while getopts c:s:d:o:i: opt; do
   case $opt in c) connections=$OPTARG ;; s) shards=$OPTARG ;; d) hold=$OPTARG ;; o) out=$OPTARG ;; i) image=$OPTARG ;; *) exit 2 ;; esac
 done
 net=connlab-shards-$$ subnet=198.18.210.0/24 serve_ip=198.18.210.10 ports=9000-9003
-run=(podman run --rm --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 --network "$net")
+limits=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
+run=(podman run --rm "${limits[@]}" --network "$net")
 mkdir -p "$out"
 
 cleanup() {
@@ -40,7 +41,7 @@ start_at=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
 pids=()
 for ((i = 0; i < shards; i++)); do
   "${run[@]}" --name "$net-load-$i" --ip "198.18.210.$((20 + i))" "$image" \
-    load "$serve_ip:$ports" -c "$connections" --shard "$i/$shards" --start-at "$start_at" --duration "$hold" --json \
+    load "$serve_ip:$ports" -c "$connections" --shard "$((i + 1))/$shards" --start-at "$start_at" --duration "$hold" --json \
     >"$out/load-$i.json" 2>"$out/load-$i.log" &
   pids+=($!)
 done
@@ -51,7 +52,8 @@ podman stop --time 10 "$net-serve" >/dev/null
 
 files=()
 for ((i = 0; i < shards; i++)); do files+=("$out/load-$i.json"); done
-podman run --rm --runtime runc --network none -v "$out:/results:ro" "$image" merge "${files[@]/#$out//results}" --json >"$out/merged.json"
-podman run --rm --runtime runc --network none -v "$out:/results:ro" "$image" merge "${files[@]/#$out//results}" | tee "$out/merged.txt"
+merge=(podman run --rm "${limits[@]}" --network none -v "$out:/results:ro" "$image" merge "${files[@]/#$out//results}")
+"${merge[@]}" --json >"$out/merged.json"
+"${merge[@]}" | tee "$out/merged.txt"
 echo "results in $out (shards exited with status $status)"
 exit "$status"
