@@ -190,6 +190,7 @@ export class LoadHandle {
   #silent = 0;
   #peak = 0;
   #pingSeq = 0;
+  #rampSettled: Promise<number> | undefined;
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
   readonly #tls: boolean;
@@ -227,9 +228,17 @@ export class LoadHandle {
     return { established: totals.established, pending: totals.pending + totals.queued, failed, connectsPerSecond: this.#rate.perSecond, target: this.#target };
   }
 
-  /** Resolves when every worker has tried every tuple of its slice (or died): seconds since start. */
-  async rampDone(): Promise<number> {
-    return ((await this.#ramp.finished) - (this.#startedAt ?? 0)) / 1000;
+  /**
+   * Resolves when every worker has tried every tuple of its slice (or died): seconds since
+   * start. Worker reports trail the ramp by up to an interval, so it first asks for fresh
+   * ones: progress() read after it is current, not the count from before the last connects.
+   */
+  rampDone(): Promise<number> {
+    this.#rampSettled ??= this.#ramp.finished.then(async (end) => {
+      if (this.pool.state === 'open') await this.pool.refresh().catch(() => undefined);
+      return (end - (this.#startedAt ?? 0)) / 1000;
+    });
+    return this.#rampSettled;
   }
 
   /** A liveness round: every connection pings; resolves with how many answered. */

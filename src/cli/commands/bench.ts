@@ -23,7 +23,7 @@ import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
 import { renderDoctorText } from '../render/doctor-text.ts';
-import { progressBar, StatusLine } from '../render/status-line.ts';
+import { ProgressLine } from '../render/progress.ts';
 import { watchForStop } from '../stop.ts';
 import { freeLoopbackPort } from '../../tuple/free-port.ts';
 import { runTargetBench, TARGET_FLAGS } from './bench-target.ts';
@@ -190,7 +190,8 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const holder = resolveHolderKind('auto');
   io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder) }));
-  const status = new StatusLine(io.stderr);
+  const progress = new ProgressLine(io.stderr);
+  let holdEndsAtMs: number | undefined;
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
@@ -211,9 +212,10 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
-    onProgress: (p) => status.update(`${p.phase.padEnd(9)} ${progressBar(p.established, p.target)} ${formatCount(p.established)} · ${formatCount(p.connectsPerSecond)}/s · ${p.seconds.toFixed(0)}s`),
+    onProgress: (p) => progress.update({ phase: p.phase, held: p.established, target: p.target, holdEndsAtMs: p.phase === 'hold' ? holdEndsAtMs : undefined }),
     // A log (not a terminal) gets one line per phase instead of the status line.
     onPhase: (phase) => {
+      if (phase === 'hold') holdEndsAtMs = performance.now() + holdMs;
       if (!io.stderr.isTTY) io.stderr.write(`bench: ${phase}\n`);
     },
   });
@@ -224,7 +226,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
   const watch = watchThresholds(thresholds, () => loadPool?.totals(), connections, () => stop.stop('threshold'));
   try {
     const result = await bench.done;
-    status.done();
+    progress.done();
     const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
     const final = judged ? { ...result, thresholds: judged } : result;
     // The result first: a report that cannot be written must not take it along.

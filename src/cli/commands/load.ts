@@ -19,7 +19,7 @@ import { judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsHel
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { runtimeNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
-import { progressBar, StatusLine } from '../render/status-line.ts';
+import { ProgressLine } from '../render/progress.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';
 import { parseWorkers } from './serve.ts';
 
@@ -269,33 +269,58 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, pingMs: number): Promise<string> {
-  const status = new StatusLine(io.stderr);
+  const progress = new ProgressLine(io.stderr);
+  let verified: number | undefined;
+  const show = (phase: string, holdEndsAtMs?: number): void => {
+    const p = load.progress();
+    progress.update({ phase, held: p.established, target: p.target, failed: p.failed, verified, holdEndsAtMs });
+  };
   const ramp = load.rampDone();
   let reason: string | undefined;
   let ramped = false;
   void ramp.then(() => (ramped = true));
   while (!ramped && !reason) {
     reason = await Promise.race([stop.sleep(250), ramp.then(() => undefined)]);
-    const p = load.progress();
-    status.update(`${progressBar(p.established, p.target)} ${formatCount(p.established)}/${formatCount(p.target)} · ${formatCount(p.connectsPerSecond)}/s · in flight ${formatCount(p.pending)} · failed ${formatCount(p.failed)}`);
+    show('ramp');
   }
-  status.done();
+  // The bar shows counts from the last worker report, which can predate the ramp's end:
+  // erase it so the summary below is the only figure on screen.
+  progress.clear();
   if (reason) return reason;
   // --ping 0: no rounds while holding, only the one after the hold that `verified` reports.
   if (pingMs > 0) {
     const first = await load.ping();
+    verified = first.verified;
     io.stderr.write(`ramped; ${formatCount(first.verified)} of ${formatCount(first.established)} verified; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
   } else {
     io.stderr.write(`ramped; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
   }
-  const holdEnd = performance.now() + holdMs;
-  while (performance.now() < holdEnd) {
-    reason = await stop.sleep(pingMs > 0 ? Math.min(pingMs, holdEnd - performance.now()) : holdEnd - performance.now());
-    if (reason) return reason;
-    if (pingMs > 0 && performance.now() < holdEnd - 1) await load.ping();
-  }
+  reason = await hold(load, stop, holdMs, pingMs, (holdEndsAtMs, v) => {
+    verified = v ?? verified;
+    show('hold', holdEndsAtMs);
+  });
+  progress.clear();
+  if (reason) return reason;
   await load.ping();
   return 'duration';
+}
+
+/** The hold: a liveness round every pingMs, a progress tick every second; a stop reason or undefined. */
+async function hold(load: LoadHandle, stop: StopWatch, holdMs: number, pingMs: number, tick: (holdEndsAtMs: number, verified?: number) => void): Promise<string | undefined> {
+  const holdEnd = performance.now() + holdMs;
+  let nextPing = pingMs > 0 ? performance.now() + pingMs : Infinity;
+  tick(holdEnd);
+  while (performance.now() < holdEnd) {
+    const reason = await stop.sleep(Math.max(0, Math.min(1000, nextPing - performance.now(), holdEnd - performance.now())));
+    if (reason) return reason;
+    let verified: number | undefined;
+    if (performance.now() >= nextPing && performance.now() < holdEnd - 1) {
+      verified = (await load.ping()).verified;
+      nextPing = performance.now() + pingMs;
+    }
+    tick(holdEnd, verified);
+  }
+  return undefined;
 }
 
 function renderResult(r: LoadResult, reason: string): string {
