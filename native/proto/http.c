@@ -261,7 +261,7 @@ int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used
 /* The http client: a response is an answer to the request sent with it. */
 int http_client_feed(struct http_client *s, const uint8_t *p, size_t n, const struct proto_sink *sink) {
   while (n > 0) {
-    if (!s->outstanding) return PV_PROTOCOL; /* bytes nobody asked for */
+    if (!s->outstanding) return PV_PROTOCOL; /* bytes nobody asked for: client.c samples the read */
     size_t used = 0;
     int done = http_resp_feed(&s->r, p, n, &used, NULL);
     if (done == HTTP_MORE) return PV_OK;
