@@ -15,6 +15,7 @@ import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
+import { readTupleOccupancy, type TupleOccupancy } from '../probe/socket-table.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
 import { protocolOptions, type ProtocolSettings } from './protocol-options.ts';
 import { RampTracker } from './ramp-tracker.ts';
@@ -149,12 +150,14 @@ export class LoadHandle {
   #verified = 0;
   #silent = 0;
   #peak = 0;
+  #tuples: Promise<TupleOccupancy | undefined> | undefined;
   #pingSeq = 0;
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
   readonly #tls: boolean;
 
-  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false) {
+  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false,
+    destinations: readonly Destination[] = []) {
     this.#protocol = protocol;
     this.#tls = tls;
     this.pool = pool;
@@ -172,6 +175,11 @@ export class LoadHandle {
       const totals = this.pool.totals();
       this.#rate.update(totals.connected);
       this.#peak = Math.max(this.#peak, totals.established);
+      // What holds the tuples is read when EADDRNOTAVAIL first shows: by the end of a long
+      // run the TIME_WAIT of an earlier one has expired and this run's own would mislead.
+      if ((totals.errors.EADDRNOTAVAIL ?? 0) > 0 && !this.#tuples && destinations.length > 0) {
+        this.#tuples = readTupleOccupancy(destinations).catch(() => undefined);
+      }
     });
     this.#ramp = new RampTracker(pool.workers.length);
     pool.on('message', (index, message) => {
@@ -217,7 +225,9 @@ export class LoadHandle {
       const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
       await this.pool.close();
       const totals = this.pool.totals();
-      return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, context);
+      const tuples = (await this.#tuples) ?? context?.tuples;
+      const withTuples = tuples ? { listenOverflowsRose: false, ...context, tuples } : context;
+      return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, withTuples);
     });
   }
 
@@ -240,7 +250,7 @@ export class LoadHandle {
       ping: { rtt_ms: this.#latency.rttUs.summaryMs() },
       broadcast: { received: totals.broadcastsReceived, latency_ms: this.#latency.broadcastUs.summaryMs() },
       errors: totals.errors,
-      explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent)],
+      explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent, this.#tls)],
       closed: totals.closed,
       deaths: deathRecords(this.pool.deaths),
       closed_early: totals.closedEarly,
@@ -296,7 +306,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }));
   const pool = new WorkerPool(configs, { restart: false, runtime });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
-  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined);
+  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined, options.destinations);
   await pool.start();
   return handle;
 }
