@@ -3,6 +3,8 @@
 // rows and timeline points a local run gives, so the same page shows one row per shard.
 // Only connlab's own series are read; only the URLs the user names are fetched.
 
+import { get as httpGet, type ClientRequest } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import type { TimelinePoint } from '../bench/result.ts';
 import { METRICS } from '../metrics/names.ts';
 import type { ErrorRow, SourceRow } from './sampler.ts';
@@ -67,23 +69,42 @@ export function parsePrometheusText(text: string, maxSeries = Number.POSITIVE_IN
   return out;
 }
 
-/** The body, read up to `maxBytes`: past it the read is cancelled and null returned. */
-async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
+type Fetched = { status: number; text: string } | { cut: ScrapeCut; detail: string };
+
+/**
+ * GET `url` with node:http(s) and no keep-alive agent: nothing lingers after a scrape
+ * (a pooled socket would keep the process alive past its end), the body is counted as
+ * it arrives and the request destroyed at the first byte past `maxBytes`, and the whole
+ * exchange at `timeoutMs`. `inFlight` lets close() destroy it at once.
+ */
+function fetchCapped(url: string, timeoutMs: number, maxBytes: number, inFlight: Set<ClientRequest>): Promise<Fetched> {
+  return new Promise((resolve) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const request = get(url, { agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      response.on('data', (chunk: Buffer) => {
+        total += chunk.byteLength;
+        if (total > maxBytes) finish({ cut: 'body_too_large', detail: `body past ${maxBytes} bytes` });
+        else chunks.push(chunk);
+      });
+      response.on('end', () => finish({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', () => finish({ cut: 'unreachable', detail: 'the answer broke off' }));
+    });
+    const timer = setTimeout(() => finish({ cut: 'timeout', detail: `no whole answer within ${timeoutMs} ms` }), timeoutMs);
+    inFlight.add(request);
+    request.on('error', (error) => finish({ cut: 'unreachable', detail: error.message }));
+    request.on('close', () => finish({ cut: 'timeout', detail: 'closed before the answer' }));
+    let done = false;
+    function finish(result: Fetched): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      inFlight.delete(request);
+      request.destroy();
+      resolve(result);
     }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  });
 }
 
 const keyOf = (labels: Record<string, string>): string => `${labels['role'] ?? ''}\u0000${labels['shard'] ?? ''}`;
@@ -92,7 +113,7 @@ export class ScrapeSampler {
   readonly #urls: readonly string[];
   readonly #limits: ScrapeLimits;
   readonly #onChange: ((status: EndpointStatus) => void) | undefined;
-  readonly #closing = new AbortController();
+  readonly #inFlight = new Set<ClientRequest>();
   readonly #t0 = performance.now();
   #series: Series[] = [];
   #status = new Map<string, EndpointStatus>();
@@ -112,29 +133,18 @@ export class ScrapeSampler {
 
   /** Aborts a scrape in flight: close() of the dashboard does not wait for a slow endpoint. */
   close(): void {
-    this.#closing.abort();
+    for (const request of this.#inFlight) request.destroy();
   }
 
   async #scrapeOne(url: string): Promise<[Series[], EndpointStatus]> {
     const { timeoutMs, bodyBytes, series: maxSeries } = this.#limits;
     const cut = (why: ScrapeCut, detail: string): [Series[], EndpointStatus] => [[], { url, cut: why, detail, series: 0 }];
-    try {
-      const response = await fetch(url, { signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#closing.signal]) });
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => {});
-        return cut('http_status', `answered HTTP ${response.status}`);
-      }
-      const text = await readCapped(response, bodyBytes);
-      if (text === null) return cut('body_too_large', `body past ${bodyBytes} bytes`);
-      const parsed = parsePrometheusText(text, maxSeries);
-      if (parsed.cut) return cut('too_many_series', `more than ${maxSeries} series`);
-      return [parsed, { url, cut: null, detail: 'read whole', series: parsed.length }];
-    } catch (error) {
-      const name = (error as Error).name;
-      return name === 'TimeoutError' || name === 'AbortError'
-        ? cut('timeout', `no whole answer within ${timeoutMs} ms`)
-        : cut('unreachable', (error as Error).message);
-    }
+    const got = await fetchCapped(url, timeoutMs, bodyBytes, this.#inFlight);
+    if ('cut' in got) return cut(got.cut, got.detail);
+    if (got.status < 200 || got.status > 299) return cut('http_status', `answered HTTP ${got.status}`);
+    const parsed = parsePrometheusText(got.text, maxSeries);
+    if (parsed.cut) return cut('too_many_series', `more than ${maxSeries} series`);
+    return [parsed, { url, cut: null, detail: 'read whole', series: parsed.length }];
   }
 
   /** Fetches every endpoint within the limits; one cut contributes nothing this second. */
