@@ -185,6 +185,7 @@ async function hold(
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
   const rounds = new PeriodicLog(io.stderr, 'broadcast rounds');
+  rounds.beforeWrite = () => status.done();
   serve.on('worker-exit', (_index, _reason, _restarted, death) => {
     status.done();
     io.stderr.write(`${describeDeath(death)}\n`);
@@ -210,7 +211,6 @@ async function hold(
       const startedAt = performance.now();
       const b = await serve.broadcast();
       nextBroadcast = startedAt + opts.broadcastMs;
-      status.done();
       rounds.add({ line: `broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms`, count: b.written, durationMs: b.durationMs });
     }
   }

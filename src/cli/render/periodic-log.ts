@@ -24,6 +24,8 @@ export class PeriodicLog {
   readonly #what: string;
   readonly #windowMs: number;
   readonly #now: () => number;
+  /** Called before a line is written (a status line steps aside). */
+  beforeWrite: () => void = () => {};
   #windowStart = Number.NEGATIVE_INFINITY;
   #held: PeriodicEvent[] = [];
 
@@ -42,6 +44,7 @@ export class PeriodicLog {
       this.flush();
       this.#windowStart = now;
       if (!busy) {
+        this.beforeWrite();
         this.#stream.write(`${event.line}\n`);
         return;
       }
@@ -57,6 +60,7 @@ export class PeriodicLog {
     const durations = held.map((e) => e.durationMs).sort((a, b) => a - b);
     const counts = held.map((e) => e.count);
     const seconds = (this.#now() - this.#windowStart) / 1000;
+    this.beforeWrite();
     this.#stream.write(`${held.length} ${this.#what} in ${seconds.toFixed(1)} s: ` +
       `${Math.min(...counts).toLocaleString('en-US')}-${Math.max(...counts).toLocaleString('en-US')} connections each, ` +
       `${durations[0]?.toFixed(1)}-${durations.at(-1)?.toFixed(1)} ms (median ${durations[Math.floor(durations.length / 2)]?.toFixed(1)} ms)\n`);
