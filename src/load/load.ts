@@ -151,6 +151,8 @@ export class LoadHandle {
   #silent = 0;
   #peak = 0;
   #tuples: Promise<TupleOccupancy | undefined> | undefined;
+  #closing = false;
+  readonly #destinations: readonly Destination[];
   #pingSeq = 0;
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
@@ -165,6 +167,7 @@ export class LoadHandle {
     this.holder = holder;
     this.#target = plan.connections;
     this.#sourcePorts = sourcePorts;
+    this.#destinations = destinations;
     // The ramp starts when the first worker starts connecting, not when processes spawn.
     pool.on('message', (_index, message) => {
       if (message.type === 'started') this.#startedAt ??= performance.now();
@@ -177,9 +180,7 @@ export class LoadHandle {
       this.#peak = Math.max(this.#peak, totals.established);
       // What holds the tuples is read when EADDRNOTAVAIL first shows: by the end of a long
       // run the TIME_WAIT of an earlier one has expired and this run's own would mislead.
-      if ((totals.errors.EADDRNOTAVAIL ?? 0) > 0 && !this.#tuples && destinations.length > 0) {
-        this.#tuples = readTupleOccupancy(destinations).catch(() => undefined);
-      }
+      if (!this.#closing) this.#probeTuples(totals.errors);
     });
     this.#ramp = new RampTracker(pool.workers.length);
     pool.on('message', (index, message) => {
@@ -212,6 +213,13 @@ export class LoadHandle {
     return { verified: this.#verified, established: answered.reduce((sum, r) => sum + r.established, 0) };
   }
 
+  /** Reads the socket table once, when EADDRNOTAVAIL first shows (classify.ts says why). */
+  #probeTuples(errors: Record<string, number>): void {
+    if ((errors.EADDRNOTAVAIL ?? 0) > 0 && !this.#tuples && this.#destinations.length > 0) {
+      this.#tuples = readTupleOccupancy(this.#destinations).catch(() => undefined);
+    }
+  }
+
   /** Ends every worker (gracefully, then by PID) and returns the result. Idempotent. */
   close(context?: ClassifyContext): Promise<LoadResult> {
     return this.#lifecycle.close(async () => {
@@ -219,13 +227,16 @@ export class LoadHandle {
       // After destroy() nobody is left to ask: the last reports are the result.
       if (this.pool.state === 'open') await this.pool.refresh();
       const beforeClose = this.pool.totals();
+      // The table must be read before the connections close: closing puts them in TIME_WAIT.
+      this.#closing = true;
+      if (this.pool.state === 'open') this.#probeTuples(beforeClose.errors); // after destroy() they are gone already
+      const tuples = (await this.#tuples) ?? context?.tuples;
       // A run shorter than a report interval can miss the summed peak: at least the largest
       // peak of any one worker (read now: a worker's report goes when it exits).
       for (const w of this.pool.workers) this.#peak = Math.max(this.#peak, w.report?.stats.peakEstablished ?? 0);
       const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
       await this.pool.close();
       const totals = this.pool.totals();
-      const tuples = (await this.#tuples) ?? context?.tuples;
       const withTuples = tuples ? { listenOverflowsRose: false, ...context, tuples } : context;
       return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, withTuples);
     });
