@@ -11,5 +11,6 @@ const char *const holder_stat_names[ST_COUNT] = {
     "broadcastsSent",  "broadcastsReceived", "bytesIn",    "bytesOut",
     "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
     "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
-    "closedTls",       "tlsHandshakes",   "closedPending",
+    "closedTls",       "tlsHandshakes",
+    "closedHttpHeaders", "closedHttpBody", "closedPending",
 };

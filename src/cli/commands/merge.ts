@@ -11,10 +11,12 @@ import { formatCount } from '../../units.ts';
 import { parseCommandArgs } from '../args.ts';
 import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import type { Io } from '../io.ts';
+import { checkThresholdsFor, judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsText } from '../thresholds-flag.ts';
+import { resultKind } from '../../thresholds/catalogue.ts';
 
 export const summary = 'add up load or bench results from many hosts, with exact percentiles';
 
-export const help = `Usage: connlab merge RESULT.json… [--json] [--report out.html]
+export const help = `Usage: connlab merge RESULT.json… [--json] [--report out.html] [--threshold EXPR…]
 
 Adds up results written by \`connlab load --json\` (for instance one per --shard) or by
 \`connlab bench --json\` into one result of the same schema. Counts, errors and closes add;
@@ -27,16 +29,23 @@ Options:
   --report FILE    write an HTML report: for bench results the bench report (timelines
                    added second by second); for load results a page of tables (parts,
                    exact latency, errors by limit, closes): load has no timeline to chart
+  --threshold EXPR a pass/fail check over the merged result, METRIC OP VALUE (repeatable):
+                   'connect_ms.p99<200ms' 'verified>=99.9%'; exit 1 when one fails, 2
+                   when one is malformed (docs/thresholds.md)
+  --thresholds FILE  thresholds from a YAML or JSON file (a list, or k6's map)
   -h, --help       this help
 
 Examples:
   connlab merge shard-1.json shard-2.json shard-3.json
   connlab merge results/*.json --json > merged.json --report merged.html
+  connlab merge shard-*.json --threshold 'verified>=99.9%' --threshold 'connect_ms.p99<250ms'
 `;
 
 const options = {
   json: { type: 'boolean' },
   report: { type: 'string' },
+  threshold: { type: 'string', multiple: true },
+  thresholds: { type: 'string' },
 } as const;
 
 function readResult(path: string): LabelledResult<AnyResult> {
@@ -81,11 +90,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (positionals.length === 0) throw new ConnlabError('CONNLAB_ERR_USAGE', 'merge needs result files', { hint: 'connlab merge a.json b.json' });
   const reportPath = values.report === undefined ? undefined : checkOutputPath(values.report, '--report');
-  const merged = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`);
-  io.stdout.write(values.json ? `${JSON.stringify(merged, null, 2)}\n` : renderText(merged));
+  const thresholds = thresholdsFromFlags(values);
+  // An input's own verdict (its `thresholds`) says nothing of the sum: the merge judges afresh, or not at all.
+  const { thresholds: _inputVerdict, ...merged } = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`) as (MergedLoadResult | BenchResult) & { thresholds?: unknown };
+  checkThresholdsFor(thresholds, resultKind(merged));
+  const judged = judgeThresholds(thresholds, merged, io, 'merge');
+  const final = judged ? { ...merged, thresholds: judged } : merged;
+  io.stdout.write(values.json ? `${JSON.stringify(final, null, 2)}\n` : renderText(merged as MergedLoadResult | BenchResult) + thresholdsText(judged));
   if (reportPath !== undefined) {
-    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
+    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(final as BenchResult) : renderLoadReport(merged as MergedLoadResult);
     writeReportAfterResult(reportPath, html);
   }
-  return 0;
+  return thresholdsExitCode(judged, 0, false);
 }

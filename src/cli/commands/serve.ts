@@ -20,6 +20,7 @@ import { readHostFacts } from '../../limits/host-facts.ts';
 import { runtimeNote } from '../holder-note.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
+import { PeriodicLog } from '../render/periodic-log.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
 
@@ -198,6 +199,8 @@ async function hold(
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
+  const rounds = new PeriodicLog(io.stderr, 'broadcast rounds');
+  rounds.beforeWrite = () => status.done();
   serve.on('worker-exit', (_index, _reason, _restarted, death) => {
     status.done();
     io.stderr.write(`${describeDeath(death)}\n`);
@@ -230,11 +233,11 @@ async function hold(
       const startedAt = performance.now();
       const b = await serve.broadcast();
       nextBroadcast = startedAt + opts.broadcastMs;
-      status.done();
-      io.stderr.write(`broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms\n`);
+      rounds.add({ line: `broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms`, count: b.written, durationMs: b.durationMs });
     }
   }
   status.done();
+  rounds.flush();
   stop.dispose();
   if (reason === 'failed') {
     // The crash loop is the news: close what still runs, the result with its books, then
