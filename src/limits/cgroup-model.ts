@@ -102,14 +102,16 @@ export function cgroupPidsLimit(cgroup: CgroupSnapshot, host: HostSnapshot, shap
   }
   const current = pids.current ?? 0;
   const running = Math.max(0, cgroup.members.length - 1);
-  const supervisor = cgroup.members.length > 0 ? 0 : SUPERVISOR_TASKS;
-  const workers = running + Math.floor(Math.max(0, pids.max - current - supervisor) / tasksPerWorker);
+  // Node's supervisor starts threads on demand (7 idle, 11 once libuv's pool runs): budget its peak.
+  const supervisorNow = cgroup.members.length > 0 ? Math.max(0, current - running * tasksPerWorker) : 0;
+  const supervisor = Math.max(supervisorNow, SUPERVISOR_TASKS);
+  const workers = Math.floor(Math.max(0, pids.max - supervisor) / tasksPerWorker);
   const perWorker = Math.max(0, (host.fds.processSoft ?? 1024) - FD_RESERVE_PER_PROCESS);
   const setAt = pids.max_path === cgroup.path ? '' : ` (set on ${pids.max_path})`;
   return cgroupLimit('cgroup_pids', `pids.max ${fmt(pids.max)}${setAt}, ${fmt(current)} in use`,
     Math.floor(workers / socketsPerConnection(shape)) * perWorker,
-    `${fmt(workers)} worker process(es) fit (${running} running + room for ${fmt(Math.max(0, workers - running))} of ${tasksPerWorker} task(s) each` +
-      `${supervisor ? `, after a ${supervisor}-task supervisor` : ''}) × ${fmt(perWorker)} sockets each under the descriptor limit`);
+    `${fmt(workers)} worker process(es) of ${tasksPerWorker} task(s) fit beside a supervisor of ${supervisor} task(s) at its peak ` +
+      `(${running} running now) × ${fmt(perWorker)} sockets each under the descriptor limit`);
 }
 
 /** A CPU quota does not cap held connections; it slows the ramp (handshakes and accept() are CPU work). */

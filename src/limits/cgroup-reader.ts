@@ -261,6 +261,11 @@ function readMemoryV2(reader: HostReader, h: Hierarchy): CgroupMemory {
   };
 }
 
+/** pids.max and pids.current of the cgroup at `path` in the pids hierarchy mounted at `mountPoint`. */
+export function readPidsAt(reader: HostReader, mountPoint: string, path: string): CgroupPids {
+  return readPids(reader, { mount: { mountPoint, version: 1, controllers: ['pids'] }, path });
+}
+
 function readPids(reader: HostReader, h: Hierarchy): CgroupPids {
   const max = smallestOnPath(reader, h, 'pids.max');
   return { dir: dirOf(h), max: max.value, max_path: max.path, current: readNumber(reader, dirOf(h), 'pids.current') };

@@ -125,7 +125,7 @@ describe('reading a cgroup v1 server (fixture captured here)', () => {
     assert.equal(r.cgroup?.charged?.kernel_bytes_per_socket, perConnection - 40);
     assert.match(r.cgroup?.cpu_note ?? '', /0\.50 CPU/);
     const pids = r.limits.find((l) => l.name === 'cgroup_pids');
-    assert.equal(pids?.allows, (2 + (20 - 9)) * (20000 - 100));
+    assert.equal(pids?.allows, (20 - 11) * (20000 - 100), 'the supervisor is budgeted at its 11-task peak');
   });
 
   it('advice for a target past the cgroup gives the pod limit, MemoryMax= and the file to write', () => {
