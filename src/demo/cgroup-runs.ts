@@ -103,7 +103,10 @@ export async function runCgroupMemory(options: CgroupMemoryOptions): Promise<Cgr
       destinations: expandTargets([{ ips: { first: LOOPBACK, last: LOOPBACK }, ports: options.ports }]),
       connections: Math.ceil(predicted * 1.3), ratePerSec: 15_000, fdSoftLimit: 20_000, kernelPoolSize: 28_232, protocol: 'tcp',
     });
-    const outcome = await Promise.race([serve.exited, load.rampDone().then(() => null), sleep(options.timeoutMs ?? 60_000).then(() => null)]);
+    const timer = new AbortController();
+    const timeout = sleep(options.timeoutMs ?? 60_000, null, { signal: timer.signal }).catch(() => null);
+    const outcome = await Promise.race([serve.exited, load.rampDone().then(() => null), timeout]);
+    timer.abort();
     const result = await load.close();
     return {
       cgroup: sandbox.path, limit_bytes: options.limitBytes, usage_before_bytes: cgroup.memory?.usage_bytes ?? null,
@@ -144,7 +147,7 @@ export async function runCgroupPids(options: { name: string; pidsMax: number; po
       // Read while serve runs: its supervisor's tasks are then counted, not assumed.
       const cgroup = snapshotOf(sandbox);
       const predicted = cgroupPidsLimit(cgroup, host, defaultShape({ role: 'server' }));
-      const failure = cgroupFailure(before, readCgroupEvents(reader, cgroup), sandbox.path);
+      const failure = cgroupFailure(before, readCgroupEvents(reader, cgroup), `pids cgroup ${sandbox.pidsDir ?? sandbox.path}`);
       return { predicted, started: exit === null && /serving on/.test(serve?.stderr() ?? ''), exit, stderr: serve?.stderr() ?? '', failure };
     } finally {
       await sandbox.remove();
