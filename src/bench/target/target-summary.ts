@@ -89,6 +89,7 @@ export function targetSection(input: TargetResultInput): TargetSection {
     kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
     failure: input.failure,
     extrapolation: input.extrapolation,
+    cgroup: o.cgroup?.summary() ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import { ConnlabError } from '../../errors.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
+import { watchCgroup } from '../../limits/cgroup-watch.ts';
 import { expandTargets, parseTargets } from '../../tuple/address.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
@@ -58,6 +59,7 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
     protocol: protocolFromFlags(values),
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
+    cgroup: watchCgroup('pid' in server ? { kind: 'pid', pid: server.pid } : { kind: 'path', path: server.cgroup }),
     kernelPoolSize: facts.kernelPoolSize,
     fdSoftLimit: facts.fdSoftLimit,
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),
