@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readSlabObjectBytes } from '../limits/cgroup-context.ts';
 import { cgroupFailure, readCgroupEvents, type CgroupFailure } from '../limits/cgroup-events.ts';
-import { chargedCost, cgroupMemoryLimit, cgroupPidsLimit, SUPERVISOR_TASKS } from '../limits/cgroup-model.ts';
+import { C_WORKER_USER_BYTES_PER_CONNECTION, chargedCost, cgroupMemoryLimit, cgroupPidsLimit, SUPERVISOR_TASKS } from '../limits/cgroup-model.ts';
 import { readCgroupSnapshot, readPidsAt, type CgroupSnapshot } from '../limits/cgroup-reader.ts';
 import { diagnose } from '../limits/diagnose.ts';
 import { createHostReader } from '../limits/host-reader.ts';
@@ -22,8 +22,8 @@ import { expandTargets, parseIpv4, type Range } from '../tuple/address.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/connlab.js', import.meta.url));
 const LOOPBACK = parseIpv4('127.0.0.1') ?? 0;
-/** The C worker's own bytes per held connection (~41 B measured) with room for its tables' growth. */
-export const SERVE_USER_BYTES_PER_CONNECTION = 48;
+/** The C worker's own bytes per held connection, as doctor's model budgets them. */
+export const SERVE_USER_BYTES_PER_CONNECTION = C_WORKER_USER_BYTES_PER_CONNECTION;
 
 export interface ServeInCgroup {
   child: ChildProcess;

@@ -32,6 +32,12 @@ export const ALWAYS_CHARGED_CACHES = ['sock_inode_cache', 'filp', 'dentry', 'eve
  */
 export const CHARGED_EXTRA_BYTES_PER_SOCKET = 140;
 
+/** What a C worker keeps per held connection (~41 B measured for serve, ~45 B for load) with room for its tables' growth. */
+export const C_WORKER_USER_BYTES_PER_CONNECTION = 48;
+
+/** Kernel bytes one socket charges its owner's cgroup with socket accounting on (v2, as on Kubernetes nodes): the fallback objects plus the residual. */
+export const CHARGED_BYTES_PER_SOCKET_V2 = Object.values(FALLBACK_OBJECT_BYTES).reduce((a, b) => a + b, 0) + CHARGED_EXTRA_BYTES_PER_SOCKET;
+
 /** Tasks (pids.max counts threads) one C worker process takes; a Node worker takes ~11. */
 export const TASKS_PER_C_WORKER = 1;
 /** Tasks the Node supervisor of serve takes (main, libuv pool, V8 platform threads). */
