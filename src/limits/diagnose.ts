@@ -78,9 +78,9 @@ function cgroupAdviceFor(names: ReadonlySet<LimitName>, ctx: CgroupContext | und
 }
 
 /** doctor's report; with a cgroup context the cgroup's limits join the table and the target's descriptor limit replaces doctor's. */
-/** Without a target, the cgroup's advice aims at what the host itself allows (the next limit out). */
+/** Without a target, the cgroup's advice aims at the next limit out (what the workers could hold, or the host). */
 function hostGoal(limits: readonly Limit[]): number {
-  return findBinding(limits.filter((l) => !PER_PROCESS.has(l.name) && !l.name.startsWith('cgroup_')))?.allows ?? 0;
+  return findBinding(limits.filter((l) => !l.name.startsWith('cgroup_')))?.allows ?? 0;
 }
 
 export function diagnose(hostSnapshot: HostSnapshot, shape: TrafficShape, ctx?: CgroupContext): DoctorReport {

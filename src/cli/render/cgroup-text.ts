@@ -28,7 +28,7 @@ export function renderCgroupText(report: DoctorReport): string[] {
   const lines: string[] = [];
   if (c) {
     lines.push('', `In cgroup ${c.path} (v${c.version}, ${formatCount(c.members.length)} process(es)):`, ...memoryLines(report));
-    if (c.pids) lines.push(`  pids.max ${c.pids.max === null ? 'none' : formatCount(c.pids.max)}${c.pids.max_path && c.pids.max_path !== c.path ? ` (set on ${c.pids.max_path})` : ''}, ${formatCount(c.pids.current ?? 0)} task(s) now`);
+    if (c.pids && c.pids.max !== null) lines.push(`  pids.max ${c.pids.max === null ? 'none' : formatCount(c.pids.max)}${c.pids.max_path && c.pids.max_path !== c.path ? ` (set on ${c.pids.max_path})` : ''}, ${formatCount(c.pids.current ?? 0)} task(s) now`);
     if (c.cpu_note) lines.push(`  ${c.cpu_note}`);
   }
   const p = report.process;
