@@ -43,14 +43,14 @@ export function readCgroupEvents(reader: HostReader, cgroup: CgroupSnapshot): Cg
 }
 
 /** The cgroup's own failure between two readings, or null when its counters did not move. */
-export function cgroupFailure(before: CgroupEvents, after: CgroupEvents, path: string): CgroupFailure | null {
+export function cgroupFailure(before: CgroupEvents, after: CgroupEvents, path: string, pidsPath = path): CgroupFailure | null {
   const kills = after.oom_kills - before.oom_kills;
   if (kills > 0) {
     return { limit: 'cgroup_memory', error: 'OOM kill', line: `the cgroup's OOM killer ended ${kills} process(es) in ${path} (oom_kill ${before.oom_kills} → ${after.oom_kills}): its memory limit is full` };
   }
   const refused = after.pids_refused - before.pids_refused;
   if (refused > 0) {
-    return { limit: 'cgroup_pids', error: 'EAGAIN', line: `pids.max refused ${refused} fork(s) in ${path} (pids.events max ${before.pids_refused} → ${after.pids_refused})` };
+    return { limit: 'cgroup_pids', error: 'EAGAIN', line: `pids.max refused ${refused} fork(s) in ${pidsPath} (pids.events max ${before.pids_refused} → ${after.pids_refused})` };
   }
   const hits = after.memory_limit_hits - before.memory_limit_hits;
   if (hits > 0) {

@@ -32,7 +32,7 @@ export function watchCgroup(target: CgroupTarget = { kind: 'self' }, reader: Hos
   const first = readCgroupSnapshot(reader, target);
   if (first === undefined) return undefined;
   const before: CgroupEvents = readCgroupEvents(reader, first);
-  const failure = (): CgroupFailure | null => cgroupFailure(before, readCgroupEvents(reader, first), first.path);
+  const failure = (): CgroupFailure | null => cgroupFailure(before, readCgroupEvents(reader, first), first.path, first.pids?.dir ?? first.path);
   return {
     snapshot: first,
     limited: first.memory?.limit_bytes != null || first.pids?.max != null,

@@ -192,7 +192,7 @@ function hostAvailableBytes(): number | undefined {
 function cgroupStartError(error: unknown, cgroup: CgroupWatch | undefined): unknown {
   const failure = cgroup?.failure();
   if (!isConnlabError(error) || error.code !== 'CONNLAB_ERR_WORKER' || failure?.limit !== 'cgroup_pids') return error;
-  return new ConnlabError('CONNLAB_ERR_WORKER', `${error.message}: cgroup_pids — ${failure.line}`, {
+  return new ConnlabError('CONNLAB_ERR_WORKER', `${error.message.replace(/ \[CONNLAB_ERR_\w+\]$/, '')}: cgroup_pids — ${failure.line}`, {
     cause: error, hint: 'raise the cgroup\'s pids.max (TasksMax= in a unit, the kubelet\'s podPidsLimit), or run fewer --workers; doctor --pid shows how many fit',
   });
 }
