@@ -31,6 +31,15 @@ describe('connlab doctor inside a cgroup', () => {
     assert.ok(report.advice.some((a: { kind: string; line: string }) => a.kind === 'kubernetes' && /limits: \{ memory: \d+Mi/.test(a.line)));
   });
 
+  it('--unit for a unit systemd cannot show says unknown and why, and doctor still answers', async () => {
+    const { status, out } = await run(['doctor', '--root', root('v1-server'), '--unit', 'connlab-no-such-unit.service', '--json']);
+    assert.equal(status, 0);
+    const report = JSON.parse(out);
+    assert.equal(report.unit.unit, 'connlab-no-such-unit.service');
+    assert.equal(report.unit.known, false);
+    assert.equal(typeof report.unit.reason, 'string');
+  });
+
   it('a cgroup that does not exist is a usage error (exit 2) before anything is read', async () => {
     const { status, err } = await run(['doctor', '--root', root('v2-pod'), '--cgroup', 'no/such/cgroup']);
     assert.equal(status, 2);
