@@ -10,7 +10,8 @@ import { ConnlabError } from '../../errors.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
-import { watchCgroup } from '../../limits/cgroup-watch.ts';
+import { watchCgroup, type CgroupWatch } from '../../limits/cgroup-watch.ts';
+import { existsSync } from 'node:fs';
 import { expandTargets, parseTargets } from '../../tuple/address.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
@@ -47,8 +48,15 @@ function serverSource(values: TargetValues): ServerSource {
   return pid !== undefined ? { pid: parseCount(pid, '--server-pid', { min: 1 }) } : { cgroup: cgroup as string };
 }
 
+/** A v1 cgroup given relative to its hierarchy (`a/b`) is read where the reader found it (/sys/fs/cgroup/memory/a/b). */
+function resolvedSource(server: ServerSource, cgroup: CgroupWatch | undefined): ServerSource {
+  return 'cgroup' in server && cgroup && existsSync(cgroup.snapshot.dir) ? { cgroup: cgroup.snapshot.dir } : server;
+}
+
 export async function runTargetBench(values: TargetValues, argv: string[], io: Io, reportPath: string | undefined): Promise<number> {
-  const server = serverSource(values);
+  const given = serverSource(values);
+  const cgroup = watchCgroup('pid' in given ? { kind: 'pid', pid: given.pid } : { kind: 'path', path: given.cgroup });
+  const server = resolvedSource(given, cgroup);
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
   const bench = startTargetBench({
@@ -59,7 +67,7 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
     protocol: protocolFromFlags(values),
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
-    cgroup: watchCgroup('pid' in server ? { kind: 'pid', pid: server.pid } : { kind: 'path', path: server.cgroup }),
+    cgroup,
     kernelPoolSize: facts.kernelPoolSize,
     fdSoftLimit: facts.fdSoftLimit,
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),

@@ -43,10 +43,10 @@ it afterwards, also after Ctrl-C, SIGTERM or a failure.
 
 With --target, it measures YOUR server instead: load ramps to it in --steps steps,
 verifying and holding each, while the server's processes (--server-pid: that PID and
-all its descendants; --server-cgroup: the members of a cgroup v2, e.g. a systemd unit
-or a container) are sampled: private memory from smaps_rollup, CPU, socket slab and
-sockstat. It reports the server's user bytes per connection (the slope of a fit over
-the steps, with r²), kernel bytes per connection, the step and error at which the
+all its descendants; --server-cgroup: the members of a cgroup, v2 or v1's memory
+hierarchy, e.g. a systemd unit or a container) are sampled: private memory from
+smaps_rollup, CPU, socket slab and sockstat. It reports the server's user bytes per
+connection (the slope of a fit over the steps, with r²), kernel bytes per connection, the step and error at which the
 server failed, and doctor's extrapolation: how many connections that server holds on
 this host, bound by what. Only loopback targets (127.0.0.0/8) are accepted: both ends
 run here. Exit status 0 when every step held, 1 when the server failed at a step.
@@ -57,7 +57,8 @@ Options:
                      each step, after its liveness round, default 1s)
   --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
   --server-pid PID   the server's process; its descendants are sampled too
-  --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)
+  --server-cgroup PATH  or its cgroup (absolute, or under the hierarchy); its limit and usage
+                        go beside the host's and an OOM kill there fails the step as cgroup_memory
   --steps K          ramp in K equal steps (default 5, at least 2)
   --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
   --username, --password, --keepalive, --rate, --holder, --connect-timeout
