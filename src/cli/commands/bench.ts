@@ -48,8 +48,8 @@ hierarchy, e.g. a systemd unit or a container) are sampled: private memory from
 smaps_rollup, CPU, socket slab and sockstat. It reports the server's user bytes per
 connection (the slope of a fit over the steps, with r²), kernel bytes per connection,
 the step and error at which the server failed, and doctor's extrapolation: how many
-connections that server holds on this host, bound by what. Only loopback targets (127.0.0.0/8) are accepted: both ends
-run here. Exit status 0 when every step held, 1 when the server failed at a step.
+connections that server holds on this host, bound by what. Only loopback targets
+(127.0.0.0/8) are accepted: both ends run here. Exit status 0 when every step held, 1 when the server failed at a step.
 
 Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
