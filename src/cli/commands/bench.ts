@@ -49,7 +49,8 @@ smaps_rollup, CPU, socket slab and sockstat. It reports the server's user bytes 
 connection (the slope of a fit over the steps, with r²), kernel bytes per connection,
 the step and error at which the server failed, and doctor's extrapolation: how many
 connections that server holds on this host, bound by what. Only loopback targets
-(127.0.0.0/8) are accepted: both ends run here. Exit status 0 when every step held, 1 when the server failed at a step.
+(127.0.0.0/8) are accepted: both ends run here. Exit status 0 when every step held,
+1 when the server failed at a step.
 
 Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
