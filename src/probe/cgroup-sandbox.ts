@@ -74,6 +74,28 @@ function makeDir(hierarchy: string, name: string): string {
   return dir;
 }
 
+/** SIGKILLs the members by PID until the directories can be removed (bounded: ~5 s). */
+async function killAndRemove(dirs: readonly string[]): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    for (const pid of new Set(dirs.flatMap(readMembers))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch { /* already gone */ }
+    }
+    const left = dirs.filter((dir) => {
+      try {
+        rmdirSync(dir);
+        return false;
+      } catch {
+        return existsSync(dir);
+      }
+    });
+    if (left.length === 0) return;
+    await sleep(50);
+  }
+  throw new ConnlabError('CONNLAB_ERR_SYSCTL_WRITE', `could not remove the cgroup(s) ${dirs.join(', ')}: members remain`);
+}
+
 export function createCgroupSandbox(options: SandboxOptions): CgroupSandbox {
   const root = options.cgroupRoot ?? '/sys/fs/cgroup';
   const memoryDir = makeDir(join(root, 'memory'), options.name);
@@ -83,25 +105,7 @@ export function createCgroupSandbox(options: SandboxOptions): CgroupSandbox {
   const remove = async (): Promise<void> => {
     if (removed) return;
     removed = true;
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const members = [...new Set(dirs().flatMap(readMembers))];
-      for (const pid of members) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch { /* already gone */ }
-      }
-      const left = dirs().filter((dir) => {
-        try {
-          rmdirSync(dir);
-          return false;
-        } catch {
-          return existsSync(dir);
-        }
-      });
-      if (left.length === 0) return;
-      await sleep(50);
-    }
-    throw new ConnlabError('CONNLAB_ERR_SYSCTL_WRITE', `could not remove the cgroup ${memoryDir}: members remain`);
+    await killAndRemove(dirs());
   };
   try {
     if (options.memoryLimitBytes !== undefined) {
@@ -113,7 +117,7 @@ export function createCgroupSandbox(options: SandboxOptions): CgroupSandbox {
       write(pidsDir, 'pids.max', String(options.pidsMax));
     }
   } catch (error) {
-    void remove();
+    void remove().catch(() => {});
     throw error;
   }
   const memoryPath = memoryDir.slice(join(root, 'memory').length) || '/';
