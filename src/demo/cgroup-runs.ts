@@ -81,6 +81,8 @@ export interface CgroupMemoryOptions {
   /** Stop loading after this long whatever happened. */
   timeoutMs?: number;
   host?: HostSnapshot;
+  /** Called once serve runs in the cgroup, before any connection: e.g. to ask `doctor --cgroup` too. */
+  onReady?: (cgroupPath: string) => Promise<void> | void;
 }
 
 /** serve in a memory-limited cgroup, loaded from outside until the cgroup's OOM killer ends it. */
@@ -90,6 +92,7 @@ export async function runCgroupMemory(options: CgroupMemoryOptions): Promise<Cgr
   let load: Awaited<ReturnType<typeof startLoad>> | undefined;
   try {
     const serve = await startServeIn(sandbox, options.ports, options.workers);
+    await options.onReady?.(sandbox.path);
     const reader = createHostReader('/');
     const host = options.host ?? readHostSnapshot(reader);
     const cgroup = snapshotOf(sandbox);

@@ -11,13 +11,26 @@ import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { pidsMaxFor, runCgroupMemory, runCgroupPids } from '../../src/demo/cgroup-runs.ts';
 import { canSandbox } from '../../src/probe/cgroup-sandbox.ts';
+import { main } from '../../src/cli/main.ts';
+import { recordingIo } from '../helpers/io.ts';
 
 const skip = canSandbox() ? false : 'needs root and cgroup v1 memory and pids hierarchies';
 const MEMORY_LIMIT = 256 * 2 ** 20;
 
 describe('a cgroup binds before the host', { skip, concurrency: false }, () => {
   it('serve in a 256 MiB memory cgroup fails within 10% of doctor\'s prediction, named as the cgroup\'s OOM kill', async () => {
-    const run = await runCgroupMemory({ name: `cgroups-proof-mem-${process.pid}`, limitBytes: MEMORY_LIMIT, ports: { first: 25100, last: 25103 }, workers: 4, timeoutMs: 60_000 });
+    let cli: { binding: { name: string; allows: number } } | undefined;
+    const run = await runCgroupMemory({
+      name: `cgroups-proof-mem-${process.pid}`, limitBytes: MEMORY_LIMIT, ports: { first: 25100, last: 25103 }, workers: 4, timeoutMs: 60_000,
+      // The same prediction as a user gets it: `connlab doctor --cgroup PATH --json`.
+      onReady: async (path) => {
+        const io = recordingIo({ uid: 0, user: 'root' });
+        assert.equal(await main(['doctor', '--cgroup', path, '--processes', '4', '--user-bytes', '48', '--json'], io), 0, io.err());
+        cli = JSON.parse(io.out());
+      },
+    });
+    assert.equal(cli?.binding.name, 'cgroup_memory');
+    assert.ok(Math.abs((cli?.binding.allows ?? 0) - run.predicted) <= run.predicted * 0.01, `doctor --cgroup said ${cli?.binding.allows}, the run used ${run.predicted}`);
     assert.equal(run.binding, 'cgroup_memory');
     assert.ok(run.predicted > 10_000, `prediction ${run.predicted}`);
     const error = Math.abs(run.observed_peak - run.predicted) / run.predicted;
