@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { withCgroupFailure, type TargetFailure } from '../../../src/bench/target/target-result.ts';
+import { renderBenchReport } from '../../../src/bench/report-html.ts';
 import { startServeIn } from '../../../src/demo/cgroup-runs.ts';
 import { canSandbox, createCgroupSandbox } from '../../../src/probe/cgroup-sandbox.ts';
 
@@ -37,6 +38,8 @@ describe('bench --target and the server\'s cgroup', () => {
       assert.match(r.target.failure.line, /cgroup_memory: the cgroup's OOM killer ended/);
       assert.equal(r.target.cgroup.memory_limit_bytes, 256 * 2 ** 20);
       assert.ok(r.target.cgroup.oom_kills >= 1);
+      const html = renderBenchReport(r);
+      assert.match(html, /Server cgroup memory limit<\/th><td class="num"><span[^>]*data-field="target\.cgroup\.memory_limit_bytes"[^>]*>256 MiB</);
     } finally {
       await sandbox.remove();
     }
