@@ -49,7 +49,10 @@ export function unknownUnit(unit: string, reason: string): UnitLimits {
 }
 
 export const runSystemctl: SystemctlRunner = (args) => new Promise((resolve, reject) => {
-  execFile('systemctl', args, { timeout: 5_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+  // systemctl's own words (no systemd as PID 1, no such unit) are the reason worth showing.
+  execFile('systemctl', args, { timeout: 5_000 }, (error, stdout, stderr) => (error
+    ? reject(Object.assign(new Error(stderr.trim().split('\n')[0] || error.message), { code: (error as NodeJS.ErrnoException).code }))
+    : resolve(stdout)));
 });
 
 /** Asks systemd about `unit`; a missing systemctl or a host without systemd gives known: false. */
