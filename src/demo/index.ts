@@ -4,6 +4,7 @@
 
 import { ConnlabError } from '../errors.ts';
 import { backlogDemo } from './backlog.ts';
+import { cgroupDemo } from './cgroup.ts';
 import { fdsDemo } from './fds.ts';
 import { memoryDemo } from './memory.ts';
 import { portsDemo } from './ports.ts';
@@ -19,6 +20,7 @@ export const DEMOS: Readonly<Partial<Record<DemoName, DemoDefinition>>> = {
   backlog: backlogDemo,
   udp: udpDemo,
   memory: memoryDemo,
+  cgroup: cgroupDemo,
 };
 
 export function isDemoName(name: string): name is DemoName {

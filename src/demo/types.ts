@@ -7,8 +7,8 @@ import type { SettingRecord } from './settings.ts';
 
 export const DEMO_SCHEMA = 'connlab.demo/1';
 
-export type DemoName = 'ports' | 'tuple' | 'fds' | 'backlog' | 'udp' | 'memory';
-export const DEMO_NAMES: readonly DemoName[] = ['ports', 'tuple', 'fds', 'backlog', 'udp', 'memory'];
+export type DemoName = 'ports' | 'tuple' | 'fds' | 'backlog' | 'udp' | 'memory' | 'cgroup';
+export const DEMO_NAMES: readonly DemoName[] = ['ports', 'tuple', 'fds', 'backlog', 'udp', 'memory', 'cgroup'];
 
 /** What a run ends in: the error a user sees (null: none) and the connections it held. */
 export interface Outcome {

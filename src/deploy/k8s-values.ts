@@ -3,9 +3,7 @@
 // under deploy/kubernetes/ both come from kubernetesManifests(values).
 
 import { clientWorkersFor, serverWorkersFor } from '../engine/sizing.ts';
-import { PROCESS_PRIVATE_BYTES } from '../limits/model.ts';
-import { DEFAULT_USER_BYTES_PER_CONNECTION } from '../limits/shape.ts';
-import { FALLBACK_KERNEL_BYTES_PER_SOCKET } from '../limits/snapshot.ts';
+import { connectionsPerPodMemory, podSize, POD_MEMORY_MARGIN, type PodSize } from './pod-sizing.ts';
 import { shardShare } from '../shard/shard.ts';
 import { ConnlabError } from '../errors.ts';
 import { expandTargets, type Range } from '../tuple/address.ts';
@@ -29,6 +27,8 @@ export interface K8sValues {
   startAt: string | null;
   /** Add net.core.somaxconn to serve's pod: needs kubelet --allowed-unsafe-sysctls. */
   unsafeSysctls: boolean;
+  /** A load pod's memory budget when shards are sized from it; null: shards as given. */
+  podMemoryBytes: number | null;
 }
 
 export const DEFAULT_K8S_VALUES: K8sValues = {
@@ -44,29 +44,13 @@ export const DEFAULT_K8S_VALUES: K8sValues = {
   fdLimit: 1_048_576,
   startAt: null,
   unsafeSysctls: false,
+  podMemoryBytes: null,
 };
 
 /** Memory sizing slack: the model is a mean; kernel allocator slack and GC swing around it. */
-export const MEMORY_MARGIN = 1.25;
+export const MEMORY_MARGIN = POD_MEMORY_MARGIN;
 
-export interface PodSize {
-  connections: number;
-  processes: number;
-  memoryRequestBytes: number;
-  memoryLimitBytes: number;
-}
-
-/**
- * Doctor's memory model for one side of connections in one pod: kernel bytes per socket
- * (the fallback figure: a cluster node's slab sizes are not known here) plus user bytes per
- * connection, plus one Node process's private memory per worker and for the supervisor.
- * Socket slab memory is charged to the pod's memory cgroup, so it belongs in the limit.
- */
-export function podSize(connections: number, processes: number): PodSize {
-  const bytes = connections * (FALLBACK_KERNEL_BYTES_PER_SOCKET + DEFAULT_USER_BYTES_PER_CONNECTION) + (processes + 1) * PROCESS_PRIVATE_BYTES;
-  const mib = (n: number): number => Math.ceil(n / 2 ** 20) * 2 ** 20;
-  return { connections, processes, memoryRequestBytes: mib(bytes), memoryLimitBytes: mib(bytes * MEMORY_MARGIN) };
-}
+export { podSize, type PodSize } from './pod-sizing.ts';
 
 /** The biggest shard (shard 1 under the block split) sizes every load pod alike. */
 export function loadPodSize(v: K8sValues): PodSize {
@@ -92,4 +76,25 @@ export function checkValues(v: K8sValues): void {
 
 export function servePodSize(v: K8sValues): PodSize {
   return podSize(v.connections, serverWorkersFor(v.connections, v.fdLimit));
+}
+
+/** Connections one load pod's address reaches: planned source ports × serve's ports. */
+export function tuplesPerPod(v: Pick<K8sValues, 'servePorts'>): number {
+  const destinations = expandTargets([{ ips: { first: 0, last: 0 }, ports: v.servePorts }]);
+  return usableSourcePorts(DEFAULT_SOURCE_PORTS, destinations).length * destinations.length;
+}
+
+/**
+ * Shards from per-pod capacity: enough load pods that each share fits one pod address's
+ * four-tuples and, with a memory budget, the pod's memory by doctor's model.
+ */
+export function shardsFor(v: Pick<K8sValues, 'connections' | 'servePorts' | 'fdLimit' | 'podMemoryBytes'>): number {
+  const byTuples = Math.ceil(v.connections / tuplesPerPod(v));
+  if (v.podMemoryBytes === null) return Math.max(1, byTuples);
+  const share = Math.ceil(v.connections / Math.max(1, byTuples));
+  const perPod = connectionsPerPodMemory(v.podMemoryBytes, clientWorkersFor(share, v.fdLimit));
+  if (perPod <= 0) {
+    throw new ConnlabError('CONNLAB_ERR_IMPOSSIBLE_TARGET', `a ${Math.round(v.podMemoryBytes / 2 ** 20)} MiB pod holds no connection after its processes`, { hint: 'give --pod-memory at least 256Mi' });
+  }
+  return Math.max(1, byTuples, Math.ceil(v.connections / perPod));
 }

@@ -7,7 +7,9 @@
 import type { IJob } from 'kubernetes-models/batch/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { INamespace, IService, IContainerPort, ISysctl } from 'kubernetes-models/v1';
-import { checkValues, loadPodSize, servePodSize, type K8sValues, type PodSize } from './k8s-values.ts';
+import { checkValues, loadPodSize, servePodSize, shardsFor, tuplesPerPod, type K8sValues, type PodSize } from './k8s-values.ts';
+import { sizingComment } from './pod-sizing.ts';
+import { renderManifests } from './render-yaml.ts';
 
 export type Manifest = INamespace | IDeployment | IService | IJob;
 
@@ -169,4 +171,20 @@ export function kubernetesManifests(v: K8sValues): Record<string, Manifest[]> {
     'serve.yaml': [serveService(v), serveDeployment(v)],
     'load-job.yaml': [loadJob(v)],
   };
+}
+
+/** The comment each file carries: what its pods' numbers come from. */
+export function sizingNotes(v: K8sValues, file: string): string[] {
+  if (file === 'serve.yaml') return sizingComment('serve', servePodSize(v), v.fdLimit);
+  if (file !== 'load-job.yaml') return [];
+  const load = loadPodSize(v);
+  const memory = v.podMemoryBytes === null ? '' : ` and a ${Math.round(v.podMemoryBytes / 2 ** 20)}Mi memory budget per pod`;
+  return sizingComment('load', load, v.fdLimit, [
+    `shards: ${v.shards}; per-pod capacity: ${tuplesPerPod(v).toLocaleString('en-US')} four-tuples from one pod address toward ${v.servePorts.last - v.servePorts.first + 1} serve port(s)${memory}, so at least ${shardsFor(v)} pod(s).`,
+  ]);
+}
+
+/** One file as YAML, with its header and sizing comment. */
+export function renderK8sFile(v: K8sValues, file: string, command: string): string {
+  return renderManifests(kubernetesManifests(v)[file] ?? [], command, sizingNotes(v, file));
 }

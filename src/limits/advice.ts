@@ -7,7 +7,7 @@ import { ephemeralPortsLimit, FD_RESERVE_PER_PROCESS, sourceIpsNeeded, type Limi
 import type { HostSnapshot } from './snapshot.ts';
 import { destinationCount, socketsPerConnection, type TrafficShape } from './shape.ts';
 
-export type AdviceKind = 'sysctl' | 'limits.conf' | 'systemd' | 'ulimit' | 'flag' | 'hardware' | 'firewall';
+export type AdviceKind = 'sysctl' | 'limits.conf' | 'systemd' | 'ulimit' | 'flag' | 'hardware' | 'firewall' | 'kubernetes' | 'cgroup';
 
 export interface Advice {
   limit: Limit['name'];
@@ -125,6 +125,9 @@ export function adviseFor(limit: Limit, host: HostSnapshot, shape: TrafficShape,
     case 'memory': return memoryAdvice(shape);
     case 'conntrack': return conntrackAdvice(target);
     case 'backlog': return backlogAdvice();
+    // The cgroup's advice needs the cgroup snapshot: diagnose adds it (cgroup-advice.ts).
+    case 'cgroup_memory':
+    case 'cgroup_pids': return [];
     case 'tasks': return sysctl('tasks', 'kernel.threads-max', String(roundUp((host.tasks.threadsMax ?? 0) * 2, 1024)), 'each worker process needs its threads');
   }
 }

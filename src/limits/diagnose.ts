@@ -3,6 +3,10 @@
 // and the advice. The CLI's table and --json both render this object.
 
 import { adviseFor, backlogNeedsAdvice, type Advice } from './advice.ts';
+import { cgroupMemoryAdvice, cgroupPidsAdvice } from './cgroup-advice.ts';
+import { cgroupReport, withTargetLimits, type CgroupContext, type CgroupReport, type TargetProcess } from './cgroup-context.ts';
+import { cgroupLimits } from './cgroup-model.ts';
+import type { UnitLimits } from './systemd-unit.ts';
 import { evaluateLimits, findBinding, FD_RESERVE_PER_PROCESS, type Limit, type LimitName } from './model.ts';
 import { socketsPerConnection, type TrafficShape } from './shape.ts';
 import type { HostSnapshot } from './snapshot.ts';
@@ -34,6 +38,12 @@ export interface DoctorReport {
   after_spreading: { processes: number; binding: BindingSummary | null; headroom: Partial<Record<LimitName, number>> } | null;
   advice: Advice[];
   host: HostSnapshot;
+  /** The cgroup read (`doctor`'s own, `--pid`'s or `--cgroup`'s); null when none was asked for or found. */
+  cgroup?: CgroupReport | null;
+  /** `--pid`: the process whose descriptor limit the model used. */
+  process?: TargetProcess | null;
+  /** `--unit`: what systemd says about the unit. */
+  unit?: UnitLimits | null;
 }
 
 const PER_PROCESS: ReadonlySet<LimitName> = new Set(['process_fds', 'user_fds']);
@@ -58,8 +68,25 @@ function hostCapacity(limits: readonly Limit[]): number | null {
   return findBinding(limits.filter((l) => !PER_PROCESS.has(l.name)))?.allows ?? null;
 }
 
-export function diagnose(host: HostSnapshot, shape: TrafficShape): DoctorReport {
-  const limits = evaluateLimits(host, shape);
+function cgroupAdviceFor(names: ReadonlySet<LimitName>, ctx: CgroupContext | undefined, host: HostSnapshot, shape: TrafficShape, target: number): Advice[] {
+  const cgroup = ctx?.cgroup;
+  if (cgroup === undefined || target <= 0) return [];
+  return [
+    ...(names.has('cgroup_memory') ? cgroupMemoryAdvice(cgroup, shape, target, ctx?.objectBytes) : []),
+    ...(names.has('cgroup_pids') ? cgroupPidsAdvice(cgroup, host, shape, target) : []),
+  ];
+}
+
+/** doctor's report; with a cgroup context the cgroup's limits join the table and the target's descriptor limit replaces doctor's. */
+/** Without a target, the cgroup's advice aims at the next limit out (what the workers could hold, or the host). */
+function hostGoal(limits: readonly Limit[]): number {
+  return findBinding(limits.filter((l) => !l.name.startsWith('cgroup_')))?.allows ?? 0;
+}
+
+export function diagnose(hostSnapshot: HostSnapshot, shape: TrafficShape, ctx?: CgroupContext): DoctorReport {
+  const host = ctx ? withTargetLimits(hostSnapshot, ctx) : hostSnapshot;
+  const extra = (s: TrafficShape): Limit[] => (ctx?.cgroup ? cgroupLimits(ctx.cgroup, host, s, ctx.objectBytes) : []);
+  const limits = evaluateLimits(host, shape, extra);
   const binding = findBinding(limits);
   const goal = shape.connections ?? hostCapacity(limits);
   const perSide = goal === null ? null : processesPerSide(host, goal);
@@ -68,7 +95,7 @@ export function diagnose(host: HostSnapshot, shape: TrafficShape): DoctorReport 
   let afterSpreading: DoctorReport['after_spreading'] = null;
   if (binding && PER_PROCESS.has(binding.name) && perSide !== null && perSide > shape.processes) {
     const spread = { ...shape, processes: perSide };
-    const spreadLimits = evaluateLimits(host, spread);
+    const spreadLimits = evaluateLimits(host, spread, extra);
     // Spreading satisfies the per-process limits by construction: the next one is host-wide.
     const next = findBinding(spreadLimits.filter((l) => !PER_PROCESS.has(l.name)));
     afterSpreading = { processes: perSide * sides, binding: summarize(next), headroom: headroomOf(spreadLimits) };
@@ -78,6 +105,7 @@ export function diagnose(host: HostSnapshot, shape: TrafficShape): DoctorReport 
   const short = target === undefined ? (binding ? [binding] : []) : limits.filter((l) => l.active && l.allows !== null && l.allows < target);
   const adviceTarget = target ?? goal ?? 0;
   const advice = short.flatMap((l) => adviseFor(l, host, shape, Math.max(adviceTarget, (l.allows ?? 0) + 1)));
+  advice.push(...cgroupAdviceFor(new Set(short.map((l) => l.name)), ctx, host, shape, target ?? hostGoal(limits)));
   if (backlogNeedsAdvice(host)) {
     const backlog = limits.find((l) => l.name === 'backlog');
     if (backlog) advice.push(...adviseFor(backlog, host, shape, adviceTarget));
@@ -99,5 +127,6 @@ export function diagnose(host: HostSnapshot, shape: TrafficShape): DoctorReport 
     after_spreading: afterSpreading,
     advice,
     host,
+    ...(ctx ? { cgroup: cgroupReport(ctx, host), process: ctx.process, unit: ctx.unit } : {}),
   };
 }

@@ -9,3 +9,10 @@ export { evaluateLimits, findBinding, FD_RESERVE_PER_PROCESS, type Limit, type L
 export * from './parsers.ts';
 export { defaultShape, DEFAULT_USER_BYTES_PER_CONNECTION, ROLES, validateShape, type Role, type TrafficShape } from './shape.ts';
 export { readHostSnapshot, SOCKET_SLAB_CACHES, type HostSnapshot, type SnapshotOptions } from './snapshot.ts';
+export * from './cgroup-parsers.ts';
+export { readCgroupSnapshot, cgroupAncestry, type CgroupSnapshot, type CgroupTarget, type CgroupMemory, type CgroupPids, type CgroupCpu, type SocketAccounting } from './cgroup-reader.ts';
+export { chargedCost, cgroupLimits, cgroupMemoryLimit, cgroupPidsLimit, cpuQuotaNote, CHARGED_BYTES_PER_SOCKET_V2, type ChargedCost } from './cgroup-model.ts';
+export { readProcessNofile, readSlabObjectBytes, type CgroupContext, type CgroupReport, type TargetProcess } from './cgroup-context.ts';
+export { cgroupFailure, readCgroupEvents, type CgroupEvents, type CgroupFailure } from './cgroup-events.ts';
+export { describeCgroup, watchCgroup, type CgroupRunSummary, type CgroupWatch } from './cgroup-watch.ts';
+export { readUnitLimits, parseUnitLimits, type UnitLimits } from './systemd-unit.ts';

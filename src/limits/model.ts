@@ -14,7 +14,9 @@ export type LimitName =
   | 'memory'
   | 'backlog'
   | 'conntrack'
-  | 'tasks';
+  | 'tasks'
+  | 'cgroup_memory'
+  | 'cgroup_pids';
 
 export interface Limit {
   name: LimitName;
@@ -58,9 +60,16 @@ const ERRORS: Record<LimitName, { error: string; symptom: string; effect: string
   backlog: { symptom: 'SYNs dropped, clients time out', error: 'ListenOverflows', effect: 'handshakes beyond the accept queue are dropped; clients retry the SYN and time out (ETIMEDOUT)' },
   conntrack: { symptom: 'packets dropped, clients time out', error: 'ETIMEDOUT', effect: '"nf_conntrack: table full, dropping packet": new connections time out' },
   tasks: { symptom: 'new processes fail to start', error: 'EAGAIN', effect: 'new worker processes cannot start: "resource temporarily unavailable"' },
+  cgroup_memory: { symptom: 'OOM kill inside the cgroup', error: 'OOM (cgroup)', effect: 'the cgroup\'s OOM killer ends a process inside it (memory.oom_control / memory.events oom_kill +1; a pod shows OOMKilled and restarts) while the host has memory to spare' },
+  cgroup_pids: { symptom: 'fork/clone fails in the cgroup', error: 'EAGAIN', effect: 'new worker processes and threads cannot start: fork() and clone() fail with EAGAIN "resource temporarily unavailable" (pids.events max +1)' },
 };
 
 const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'unlimited');
+
+/** One row of the table, with the error, symptom and effect every limit of that name shares. */
+export function makeLimit(name: LimitName, value: string, allows: number | null, detail: string, active = true): Limit {
+  return limit(name, value, allows, detail, active);
+}
 
 function limit(name: LimitName, value: string, allows: number | null, detail: string, active = true): Limit {
   return { name, value, allows: allows === null ? null : Math.max(0, Math.floor(allows)), ...ERRORS[name], headroom: null, active, detail };
@@ -183,7 +192,11 @@ export function tasksLimit(host: HostSnapshot, shape: TrafficShape): Limit {
     `room for ${fmt(processes)} more worker processes of ~${THREADS_PER_PROCESS} threads, each holding up to ${fmt(usablePerProcess(soft))} sockets`);
 }
 
-export function evaluateLimits(host: HostSnapshot, shape: TrafficShape): Limit[] {
+/**
+ * Every limit for the shape. `extra` adds limits from outside the host snapshot (the
+ * cgroup's), evaluated for the same shape so spreading re-evaluates them too.
+ */
+export function evaluateLimits(host: HostSnapshot, shape: TrafficShape, extra: (shape: TrafficShape) => Limit[] = () => []): Limit[] {
   const limits = [
     ephemeralPortsLimit(host, shape),
     processFdsLimit(host, shape),
@@ -193,6 +206,7 @@ export function evaluateLimits(host: HostSnapshot, shape: TrafficShape): Limit[]
     backlogLimit(host),
     conntrackLimit(host),
     tasksLimit(host, shape),
+    ...extra(shape),
   ].filter((l): l is Limit => l !== undefined);
   const binding = findBinding(limits);
   const reference = shape.connections ?? binding?.allows ?? null;

@@ -60,6 +60,15 @@ function remoteRows(t: TargetSection): string {
 <tr><th scope="row">Not seen</th><td></td><td class="note">${r.unseen.map(escapeHtml).join('; ')}</td></tr>`;
 }
 
+/** The server's cgroup beside the host: its memory limit, usage at the end and OOM kills. */
+function cgroupRow(t: TargetSection): string {
+  const c = t.cgroup;
+  if (!c || c.memory_limit_bytes === null) return '';
+  return `<tr><th scope="row">Server cgroup memory limit</th><td class="num">${field('target.cgroup.memory_limit_bytes', c.memory_limit_bytes)}</td>`
+    + `<td class="note">${escapeHtml(c.path)} (v${c.version}); usage at the end ${field('target.cgroup.memory_usage_bytes', c.memory_usage_bytes)}, `
+    + `OOM kills ${field('target.cgroup.oom_kills', c.oom_kills)}</td></tr>\n`;
+}
+
 export function renderTargetSection(r: BenchResult): string {
   const t = r.target;
   if (!t) return '';
@@ -73,7 +82,7 @@ export function renderTargetSection(r: BenchResult): string {
 <table class="summary"><tbody>
 <tr><th scope="row">User memory per connection</th><td class="num">${field('target.fit.bytes_per_connection', t.fit.bytes_per_connection)}</td><td class="note">slope over ${field('target.fit.points', t.fit.points)} points, r² ${derived(t.fit.r2.toFixed(4))}; fixed ${field('target.fit.intercept_bytes', t.fit.intercept_bytes)} (idle before the ramp: ${field('target.baseline.server_private_dirty_bytes', t.baseline.server_private_dirty_bytes)})</td></tr>
 <tr><th scope="row">Kernel memory per socket</th><td class="num">${field('target.kernel_bytes_per_server_socket', t.kernel_bytes_per_server_socket)}</td><td class="note">socket slab against TCP sockets in use, r² ${derived(t.kernel_fit.r2.toFixed(4))}; ${field('target.kernel_bytes_per_connection', t.kernel_bytes_per_connection)} per connection with both ends here</td></tr>
-${t.remote ? remoteRows(t) : `<tr><th scope="row">Server processes</th><td class="num">${derived(String(t.server.pids.length))}</td><td class="note">${field('target.server.holders', t.server.holders)} holding connections; descriptor limit ${field('target.server.fd_soft_limit', t.server.fd_soft_limit)}</td></tr>`}
+${t.remote ? remoteRows(t) : `${cgroupRow(t)}<tr><th scope="row">Server processes</th><td class="num">${derived(String(t.server.pids.length))}</td><td class="note">${field('target.server.holders', t.server.holders)} holding connections; descriptor limit ${field('target.server.fd_soft_limit', t.server.fd_soft_limit)}</td></tr>`}
 </tbody></table>
 ${failure}
 ${figures}

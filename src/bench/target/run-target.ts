@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { ConnlabError, invalidArgument } from '../../errors.ts';
 import type { HolderChoice } from '../../engine/create-holder.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
+import type { CgroupWatch } from '../../limits/cgroup-watch.ts';
 import { startLoad, type LoadHandle, type LoadResult } from '../../load/load.ts';
 import type { ProtocolSettings } from '../../load/protocol-options.ts';
 import { cpuBusyShare, sampleHost, type HostSample } from '../../probe/host-sample.ts';
@@ -23,7 +24,7 @@ import type { SampleRoots, ServerSample, ServerSource } from './server-processes
 import { localProbe, remoteProbe, type RemoteServer, type TargetProbe } from './probe.ts';
 import { extrapolate } from './extrapolate.ts';
 import { buildTargetResult } from './target-summary.ts';
-import { describeFailure, fitSteps, mergeExplained, stepTargets, type TargetBaseline, type TargetStep } from './target-result.ts';
+import { describeFailure, fitSteps, mergeExplained, stepTargets, withCgroupFailure, type TargetBaseline, type TargetStep } from './target-result.ts';
 
 export interface TargetBenchOptions {
   /** Where the server listens: loopback (127.0.0.0/8) with `server`; any address with `remote`. */
@@ -47,6 +48,8 @@ export interface TargetBenchOptions {
   roots?: SampleRoots;
   /** Called with each step's load as it starts: a caller can watch its counters live. */
   onLoad?: (handle: LoadHandle) => void;
+  /** The server's cgroup (v1 or v2): its limit and usage go beside the host's, and a failure it caused is named as its. */
+  cgroup?: CgroupWatch | undefined;
   /** Called with each step once it is sampled (ok or not). */
   onStep?: (step: TargetStep) => void;
   onPhase?: (phase: BenchPhase, step: number) => void;
@@ -242,7 +245,7 @@ class TargetBench {
         .then((all) => all.filter((r): r is LoadResult => r !== undefined));
     }
     const explained = mergeExplained(results.map((r) => r.explained));
-    const failure = failed ? describeFailure(failed.step, failed.alive, explained) : null;
+    const failure = failed ? withCgroupFailure(describeFailure(failed.step, failed.alive, explained), this.#o.cgroup?.failure() ?? null) : null;
     const outcome: BenchResult['outcome'] = failure ? 'failed' : this.#stopReason ?? 'completed';
     return this.#result(outcome, baseline, failure, results);
   }
@@ -282,7 +285,7 @@ class TargetBench {
       server_pss_bytes: server.pssBytes, server_processes: server.pids.length,
       server_cpu_seconds: Math.round(Math.max(0, server.cpuSeconds - cpuBefore) * 100) / 100,
       kernel_sockets: host.tcpInUse, slab_bytes: slabTotal(host),
-      cgroup_memory_bytes: server.cgroup?.memoryCurrentBytes ?? null,
+      cgroup_memory_bytes: o.cgroup?.summary().memory_usage_bytes ?? server.cgroup?.memoryCurrentBytes ?? null,
       ok: server.alive && established >= target && verified >= established,
     };
     if (server.alive) this.#lastServer = server;

@@ -6,6 +6,8 @@
 
 import type { Classification } from '../../load/classify.ts';
 import type { LimitName } from '../../limits/model.ts';
+import type { CgroupFailure } from '../../limits/cgroup-events.ts';
+import type { CgroupRunSummary } from '../../limits/cgroup-watch.ts';
 import { linearFit } from '../../soak/linear-fit.ts';
 import type { RemoteSection } from './probe.ts';
 
@@ -69,6 +71,8 @@ export interface TargetFailure {
   error: (Classification & { count: number }) | null;
   explained: (Classification & { count: number })[];
   line: string;
+  /** The server's cgroup caused it (an OOM kill, pids.max): then the line says so first. */
+  cgroup?: CgroupFailure | null;
 }
 
 export interface TargetExtrapolation {
@@ -124,6 +128,8 @@ export interface TargetSection {
    * empty, and kernel_bytes_per_connection counts one socket: the client is elsewhere.
    */
   remote?: RemoteSection;
+  /** The server's cgroup beside the host: its limit, usage, OOM kills and pids at the end. */
+  cgroup?: CgroupRunSummary | null;
 }
 
 /** Cumulative connection counts at the end of each of `steps` equal steps to `connections`. */
@@ -178,4 +184,10 @@ export function describeFailure(step: TargetStep, serverAlive: boolean, explaine
     server_alive: serverAlive, error, explained,
     line: `${held}${serverAlive ? '' : '; the server process is gone'}; ${why}`,
   };
+}
+
+/** A failure the server's cgroup caused is named as the cgroup's (cgroup_memory, cgroup_pids) before load's errors. */
+export function withCgroupFailure(failure: TargetFailure, cgroup: CgroupFailure | null): TargetFailure {
+  if (cgroup === null) return failure;
+  return { ...failure, cgroup, line: `${failure.line.split(';')[0]}; ${cgroup.limit}: ${cgroup.line}; ${failure.line.split(';').slice(1).join(';').trim()}` };
 }

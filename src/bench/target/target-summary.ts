@@ -101,6 +101,7 @@ export function targetSection(input: TargetResultInput): TargetSection {
     failure: input.failure,
     extrapolation: input.extrapolation,
     ...(input.remote ? { remote: input.remote } : {}),
+    cgroup: o.cgroup?.summary() ?? null,
   };
 }
 

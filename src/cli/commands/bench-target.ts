@@ -10,6 +10,8 @@ import type { RemoteServer } from '../../bench/target/probe.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
+import { watchCgroup, type CgroupWatch } from '../../limits/cgroup-watch.ts';
+import { existsSync } from 'node:fs';
 import { expandTargets, parseTargets } from '../../tuple/address.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
@@ -75,8 +77,16 @@ function remoteFromFlags(values: TargetValues): RemoteServer | undefined {
   return { metricsUrls: urls, memoryMetric: metric };
 }
 
+/** A v1 cgroup given relative to its hierarchy (`a/b`) is read where the reader found it (/sys/fs/cgroup/memory/a/b). */
+function resolvedSource(server: ServerSource | undefined, cgroup: CgroupWatch | undefined): ServerSource | undefined {
+  return server && 'cgroup' in server && cgroup && existsSync(cgroup.snapshot.dir) ? { cgroup: cgroup.snapshot.dir } : server;
+}
+
 export async function runTargetBench(values: TargetValues, argv: string[], io: Io, reportPath: string | undefined, thresholds?: CommandThresholds): Promise<number> {
-  const server = serverSource(values);
+  const given = serverSource(values);
+  // A server on another host (--server-metrics) has no cgroup here to watch.
+  const cgroup = given === undefined ? undefined : watchCgroup('pid' in given ? { kind: 'pid', pid: given.pid } : { kind: 'path', path: given.cgroup });
+  const server = resolvedSource(given, cgroup);
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
   const loads: LoadHandle[] = [];
@@ -91,6 +101,7 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
     protocol: protocolFromFlags(values),
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
+    cgroup,
     kernelPoolSize: facts.kernelPoolSize,
     fdSoftLimit: facts.fdSoftLimit,
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),

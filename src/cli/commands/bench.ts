@@ -46,9 +46,9 @@ it afterwards, also after Ctrl-C, SIGTERM or a failure.
 
 With --target, it measures YOUR server instead: load ramps to it in --steps steps,
 verifying and holding each, while the server's processes (--server-pid: that PID and
-all its descendants; --server-cgroup: the members of a cgroup v2, e.g. a systemd unit
-or a container) are sampled: private memory from smaps_rollup, CPU, socket slab and
-sockstat. It reports the server's user bytes per connection (the slope of a fit over
+all its descendants; --server-cgroup: the members of a cgroup, v2 or v1's memory
+hierarchy, e.g. a systemd unit or a container) are sampled: private memory from
+smaps_rollup, CPU, socket slab and sockstat. It reports the server's user bytes per connection (the slope of a fit over
 the steps, with r²), kernel bytes per connection, the step and error at which the
 server failed, and doctor's extrapolation: how many connections that server holds on
 this host, bound by what. With --server-pid or --server-cgroup only loopback targets
@@ -64,7 +64,8 @@ Options:
                      each step, after its liveness round, default 1s)
   --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
   --server-pid PID   the server's process; its descendants are sampled too
-  --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)
+  --server-cgroup PATH  or its cgroup (absolute, or under the hierarchy); its limit and usage
+                        go beside the host's and an OOM kill there fails the step as cgroup_memory
   --server-metrics URL  or, for a server on another host, its /metrics and the host's
                      node_exporter (repeatable; each scrape bounded: 2 s, 8 MiB)
   --server-memory-metric NAME  the server's memory series (default

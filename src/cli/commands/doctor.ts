@@ -5,6 +5,10 @@ import { describeLeftover, ownerAlive, SettingsJournal, type JournalEntry, type 
 import { ConnlabError } from '../../errors.ts';
 import { applySysctlChanges, planSysctlChanges, type SysctlChange } from '../../limits/apply.ts';
 import { diagnose, type DoctorReport } from '../../limits/diagnose.ts';
+import { readProcessNofile, readSlabObjectBytes, type CgroupContext } from '../../limits/cgroup-context.ts';
+import { readCgroupSnapshot, type CgroupTarget } from '../../limits/cgroup-reader.ts';
+import { readUnitLimits } from '../../limits/systemd-unit.ts';
+import type { HostReader } from '../../limits/host-reader.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { doctorReportJson } from '../../limits/report-json.ts';
 import { defaultShape, ROLES, validateShape, type TrafficShape } from '../../limits/shape.ts';
@@ -33,6 +37,15 @@ Shape of traffic (the same flags load and bench take):
   --source-ports RANGE|kernel planned source ports (10000-65000) or kernel-chosen (default)
   --user-bytes SIZE           user-space bytes per connection per side (default 1000)
 
+Where the server runs (default: doctor's own cgroup):
+  --cgroup PATH               read this cgroup (v1 or v2): /sys/fs/cgroup/memory/a/b or a/b
+  --pid PID                   read the cgroup and the open-file limit of this process
+  --unit NAME                 read a systemd unit's LimitNOFILE, MemoryMax, TasksMax and its
+                              cgroup (via systemctl show; "unknown" without systemd)
+  The smallest memory.max / memory.limit_in_bytes and pids.max on the path to the root
+  bind; cgroup_memory and cgroup_pids join the table. The cgroup is charged less per
+  socket than the host pays (docs/containers.md): pass --user-bytes for your server.
+
 Output and actions:
   --json                      the report as JSON (schema connlab.doctor/1)
   --apply                     show the sysctl changes the advice asks for (root only)
@@ -45,6 +58,9 @@ Examples:
   connlab doctor --role client --targets 127.0.0.1:9000
                                                    one source, one destination: the port range binds
   connlab doctor --connections 1m --role both      the million on one host: processes needed, what binds next
+  connlab doctor --pid $(pgrep -o nginx) --user-bytes 600
+                                                   the cgroup nginx runs in: where it is OOM-killed
+  connlab doctor --cgroup kubepods.slice/... --connections 100k --json
   connlab doctor --role client --connections 200k --source-ips 127.0.0.2-127.0.0.9 --json
   sudo connlab doctor --connections 1m --role both --apply --yes
 
@@ -64,6 +80,9 @@ const options = {
   apply: { type: 'boolean' },
   yes: { type: 'boolean' },
   root: { type: 'string' },
+  cgroup: { type: 'string' },
+  pid: { type: 'string' },
+  unit: { type: 'string' },
 } as const;
 
 /** Flags shared by every command that plans traffic; exported for load and bench. */
@@ -114,6 +133,34 @@ function renderJournal(j: { leftovers: Leftover[]; in_use: JournalEntry[] }): st
   return lines.length ? `${lines.join('\n')}\n\n` : '';
 }
 
+type Values = { cgroup?: string; pid?: string; unit?: string };
+
+function cgroupTarget(values: Values, pid: number | undefined, unitGroup: string | null): CgroupTarget {
+  if (values.cgroup !== undefined) return { kind: 'path', path: values.cgroup };
+  if (pid !== undefined) return { kind: 'pid', pid };
+  return unitGroup !== null ? { kind: 'path', path: unitGroup } : { kind: 'self' };
+}
+
+/** --cgroup / --pid / --unit → what doctor reads besides the host. */
+export async function cgroupContextFromFlags(values: Values, reader: HostReader): Promise<CgroupContext> {
+  if (values.cgroup !== undefined && values.pid !== undefined) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', '--cgroup and --pid both name the cgroup to read', { hint: 'pass one of them (--pid also reads that process\'s open-file limit)' });
+  }
+  const pid = values.pid === undefined ? undefined : parseCount(values.pid, '--pid', { min: 1 });
+  const process = pid === undefined ? null : readProcessNofile(reader, pid);
+  if (pid !== undefined && reader.readText(`/proc/${pid}/cgroup`) === undefined) {
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `--pid ${pid}: no such process`, { hint: 'pass the PID of the running server: pgrep -o nginx' });
+  }
+  const unit = values.unit === undefined ? null : await readUnitLimits(values.unit);
+  const cgroup = readCgroupSnapshot(reader, cgroupTarget(values, pid, unit?.control_group ?? null));
+  if (values.cgroup !== undefined && (cgroup === undefined || reader.readText(`${cgroup.dir}/cgroup.procs`) === undefined)) {
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `--cgroup ${values.cgroup}: no such cgroup`, {
+      hint: 'give the path inside the hierarchy (system.slice/nginx.service) or the directory (/sys/fs/cgroup/memory/...); see /proc/PID/cgroup',
+    });
+  }
+  return { cgroup, objectBytes: readSlabObjectBytes(reader), process, unit };
+}
+
 export async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs('doctor', argv, options);
   if (values.help) {
@@ -133,7 +180,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   // A setting a killed connlab left changed is restored before the host is read.
   const journal = settingsJournalReport(root);
   const reader = createHostReader(root);
-  const report: DoctorReport = diagnose(readHostSnapshot(reader, { user: io.user }), shape);
+  const ctx = await cgroupContextFromFlags(values, reader);
+  const report: DoctorReport = diagnose(readHostSnapshot(reader, { user: io.user }), shape, ctx);
 
   if (!values.apply) {
     io.stdout.write(values.json ? `${JSON.stringify({ ...doctorReportJson(report), settings_journal: journal }, null, 2)}\n` : renderJournal(journal) + renderDoctorText(report));

@@ -3,9 +3,10 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_K8S_VALUES, loadPodSize, servePodSize, type K8sValues } from '../../deploy/k8s-values.ts';
-import { kubernetesManifests } from '../../deploy/k8s.ts';
+import { DEFAULT_K8S_VALUES, loadPodSize, servePodSize, shardsFor, type K8sValues } from '../../deploy/k8s-values.ts';
+import { kubernetesManifests, sizingNotes } from '../../deploy/k8s.ts';
 import { renderManifests } from '../../deploy/render-yaml.ts';
+import { parseBytes } from '../../units.ts';
 import { ConnlabError } from '../../errors.ts';
 import { parseStartAt } from '../../shard/shard.ts';
 import { parsePortRange } from '../../tuple/address.ts';
@@ -22,13 +23,18 @@ Generates the manifests of a sharded run: a Namespace; connlab serve as a Deploy
 a headless Service (load connects to the pod's own address, no kube-proxy NAT) and its
 metrics port; connlab load as an Indexed Job (completionMode: Indexed, parallelism =
 shards), one shard per node (pod anti-affinity), ephemeral ports moved above load's
-planned ports by a namespaced sysctl, memory sized from doctor's model. Every pod carries
+planned ports by a namespaced sysctl. Memory requests and limits come from doctor's
+cgroup model (kernel bytes each socket charges the pod's cgroup + the worker's user bytes,
+20% margin on the limit) and each file says so in a comment. With --connections and no
+--shards, the shards are sized from what one pod holds. Every pod carries
 prometheus.io/scrape annotations. Each load pod prints only its result JSON, so
 \`kubectl logs\` of the finished pods feeds \`connlab merge\`.
 
 Options:
   -c, --connections N    total connections over all shards (default ${formatCount(d.connections)})
-  --shards N             load pods (default ${d.shards})
+  --shards N             load pods (default ${d.shards}; with -c and no --shards: from
+                         per-pod capacity, four-tuples of one pod address and --pod-memory)
+  --pod-memory SIZE      a load pod's memory budget for sizing the shards (e.g. 2Gi)
   --ports RANGE          serve's ports (default ${d.servePorts.first}-${d.servePorts.last})
   --hold D               how long each shard holds (default ${d.holdSeconds}s)
   --rate R               total connects per second over all shards (default: unpaced)
@@ -59,6 +65,7 @@ const options = {
   'metrics-port': { type: 'string' },
   'fd-limit': { type: 'string' },
   'unsafe-sysctls': { type: 'boolean' },
+  'pod-memory': { type: 'string' },
   out: { type: 'string' },
 } as const;
 
@@ -67,7 +74,8 @@ type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
 export function k8sValuesFromFlags(values: Values): K8sValues {
   const startAt = values['start-at'];
   if (startAt !== undefined) parseStartAt(startAt);
-  return {
+  const podMemoryBytes = values['pod-memory'] === undefined ? null : parseBytes(values['pod-memory'].replace(/i$/, 'iB'), '--pod-memory');
+  const sized = {
     namespace: values.namespace ?? d.namespace,
     image: values.image ?? d.image,
     connections: values.connections === undefined ? d.connections : parseCount(values.connections, '--connections', { min: 1 }),
@@ -79,7 +87,11 @@ export function k8sValuesFromFlags(values: Values): K8sValues {
     fdLimit: values['fd-limit'] === undefined ? d.fdLimit : parseCount(values['fd-limit'], '--fd-limit', { min: 200 }),
     startAt: startAt ?? null,
     unsafeSysctls: Boolean(values['unsafe-sysctls']),
+    podMemoryBytes,
   };
+  // Shards from per-pod capacity when the connections are given and the shards are not.
+  const auto = values.shards === undefined && (values.connections !== undefined || podMemoryBytes !== null);
+  return auto ? { ...sized, shards: shardsFor(sized) } : sized;
 }
 
 const FILES = { namespace: 'namespace.yaml', serve: 'serve.yaml', job: 'load-job.yaml' } as const;
@@ -99,7 +111,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.out !== undefined) {
     const dir = resolve(values.out);
     mkdirSync(dir, { recursive: true });
-    for (const name of names) writeFileSync(join(dir, name), renderManifests(manifests[name] ?? [], command));
+    for (const name of names) writeFileSync(join(dir, name), renderManifests(manifests[name] ?? [], command, sizingNotes(v, name)));
     const load = loadPodSize(v);
     const serve = servePodSize(v);
     io.stderr.write(`wrote ${names.join(', ')} to ${dir}\n` +
@@ -107,6 +119,6 @@ export async function run(argv: string[], io: Io): Promise<number> {
       `  serve: ${formatCount(serve.connections)} connections, ${serve.processes} worker(s), memory ${formatBytes(serve.memoryRequestBytes)} (limit ${formatBytes(serve.memoryLimitBytes)})\n`);
     return 0;
   }
-  io.stdout.write(renderManifests(names.flatMap((name) => manifests[name] ?? []), command));
+  io.stdout.write(renderManifests(names.flatMap((name) => manifests[name] ?? []), command, names.flatMap((name) => sizingNotes(v, name))));
   return 0;
 }

@@ -18,6 +18,10 @@ import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } fro
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { runtimeNote } from '../holder-note.ts';
+import { describeCgroup, watchCgroup, type CgroupWatch } from '../../limits/cgroup-watch.ts';
+import { isConnlabError } from '../../errors.ts';
+import { parseMeminfo } from '../../limits/parsers.ts';
+import { readFileSync } from 'node:fs';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
 import { PeriodicLog } from '../render/periodic-log.ts';
@@ -175,6 +179,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   // Checked here, before any worker starts, like --listen: a bad port is a usage error (exit 2).
   if (values.dashboard !== undefined) parseHostPort(values.dashboard, '--dashboard');
   const limits = parseSocketLimits(values);
+  // The cgroup serve runs in (a container, a unit): its limits bind before the host's.
+  const cgroup = io.platform === 'linux' ? watchCgroup() : undefined;
   const serve = await startServe({
     listen,
     connections,
@@ -184,18 +190,39 @@ export async function run(argv: string[], io: Io): Promise<number> {
     backlog: values.backlog === undefined ? undefined : parseCount(values.backlog, '--backlog', { min: 1 }),
     ...limits,
     fdSoftLimit: readHostFacts().fdSoftLimit,
+  }).catch((error: unknown) => {
+    throw cgroupStartError(error, cgroup);
   });
   io.stderr.write(runtimeNote({ holderChoice: values.holder, holder: serve.holder, runtimeChoice: values['worker-runtime'], runtime: serve.workerRuntime }));
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
   dashboard?.addPool(serve.pool, { role: 'server' });
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits }).finally(() => dashboard?.close());
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits, cgroup }).finally(() => dashboard?.close());
+}
+
+function hostAvailableBytes(): number | undefined {
+  return parseMeminfo(readFileSync('/proc/meminfo', 'utf8')).get('MemAvailable');
+}
+
+/** A worker that could not start because pids.max is full is the cgroup's failure: say so. */
+function cgroupStartError(error: unknown, cgroup: CgroupWatch | undefined): unknown {
+  const failure = cgroup?.failure();
+  if (!isConnlabError(error) || error.code !== 'CONNLAB_ERR_WORKER' || failure?.limit !== 'cgroup_pids') return error;
+  return new ConnlabError('CONNLAB_ERR_WORKER', `${error.message.replace(/ \[CONNLAB_ERR_\w+\]$/, '')}: cgroup_pids — ${failure.line}`, {
+    cause: error, hint: 'raise the cgroup\'s pids.max (TasksMax= in a unit, the kubelet\'s podPidsLimit), or run fewer --workers; doctor --pid shows how many fit',
+  });
+}
+
+/** A worker killed while the cgroup's OOM killer fired is named as the cgroup's OOM kill. */
+function deathLine(d: WorkerDeath, cgroup: CgroupWatch | undefined): string {
+  const failure = /SIGKILL/.test(d.reason) ? cgroup?.failure() : null;
+  return `${describeDeath(d)}${failure?.limit === 'cgroup_memory' ? `; cgroup_memory: ${failure.line}` : ''}`;
 }
 
 async function hold(
   serve: ServeHandle,
   io: Io,
-  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits },
+  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits; cgroup?: CgroupWatch },
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
@@ -203,7 +230,7 @@ async function hold(
   rounds.beforeWrite = () => status.done();
   serve.on('worker-exit', (_index, _reason, _restarted, death) => {
     status.done();
-    io.stderr.write(`${describeDeath(death)}\n`);
+    io.stderr.write(`${deathLine(death, opts.cgroup)}\n`);
   });
   for (const event of ['worker-stalled', 'worker-recovered'] as const) {
     serve.on(event, (_index, stall) => {
@@ -218,7 +245,8 @@ async function hold(
   }) : undefined;
   const metricsPort = (metricsServer?.address() as { port?: number } | null)?.port;
   io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
-    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${metricsPort ?? opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
+    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${metricsPort ?? opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n` +
+    `${opts.cgroup?.limited ? `${describeCgroup(opts.cgroup.summary(), hostAvailableBytes())}\n` : ''}`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
   let nextBroadcast = opts.broadcastMs === undefined ? Infinity : performance.now() + opts.broadcastMs;
@@ -255,11 +283,13 @@ async function hold(
   const final = await serve.close();
   metricsServer?.close();
   const result = serveSummary({ ...final, privateBytes: held.privateBytes, workers: held.workers }, serve.holder, serve.workerRuntime);
-  if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, outcome: 'stopped', reason: null, stopped_by: reason }, null, 2)}\n`);
+  const cgroup = opts.cgroup?.summary() ?? null;
+  if (opts.json) io.stdout.write(`${JSON.stringify({ ...result, cgroup, outcome: 'stopped', reason: null, stopped_by: reason }, null, 2)}\n`);
   else io.stdout.write(`stopped (${reason}): held ${formatCount(result.connections.peak)} at peak, accepted ${formatCount(result.connections.accepted)}; ` +
     `${formatBytes(result.memory.server_private_bytes)} private over ${result.processes.server} worker(s)` +
     `${result.memory.server_user_bytes_per_connection ? ` = ${formatCount(result.memory.server_user_bytes_per_connection)} B per connection` : ''}\n` +
-    final.deaths.map((d) => `${describeDeath(d)}\n`).join(''));
+    `${cgroup && opts.cgroup?.limited ? `${describeCgroup(cgroup)}\n` : ''}` +
+    final.deaths.map((d) => `${deathLine(d, opts.cgroup)}\n`).join(''));
   if (!result.books_balanced) io.stderr.write(`serve: the books do not balance: ${result.books.off}\n`);
   return 0;
 }

@@ -5,6 +5,7 @@
 import type { BenchResult } from '../../bench/result.ts';
 import type { TargetSection } from '../../bench/target/target-result.ts';
 import { formatBytes, formatCount } from '../../units.ts';
+import { describeCgroup } from '../../limits/cgroup-watch.ts';
 import { renderTable } from './table.ts';
 
 function stepRows(t: TargetSection): string[][] {
@@ -26,6 +27,7 @@ export function renderTargetText(r: BenchResult, reportPath: string | undefined)
   const rows: [string, string][] = [
     r2 ? ['server', `on another host, read from ${r2.endpoints.map((e) => `${e.url} (${e.role}${e.error ? `: ${e.error}` : ''})`).join(', ')}; descriptor limit ${t.server.fd_soft_limit === null ? 'unknown' : formatCount(t.server.fd_soft_limit)}`]
       : ['server', `${t.server.pid !== null ? `pid ${t.server.pid}` : `cgroup ${t.server.cgroup}`}: ${t.server.pids.length} process(es), ${t.server.holders} holding connections, descriptor limit ${t.server.fd_soft_limit === null ? 'unknown' : formatCount(t.server.fd_soft_limit)}`],
+    ...(t.cgroup ? [['cgroup', describeCgroup(t.cgroup)] as [string, string]] : []),
     ['user bytes/conn', `${t.fit.bytes_per_connection} B (slope of ${r2 ? r2.memory_metric : 'server private dirty memory'} over ${t.fit.points} points, r² ${t.fit.r2}); fixed ${formatBytes(t.fit.intercept_bytes)}${r2 ? '' : ` over ${t.server.pids.length} process(es)`} (idle before the ramp: ${formatBytes(t.baseline.server_private_dirty_bytes)})`],
     ['kernel bytes/socket', `${formatCount(t.kernel_bytes_per_server_socket)} B (${r2?.kernel_source === 'meminfo_slab' ? 'meminfo Slab' : 'socket slab'} against TCP sockets in use, r² ${t.kernel_fit.r2}); ${formatCount(t.kernel_bytes_per_connection)} B per connection ${r2 ? 'on the server\'s host' : 'with both ends here'}`],
     ['failed', t.failure ? t.failure.line : 'no: every step held and verified'],

@@ -4,6 +4,7 @@
 
 import type { DoctorReport } from '../../limits/diagnose.ts';
 import type { Limit } from '../../limits/model.ts';
+import { renderCgroupText } from './cgroup-text.ts';
 import { renderTable } from './table.ts';
 
 const count = (n: number | null): string => (n === null ? '—' : n.toLocaleString('en-US'));
@@ -77,6 +78,7 @@ export function renderDoctorText(report: DoctorReport): string {
     '',
     ...verdict(report),
     `Kernel memory per socket: ${count(socket.kernelBytesPerSocket)} B (${socket.source === 'slabinfo' ? 'from /proc/slabinfo' : 'fallback estimate: /proc/slabinfo unreadable'}).`,
+    ...renderCgroupText(report),
     ...adviceLines(report),
     '',
   ].join('\n');
