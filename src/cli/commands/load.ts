@@ -8,7 +8,12 @@ import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../l
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
-import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
+import { parsePortRange } from '../../tuple/address.ts';
+import { parseSourceList } from '../../tuple/source-list.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
+import { formatDestination } from '../../target/resolve-targets.ts';
+import type { TargetSettings } from '../../target/target-settings.ts';
+import { RESOLVE_FLAGS, renderResolved, resolveHelp, targetsFromFlags, urlSettings } from '../target-flags.ts';
 import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
@@ -129,6 +134,7 @@ const options = {
   workers: { type: 'string' },
   holder: { type: 'string' },
   ...PROTOCOL_FLAGS,
+  ...RESOLVE_FLAGS,
   'allow-partial': { type: 'boolean' },
   'worker-runtime': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -140,14 +146,22 @@ const options = {
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
 
-export function loadOptionsFromFlags(targets: string, values: Values): LoadOptions {
+/** Flags to options; names are resolved here, once, before anything starts. */
+export async function loadOptionsFromFlags(targets: readonly string[], values: Values): Promise<LoadOptions> {
   if (values.connections === undefined) throw new ConnlabError('CONNLAB_ERR_USAGE', 'load needs -c N', { hint: 'pass -c 10000' });
   const sourcePorts = values['source-ports'];
   const facts = readHostFacts();
+  const sources = values['source-ips'] === undefined ? undefined : parseSourceList(values['source-ips'], '--source-ips');
+  const connections = parseCount(values.connections, '--connections', { min: 1 });
+  const parsed = parseTargetList(targets);
+  const protocol = protocolFromFlags(values, urlSettings(parsed, values));
+  const { destinations, resolved } = await targetsFromFlags(targets, values);
   return {
-    destinations: expandTargets(parseTargets(targets, 'target')),
-    connections: parseCount(values.connections, '--connections', { min: 1 }),
-    sourceIps: values['source-ips'] === undefined ? undefined : parseIpList(values['source-ips'], '--source-ips'),
+    destinations,
+    resolved,
+    connections,
+    sourceIps: sources?.v4,
+    ...(sources?.v6 ? { sourceIps6: sources.v6 } : {}),
     sourcePorts: sourcePorts === undefined ? undefined : sourcePorts === 'kernel' ? 'kernel' : parsePortRange(sourcePorts, '--source-ports'),
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),
     workers: parseWorkers(values.workers),
@@ -157,14 +171,20 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,
     churnPercentPerSec: values.churn === undefined ? undefined : parsePercent(values.churn, '--churn'),
-    protocol: protocolFromFlags(values),
+    protocol,
     shard: shardFromFlags(values, process.env),
   };
 }
 
 type ProtocolValues = Pick<Values, keyof typeof PROTOCOL_FLAGS>;
 
-export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
+/** The protocol flags, with what URL targets say (checked against them by urlSettings). */
+export function protocolFromFlags(values: ProtocolValues, url?: TargetSettings): ProtocolSettings {
+  const merged = url ? { ...values, protocol: url.protocol ?? values.protocol, tls: url.tls || values.tls, path: url.path, host: url.host, username: url.username, password: url.password } : values;
+  return protocolSettings(merged);
+}
+
+function protocolSettings(values: ProtocolValues): ProtocolSettings {
   const kind = values.protocol === undefined ? 'tcp' : oneOf('--protocol', values.protocol, PROTOCOL_KINDS);
   const keepaliveMs = values.keepalive === undefined ? undefined : parseDurationMs(values.keepalive, '--keepalive');
   const keepaliveSeconds = keepaliveMs === undefined ? undefined : Math.max(1, Math.round(keepaliveMs / 1000));
@@ -177,7 +197,7 @@ export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
   };
 }
 
-function tlsFromFlags(values: Values): TlsSettings | undefined {
+function tlsFromFlags(values: ProtocolValues): TlsSettings | undefined {
   const tlsOnly = (['sni', 'alpn', 'ca', 'insecure', 'tls-groups'] as const).find((flag) => values[flag] !== undefined);
   if (!values.tls) {
     if (tlsOnly) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${tlsOnly} needs --tls`, { hint: 'add --tls' });
@@ -197,7 +217,7 @@ function parsePercent(input: string, option: string): number {
 }
 
 export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
-  const sources = plan.sourceIps === 1 && !options.sourceIps ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
+  const sources = plan.sourceIps === 1 && !options.sourceIps && !options.sourceIps6 ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
   const lines = [
     `Plan: ${formatCount(plan.connections)} connections over ${plan.slices.length} worker(s), ${plan.strategy} source ports`,
     `  four-tuples available: ${sources} × ${formatCount(plan.sourcePorts)} source ports × ${formatCount(plan.destinations)} destination(s) = ${formatCount(plan.capacity)}`,
@@ -209,7 +229,7 @@ export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
 
 function describeFirst(options: LoadOptions, plan: TuplePlan): string {
   const dest = options.destinations[0];
-  return dest ? `→ ${formatIpv4(dest.ip)}:${dest.port} (${plan.destinations} destination(s) share each source port)` : '';
+  return dest ? `→ ${formatDestination(dest)} (${plan.destinations} destination(s) share each source port)` : '';
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -218,12 +238,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new ConnlabError('CONNLAB_ERR_USAGE', positionals.length === 0 ? 'load needs a target ADDR:PORT' : `load takes one target list, got ${positionals.length}`, {
-      hint: 'join several targets with commas: 127.0.0.1:9000,127.0.0.1:9001',
-    });
+  if (positionals.length === 0) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', 'load needs a target', { hint: 'name one: 127.0.0.1:9000, [::1]:9000, name:443 or ws://name:8080/path' });
   }
-  const loadOptions = loadOptionsFromFlags(positionals[0] ?? '', values);
+  const loadOptions = await loadOptionsFromFlags(positionals, values);
+  if (!values.json && loadOptions.resolved?.length) io.stderr.write(renderResolved(loadOptions.resolved));
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
