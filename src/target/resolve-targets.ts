@@ -73,6 +73,14 @@ function canonical(address: string): string {
   return formatIpv6(parseIpv6(address) ?? 0n);
 }
 
+/** IPv4 before IPv6, each in numeric order. */
+function byAddress(a: string, b: string): number {
+  const [x, y] = [parseIpv4(a), parseIpv4(b)];
+  if (x !== undefined || y !== undefined) return x === undefined ? 1 : y === undefined ? -1 : x - y;
+  const [p, q] = [parseIpv6(a) ?? 0n, parseIpv6(b) ?? 0n];
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
 function wanted(address: string, family: IpFamily): boolean {
   return family === 'any' || isIP(address) === family;
 }
@@ -118,7 +126,8 @@ async function resolveName(name: string, port: number, options: ResolveOptions, 
   } catch (error) {
     throw unresolved(name, (error as NodeJS.ErrnoException).code ?? String(error), error);
   }
-  const addresses = [...new Set(answer.addresses.filter((a) => wanted(a, family)))];
+  // Servers rotate their records; a sorted list keeps the plan the same from run to run.
+  const addresses = [...new Set(answer.addresses.filter((a) => wanted(a, family)))].sort(byAddress);
   if (addresses.length === 0) throw unresolved(name, family === 'any' ? 'ENODATA (no A or AAAA record)' : `ENODATA (no ${family === 4 ? 'A' : 'AAAA'} record)`);
   return { name, addresses, via: answer.via };
 }
