@@ -29,7 +29,15 @@ import { parseWorkers } from './serve.ts';
 
 export const summary = 'open and hold N connections to any TCP server, past 65,535 from one host';
 
-export const help = `Usage: connlab load ADDR:PORT[,…] -c N [options]
+export const help = `Usage: connlab load TARGET… -c N [options]
+
+TARGET is HOST:PORT[-PORT] or a URL, several separated by spaces or commas:
+  127.0.0.1:9000  127.0.0.1-127.0.0.4:9000-9003  [::1]:9000  gateway.internal:443
+  tcp:// tls:// http:// https:// ws:// wss:// mqtt:// mqtts://  (ws://name:8080/socket?x=1)
+A URL's scheme sets --protocol and --tls, its path and query the request line or the
+WebSocket upgrade, its user:password MQTT's credentials, its host the HTTP Host and the
+TLS server name; a flag that says otherwise is an error. A name resolves once, at start,
+to all its A and AAAA records: each address is a destination, a four-tuple pool of its own.
 
 Opens and holds N connections to any TCP server. It plans the four-tuples itself:
 each worker gets a disjoint slice of (source IP, source port, destination), one source
@@ -46,8 +54,10 @@ Options:
   -c, --connections N        connections to open and hold (100k, 1m)
   --rate R                   connects per second over all workers (default: as fast as
                              the server accepts, 1,024 in flight per worker)
-  --source-ips LIST          source addresses: 127.0.0.2-127.0.0.40 (default: loopback
-                             sources as needed toward 127/8, else the kernel's choice)
+  --source-ips LIST          source addresses: 127.0.0.2-127.0.0.40, fd00:18::/64,
+                             fd00:18::2-fd00:18::ff (IPv6 sources for IPv6 destinations;
+                             default: loopback sources as needed toward 127/8, else the
+                             kernel's choice)
   --source-ports RANGE|kernel  planned source ports (default 10000-65000), or kernel
                              to let connect() pick ephemeral ports, for comparison
                              (toward loopback it then adds sources so no port pool is
@@ -85,6 +95,7 @@ Options:
   --holder auto|native|node  the connection holder (auto: native when built)
   --worker-runtime auto|c|node  worker processes in C, no V8 (~1 MB each), or in
                              Node (~11 MB each); auto: c when built and the holder is native
+${resolveHelp}
 ${shardHelp}
 ${metricsHelp}
 ${dashboardHelp}
@@ -94,6 +105,11 @@ ${dashboardHelp}
 
 Examples:
   connlab load 127.0.0.1:9000 -c 70000 --duration 20s --protocol connlab
+  connlab load ws://localhost:8080/socket -c 10k --duration 60s
+  connlab load https://api.test/health --resolve api.test:443:127.0.0.5 --ca ca.pem -c 2000
+  connlab load mqtts://user:secret@broker.test -c 5000 --insecure
+  connlab load [::1]:9000 -c 50000 --protocol connlab
+  connlab load [fd00:18::1]:9000 -c 100k --source-ips fd00:18::/64
   connlab load 127.0.0.1:8080 -c 60000 --protocol http --path /health --duration 60s
   connlab load 127.0.0.1:1883 -c 15000 --protocol mqtt --ping 30s
   connlab load 127.0.0.1:8443 -c 2000 --protocol http --tls --sni example.test --ca ca.pem
