@@ -10,7 +10,7 @@ import { ConnlabError } from '../../errors.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
-import { expandTargets, parseTargets } from '../../tuple/address.ts';
+import { RESOLVE_FLAGS, targetsFromFlags, urlSettings } from '../target-flags.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
 import type { Io } from '../io.ts';
@@ -28,6 +28,7 @@ export const TARGET_FLAGS = {
   holder: { type: 'string' },
   'connect-timeout': { type: 'string' },
   ...PROTOCOL_FLAGS,
+  ...RESOLVE_FLAGS,
 } as const;
 
 type Str = string | undefined;
@@ -50,13 +51,16 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   const server = serverSource(values);
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
+  // A URL target says the protocol, path and Host as it does for load (urlSettings).
+  const targets = await targetsFromFlags([values.target ?? ''], values);
+  const protocol = protocolFromFlags(values, urlSettings(targets.parsed, values));
   const bench = startTargetBench({
-    destinations: expandTargets(parseTargets(values.target ?? '', '--target')),
+    destinations: targets.destinations,
     server,
     connections: values.connections === undefined ? 10_000 : parseCount(values.connections, '--connections', { min: 1 }),
     steps,
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
-    protocol: protocolFromFlags(values),
+    protocol,
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
     kernelPoolSize: facts.kernelPoolSize,
     fdSoftLimit: facts.fdSoftLimit,
