@@ -17,7 +17,7 @@
 import { ConnlabError } from '../errors.ts';
 import { shardGlobalIndex, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { countInRanges, formatIpv4, type Destination, type Range } from './address.ts';
-import { ipv6Bytes, parseIpv6, type Sources6 } from './ipv6.ts';
+import { formatIpv6, ipv6Bytes, parseIpv6, type Sources6 } from './ipv6.ts';
 
 /**
  * Set in a tuple's destination-port word for an IPv6 connection: then the source word is
@@ -208,4 +208,14 @@ export function ipv6Table(input: Pick<PlanInput, 'destinations' | 'sourceIps6'>)
     if (d.ip6 !== undefined) table.set(ipv6Bytes(parseIpv6(d.ip6) ?? 0n), 16 * (1 + i));
   });
   return table;
+}
+
+/** One tuple as text, in either family: `127.0.0.2:10000 → 127.0.0.1:9000`, `[fd00:18::1]:10000 → [::1]:9000`. */
+export function formatTuple(input: Pick<PlanInput, 'destinations' | 'sourceIps6'>, t: ArrayLike<number>, at = 0): string {
+  const [srcIp = 0, srcPort = 0, dstIp = 0, dstPort = 0] = [t[at], t[at + 1], t[at + 2], t[at + 3]];
+  const v6 = (dstPort & TUPLE_IPV6) !== 0;
+  const base = parseIpv6(input.sourceIps6?.base ?? '::') ?? 0n;
+  const src = srcIp === 0 ? 'kernel' : v6 ? `[${formatIpv6(base + BigInt(srcIp))}]` : formatIpv4(srcIp);
+  const dst = v6 ? `[${input.destinations[dstIp]?.ip6 ?? '?'}]` : formatIpv4(dstIp);
+  return `${src}:${srcPort === 0 ? 'kernel' : srcPort} → ${dst}:${dstPort & 0xffff}`;
 }

@@ -162,3 +162,19 @@ describe('merging bench results', () => {
     }
   });
 });
+
+describe('merging the targets of shards, in both families', () => {
+  it('lists every destination and resolved name once, and keeps older results without targets mergeable', () => {
+    const parts = [0, 1].map((i) => loadResult(i, 2, samples(i + 1, 50), samples(i + 3, 50)));
+    const [a, b] = parts as [LoadResult, LoadResult];
+    a.targets = { destinations: ['127.0.0.21:9000', '[::1]:9000'], resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }] };
+    b.targets = { destinations: ['[::1]:9000', '[fd00:18::1]:9000'], resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }] };
+    const merged = mergeResults(parts.map((result, i) => ({ label: `s${i}`, result })), 'test') as MergedLoadResult;
+    assert.deepEqual(merged.targets, {
+      destinations: ['127.0.0.21:9000', '[::1]:9000', '[fd00:18::1]:9000'],
+      resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }],
+    });
+    const old = mergeResults([0, 1].map((i) => ({ label: `o${i}`, result: loadResult(i, 2, samples(i + 1, 50), samples(i + 3, 50)) })), 'test') as MergedLoadResult;
+    assert.equal(old.targets, undefined);
+  });
+});
