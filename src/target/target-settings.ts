@@ -30,7 +30,7 @@ export interface TargetSettings {
 }
 
 function contradiction(flag: string, flagValue: string, target: string, urlValue: string): ConnlabError {
-  return new ConnlabError('CONNLAB_ERR_USAGE', `${flag} ${flagValue} contradicts the target ${target} (${urlValue})`, {
+  return new ConnlabError('CONNLAB_ERR_USAGE', `${flag}${flagValue === '' ? '' : ` ${flagValue}`} contradicts the target ${target} (${urlValue})`, {
     hint: `drop ${flag}, or change the target URL to say what you mean`,
   });
 }
