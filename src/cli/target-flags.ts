@@ -16,6 +16,7 @@ export const RESOLVE_FLAGS = {
   'dns-server': { type: 'string', multiple: true },
 } as const;
 
+/** The --help lines of RESOLVE_FLAGS. */
 export const resolveHelp = `  --resolve NAME:PORT:ADDR   use ADDR (several: ADDR,ADDR) for NAME:PORT without asking DNS
                              (repeatable, as curl's; PORT * for any); SNI and Host keep NAME
   --ip-family 4|6|any        which of a name's A and AAAA records to use (default any: all)
@@ -35,6 +36,7 @@ export interface FlagTargets {
   resolved: ResolvedName[];
 }
 
+/** `--ip-family 4|6|any` (default any). */
 export function ipFamilyFromFlag(text: string | undefined): IpFamily {
   const family = text === undefined ? 'any' : oneOf('--ip-family', text, ['4', '6', 'any'] as const);
   return family === 'any' ? 'any' : (Number(family) as 4 | 6);

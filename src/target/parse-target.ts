@@ -20,6 +20,7 @@ export const SCHEMES = {
   mqtts: { protocol: 'mqtt', tls: true, port: 8883 },
 } as const satisfies Record<string, { protocol: ProtocolKind; tls: boolean; port: number | undefined }>;
 
+/** A URL scheme connlab knows. */
 export type Scheme = keyof typeof SCHEMES;
 
 /** The host part: IPv4 addresses (a range), one IPv6 literal, or a name to resolve. */

@@ -13,6 +13,7 @@ import { formatIpv4, parseIpv4, type Destination } from '../tuple/address.ts';
 import { formatIpv6, parseIpv6 } from '../tuple/ipv6.ts';
 import type { ParsedTarget } from './parse-target.ts';
 
+/** Which records a name contributes: A (4), AAAA (6) or both. */
 export type IpFamily = 4 | 6 | 'any';
 
 /** One `--resolve` entry: `name:port` (port `*`: any) pinned to these addresses. */
@@ -22,6 +23,7 @@ export interface ResolvePin {
   addresses: string[];
 }
 
+/** How names become addresses (the CLI's --ip-family, --resolve, --dns-server). */
 export interface ResolveOptions {
   family?: IpFamily;
   pins?: readonly ResolvePin[];
@@ -38,6 +40,7 @@ export interface ResolvedName {
   via: 'dns' | 'system' | 'resolve' | 'localhost';
 }
 
+/** Destinations to plan over, and the names behind them for the result. */
 export interface ResolvedTargets {
   destinations: Destination[];
   resolved: ResolvedName[];
