@@ -9,6 +9,7 @@ import { main } from '../../src/cli/main.ts';
 import { LatencyRecorder } from '../../src/engine/latency.ts';
 import type { LoadResult } from '../../src/load/load.ts';
 import { mergeResults, type MergedLoadResult } from '../../src/merge/merge.ts';
+import { renderLoadReport } from '../../src/merge/report-load.ts';
 import { errorCode } from '../helpers/errors.ts';
 import { recordingIo } from '../helpers/io.ts';
 
@@ -174,6 +175,9 @@ describe('merging the targets of shards, in both families', () => {
       destinations: ['127.0.0.21:9000', '[::1]:9000', '[fd00:18::1]:9000'],
       resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }],
     });
+    const html = renderLoadReport(merged);
+    assert.match(html, /<code data-field="targets\.destinations\.2">\[fd00:18::1\]:9000<\/code>/);
+    assert.match(html, /<code>multi\.test<\/code><\/td><td class="num">127\.0\.0\.21, ::1 \(dns\)/);
     const old = mergeResults([0, 1].map((i) => ({ label: `o${i}`, result: loadResult(i, 2, samples(i + 1, 50), samples(i + 3, 50)) })), 'test') as MergedLoadResult;
     assert.equal(old.targets, undefined);
   });
