@@ -139,7 +139,11 @@ export function planTuples(input: PlanInput): TuplePlan {
       'CONNLAB_ERR_IMPOSSIBLE_TARGET',
       `${wanted.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
         `${sourcePorts.toLocaleString('en-US')} source ports × ${destinations} destination(s) = ${capacity.toLocaleString('en-US')}`,
-      { hint: `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c` },
+      {
+        hint: input.destinations.some((d) => d.ip6 !== undefined)
+          ? 'add IPv6 sources (--source-ips with a prefix routed to this host, docs/targets.md) or destination ports, or lower -c'
+          : `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c`,
+      },
     );
   }
   // Sharded: slices index the shard's own sequence; the cursor maps it to global indices.

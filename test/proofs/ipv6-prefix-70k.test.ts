@@ -104,4 +104,16 @@ describe('more than 65,535 connections to one IPv6 server port from one source p
     serve.child.kill('SIGTERM');
     assert.equal(await serve.exited, 0, serve.err());
   });
+
+  it('the plain-Node holder, which cannot set IP_FREEBIND, binds the /64 with ip_nonlocal_bind set in the namespace only', { timeout: 60_000 }, async () => {
+    await run('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv6.ip_nonlocal_bind=1']);
+    const serve = inNamespace(['serve', '--listen', `[::]:${PORT + 1}`, '--workers', '1']);
+    await serve.line(/^serving on/, 20_000);
+    const load = inNamespace(['load', `[${SERVER}]:${PORT + 1}`, '-c', '2000', '--source-ips', 'fd00:18::/64', '--source-ports', '10000-10000',
+      '--holder', 'node', '--protocol', 'connlab', '--duration', '0s', '--ping', '0', '--json']);
+    assert.equal(await load.exited, 0, load.err());
+    assert.equal(JSON.parse(load.out()).connections.verified, 2000);
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.exited, 0, serve.err());
+  });
 });
