@@ -143,6 +143,10 @@ export function resolvePlanInput(options: LoadOptions, workers: number): PlanInp
 }
 
 export function planLoad(options: LoadOptions): { input: PlanInput; plan: TuplePlan } {
+  // The holders rebuild a recycled connection's tuple from its IPv4 socket addresses.
+  if ((options.churnPercentPerSec ?? 0) > 0 && options.destinations.some((d) => d.ip6 !== undefined)) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', '--churn recycles IPv4 connections only, and a target here is IPv6', { hint: 'drop --churn, or use --ip-family 4 / IPv4 targets' });
+  }
   const workers = options.workers === undefined || options.workers === 'auto'
     ? clientWorkersFor(options.shard ? shardShare(options.connections, options.shard, options.destinations.length) : options.connections, options.fdSoftLimit)
     : options.workers;

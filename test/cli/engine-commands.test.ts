@@ -30,6 +30,7 @@ describe('connlab serve and load: bad input', () => {
       [['load', '127.0.0.1:9000', '-c', '1', '--ip-family', '5'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['load', '127.0.0.1:9000', '-c', '1', '--resolve', 'name:80'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['serve', '--listen', 'ws://127.0.0.1:9000/'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
+      [['load', '[::1]:9000', '-c', '10', '--churn', '3', '--dry-run'], 'CONNLAB_ERR_USAGE'],
       [['load', '127.0.0.1:9000', '-c', 'lots'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['load', '127.0.0.1:9000', '-c', '10', '--duration', 'soon'], 'CONNLAB_ERR_INVALID_ARGUMENT'],
       [['load', '127.0.0.1:9000', '-c', '10', '--churn', '150'], 'CONNLAB_ERR_INVALID_ARGUMENT'],

@@ -102,3 +102,35 @@ describe('what URL targets say, merged with the flags', () => {
     assert.equal(hostHeaderOf(parseTarget('http://[::1]/')), '[::1]');
   });
 });
+
+describe('the target parser under mutated input', () => {
+  const seeds = GOOD.map(([text]) => text);
+  const ALPHABET = ':/[]@%?#-.,09azAZ_ \t\u00e9\u0000';
+  let x = 0x2545f491;
+  const rand = (n: number): number => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % n;
+  };
+  it('answers 20,000 mutations with a target or an invalid-argument error, never anything else', () => {
+    for (let i = 0; i < 20_000; i++) {
+      let text = seeds[rand(seeds.length)] as string;
+      for (let k = 0; k <= rand(3); k++) {
+        const at = rand(text.length + 1);
+        const ch = ALPHABET[rand(ALPHABET.length)] as string;
+        const op = rand(3);
+        text = op === 0 ? text.slice(0, at) + ch + text.slice(at + 1) : op === 1 ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + text.slice(at + 1);
+      }
+      let parsed: ParsedTarget | undefined;
+      try {
+        parsed = parseTarget(text);
+      } catch (error) {
+        assert.equal((error as { code?: string }).code, 'CONNLAB_ERR_INVALID_ARGUMENT', `${JSON.stringify(text)}: ${String(error)}`);
+        continue;
+      }
+      // What it accepts is well formed: ports in range, a host of a known kind, no spaces in a path.
+      assert.ok(parsed.ports.first >= 1 && parsed.ports.last <= 65535 && parsed.ports.first <= parsed.ports.last, text);
+      assert.ok(['ipv4', 'ipv6', 'name'].includes(parsed.host.kind), text);
+      assert.ok(parsed.path === undefined || (parsed.path.startsWith('/') && !/\s/.test(parsed.path)), text);
+    }
+  });
+});
