@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LoadResult } from '../../src/load/load.ts';
 import { freePort } from '../helpers/net.ts';
 import {
-  haveMosquitto, haveNginx, startMosquitto, startMosquittoTls, startNginx, startNginxTls, startTlsEcho, startWsServer, startWssServer, type RealServer,
+  haveMosquitto, haveNginx, startMosquitto, startMosquittoTls, startMosquittoWithPassword, startNginx, startNginxTls, startTlsEcho, startWsServer, startWssServer, type RealServer,
 } from '../helpers/real-servers.ts';
 import { makeTestCerts, TEST_SERVER_NAME, type TestCerts } from '../helpers/tls-certs.ts';
 
@@ -70,12 +70,23 @@ describe('ws:// and wss:// against the ws package', () => {
 });
 
 describe('mqtt:// and mqtts:// against Mosquitto', { skip: !haveMosquitto() && 'mosquitto is not installed' }, () => {
-  it('mqtt://user:password@localhost:PORT connects with the credentials and pings', async () => {
+  it('mqtt://localhost:PORT connects and pings', async () => {
     const broker = await startMosquitto(await freePort());
     try {
-      const run = await load(`mqtt://alice:s3cret@localhost:${broker.port}`);
+      const run = await load(`mqtt://localhost:${broker.port}`);
       assertVerified(run, 'mqtt', false);
       assert.deepEqual(run.result.codes.mqtt_connack, { 0: N });
+    } finally { await broker.stop(); }
+  });
+  it('mqtt://user:password@… carries the URL\'s credentials in CONNECT: a broker that knows only them accepts, and refuses others', async () => {
+    const broker = await startMosquittoWithPassword(await freePort(), 'alice', 's3:cret');
+    try {
+      const run = await load(`mqtt://alice:s3%3Acret@localhost:${broker.port}`);
+      assertVerified(run, 'mqtt', false);
+      assert.deepEqual(run.result.codes.mqtt_connack, { 0: N });
+      const wrong = await load(`mqtt://alice:other@localhost:${broker.port}`);
+      assert.equal(wrong.status, 1);
+      assert.deepEqual(wrong.result.codes.mqtt_connack, { 5: N }, 'CONNACK 5: not authorized');
     } finally { await broker.stop(); }
   });
   it('mqtts://connlab.test:PORT with --resolve', async () => {
