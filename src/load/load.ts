@@ -14,8 +14,8 @@ import { deathRecords, WorkerPool, type DeathRecord } from '../engine/worker-poo
 import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatDestination, type ResolvedName } from '../target/resolve-targets.ts';
-import { isLoopback, type Destination, type Range } from '../tuple/address.ts';
-import type { Sources6 } from '../tuple/ipv6.ts';
+import { isLoopback, isLoopbackDestination, type Destination, type Range } from '../tuple/address.ts';
+import { parseSources6, type Sources6 } from '../tuple/ipv6.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
 import { protocolOptions, type ProtocolSettings } from './protocol-options.ts';
@@ -136,9 +136,13 @@ export function resolvePlanInput(options: LoadOptions, workers: number): PlanInp
   const poolPerSource = sourcePorts === 'kernel' ? Math.max(1, Math.floor(options.kernelPoolSize * KERNEL_POOL_FILL)) : options.kernelPoolSize;
   const sourceIps = options.sourceIps ??
     (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, poolPerSource) : undefined);
+  // Toward ::1 alone, bind ::1 itself rather than [::]: a wildcard bind of a planned port
+  // collides with any listener on that port on any address, IPv4 included (EADDRINUSE).
+  const v6 = options.destinations.filter((d) => d.ip6 !== undefined);
+  const sourceIps6 = options.sourceIps6 ?? (v6.length > 0 && v6.every(isLoopbackDestination) && sourcePorts !== 'kernel' ? parseSources6(['::1'], '--source-ips') : undefined);
   return {
     connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize,
-    ...(options.sourceIps6 ? { sourceIps6: options.sourceIps6 } : {}), ...(options.shard ? { shard: options.shard } : {}),
+    ...(sourceIps6 ? { sourceIps6 } : {}), ...(options.shard ? { shard: options.shard } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { main } from '../../src/cli/main.ts';
 import { startServe, type ServeHandle } from '../../src/server/serve.ts';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.ts';
@@ -94,6 +95,25 @@ describe('load to a URL', () => {
       assert.match(err, /\[CONNLAB_ERR_USAGE\]/);
     }
     assert.equal(seen.length, before);
+  });
+});
+
+describe('load to a ws:// URL', () => {
+  it('asks for the URL\'s path and query in the upgrade, with the name as Host, over IPv6 when the name pins to ::1', async () => {
+    const seen: { url: string | undefined; host: string | undefined }[] = [];
+    const wss = new WebSocketServer({ host: '::1', port: 0 });
+    wss.on('connection', (_socket, req) => seen.push({ url: req.url, host: req.headers.host }));
+    await once(wss, 'listening');
+    const port = (wss.address() as { port: number }).port;
+    try {
+      const { status, err } = await run(['load', `ws://socket.connlab.test:${port}/live?room=7`, '--resolve', `socket.connlab.test:${port}:[::1]`, '-c', '20', '--duration', '0s', '--ping', '0']);
+      assert.equal(status, 0, err + JSON.stringify(seen));
+      assert.equal(seen.length, 20);
+      for (const s of seen) assert.deepEqual(s, { url: '/live?room=7', host: `socket.connlab.test:${port}` });
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
   });
 });
 
