@@ -42,9 +42,12 @@ export function ipFamilyFromFlag(text: string | undefined): IpFamily {
   return family === 'any' ? 'any' : (Number(family) as 4 | 6);
 }
 
-/** Parses and resolves the targets; a name that does not resolve throws (exit 2). */
-export async function targetsFromFlags(texts: readonly string[], values: ResolveValues): Promise<FlagTargets> {
-  const parsed = parseTargetList(texts);
+/**
+ * Resolves parsed targets (or parses them first); a name that does not resolve throws
+ * (exit 2). Parse and check the URL settings before this, so usage errors come first.
+ */
+export async function targetsFromFlags(targets: readonly string[] | readonly ParsedTarget[], values: ResolveValues): Promise<FlagTargets> {
+  const parsed = targets.every((t) => typeof t === 'string') ? parseTargetList(targets as readonly string[]) : [...(targets as readonly ParsedTarget[])];
   const pins = (values.resolve ?? []).map(parseResolvePin);
   const dnsServers = (values['dns-server'] ?? []).map(parseDnsServer);
   const { destinations, resolved } = await resolveTargets(parsed, { family: ipFamilyFromFlag(values['ip-family']), pins, dnsServers });

@@ -10,6 +10,7 @@ import { ConnlabError } from '../../errors.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
 import { RESOLVE_FLAGS, targetsFromFlags, urlSettings } from '../target-flags.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
@@ -52,8 +53,9 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
   // A URL target says the protocol, path and Host as it does for load (urlSettings).
-  const targets = await targetsFromFlags([values.target ?? ''], values);
-  const protocol = protocolFromFlags(values, urlSettings(targets.parsed, values));
+  const parsed = parseTargetList([values.target ?? '']);
+  const protocol = protocolFromFlags(values, urlSettings(parsed, values));
+  const targets = await targetsFromFlags(parsed, values);
   const bench = startTargetBench({
     destinations: targets.destinations,
     server,

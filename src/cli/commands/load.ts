@@ -171,7 +171,7 @@ export async function loadOptionsFromFlags(targets: readonly string[], values: V
   const connections = parseCount(values.connections, '--connections', { min: 1 });
   const parsed = parseTargetList(targets);
   const protocol = protocolFromFlags(values, urlSettings(parsed, values));
-  const { destinations, resolved } = await targetsFromFlags(targets, values);
+  const { destinations, resolved } = await targetsFromFlags(parsed, values);
   return {
     destinations,
     resolved,
