@@ -14,7 +14,7 @@ import { parseTargetList } from '../../target/parse-target.ts';
 import { formatDestination } from '../../target/resolve-targets.ts';
 import type { TargetSettings } from '../../target/target-settings.ts';
 import { RESOLVE_FLAGS, renderResolved, resolveHelp, targetsFromFlags, urlSettings } from '../target-flags.ts';
-import type { TuplePlan } from '../../tuple/plan.ts';
+import { sharesTupleSpace, type PlanInput, type TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
@@ -232,8 +232,10 @@ function parsePercent(input: string, option: string): number {
   return value;
 }
 
-export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
-  const sources = plan.sourceIps === 1 && !options.sourceIps && !options.sourceIps6 ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
+/** The dry run's plan as text; `input` (the resolved plan input) tells chosen sources from the kernel's. */
+export function renderPlan(plan: TuplePlan, options: LoadOptions, input?: PlanInput): string {
+  const chosen = input ? sharesTupleSpace(input) : options.sourceIps !== undefined || options.sourceIps6 !== undefined;
+  const sources = plan.sourceIps === 1 && !chosen ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
   const lines = [
     `Plan: ${formatCount(plan.connections)} connections over ${plan.slices.length} worker(s), ${plan.strategy} source ports`,
     `  four-tuples available: ${sources} × ${formatCount(plan.sourcePorts)} source ports × ${formatCount(plan.destinations)} destination(s) = ${formatCount(plan.capacity)}`,
@@ -263,7 +265,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
+    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions, input) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
   await waitForStartAt(values['start-at']);
