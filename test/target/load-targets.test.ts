@@ -117,6 +117,24 @@ describe('load to a ws:// URL', () => {
   });
 });
 
+describe('serve --listen [::] is dual-stack in every serving engine', () => {
+  for (const engine of [{ workerRuntime: 'c' }, { workerRuntime: 'node', holder: 'native' }, { holder: 'node' }] as const) {
+    it(`takes IPv4 and IPv6 on one [::] listener with ${JSON.stringify(engine)}`, async () => {
+      const port = await freePort();
+      const serve = await startServe({ listen: [{ host: '::', port }], workers: 1, fdSoftLimit: 20_000, reportIntervalMs: 100, ...engine });
+      try {
+        const { status, out, err } = await run(['load', `127.0.0.1:${port}`, `[::1]:${port}`, '-c', '200', '--protocol', 'connlab', '--duration', '0s', '--ping', '0', '--json']);
+        assert.equal(status, 0, err);
+        assert.equal(JSON.parse(out).connections.verified, 200);
+        // serve's count comes with its workers' next report.
+        await waitFor(() => serve.stats().totals.accepted === 200, { describe: () => `accepted ${serve.stats().totals.accepted}` });
+      } finally {
+        await serve.close();
+      }
+    });
+  }
+});
+
 describe('IPv6 literals in every engine', () => {
   let serve: ServeHandle;
   let port: number;
