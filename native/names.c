@@ -12,4 +12,5 @@ const char *const holder_stat_names[ST_COUNT] = {
     "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
     "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
     "closedTls",       "tlsHandshakes",
+    "closedHttpHeaders", "closedHttpBody",
 };

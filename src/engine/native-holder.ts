@@ -70,7 +70,7 @@ const COMPILE_HINT = 'without it connlab runs the plain-Node holder; to compile 
 /** What protoFeedForTest returns: the parser's events in order, its verdict, the bytes it answered. */
 export interface ProtoFeedResult {
   events: string[];
-  /** -1 still open; 0 protocol error, 1 server close, 2 refused (enum proto_verdict). */
+  /** -1 still open; 0 protocol error, 1 server close, 2 refused, 3 HTTP headers too large, 4 HTTP body too large (enum proto_verdict). */
   verdict: number;
   out: Uint8Array;
   /** http: the response in progress ends at EOF. */
@@ -153,7 +153,7 @@ const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'], ['churn', 'closedChurn'],
   ['server_close', 'closedServer'], ['idle', 'closedIdle'], ['refused', 'closedRefused'], ['keepalive', 'closedKeepalive'],
-  ['tls', 'closedTls'],
+  ['tls', 'closedTls'], ['http_headers_too_large', 'closedHttpHeaders'], ['http_body_too_large', 'closedHttpBody'],
 ];
 
 const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };
