@@ -304,6 +304,23 @@ static napi_value js_set_protocol(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setAddresses6(h, Uint8Array): the IPv6 table of IPv6 tuples (holder.h), before any
+ * connect; published to the loop thread through the command queue's mutex. */
+static napi_value js_set_addresses6(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct handle *hd = unwrap(env, info, 2, argv);
+  if (!hd) return NULL;
+  napi_typedarray_type type;
+  void *data = NULL;
+  size_t len = 0;
+  CHECK(env, napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL));
+  if (type != napi_uint8_array || STAT_GET(&hd->holder, ST_CONNECTED) || STAT_GET(&hd->holder, ST_PENDING) ||
+      holder_set_addresses6(&hd->holder, data, len) != 0) {
+    napi_throw_error(env, NULL, "connlab holder: setAddresses6 takes 16-byte entries, before any connect");
+  }
+  return NULL;
+}
+
 /* setTls(h, sni|null, alpnWire|null, verify, rootsPem|null, verifyName|null, groups|null): before the
  * first connect, like setProtocol (tls.c). Throws with tls_configure's reason. */
 static napi_value js_set_tls(napi_env env, napi_callback_info info) {
@@ -551,6 +568,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setProtocol", NULL, js_set_protocol, NULL, NULL, NULL, napi_default, NULL},
       {"details", NULL, js_details, NULL, NULL, NULL, napi_default, NULL},
       {"setTls", NULL, js_set_tls, NULL, NULL, NULL, napi_default, NULL},
+      {"setAddresses6", NULL, js_set_addresses6, NULL, NULL, NULL, napi_default, NULL},
       {"protoFeedForTest", NULL, js_proto_feed, NULL, NULL, NULL, napi_default, NULL},
       {"wsKeyForTest", NULL, js_ws_key, NULL, NULL, NULL, napi_default, NULL},
   };

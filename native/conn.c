@@ -165,7 +165,57 @@ static void on_acceptable(struct holder *h, int lfd) {
 
 /* ---- connect ---- */
 
-static int bind_source(int fd, uint32_t ip, uint32_t port) {
+/* IPv6 tuples carry TUPLE_IPV6 in the port word (src/tuple/plan.ts): the source word is
+ * an offset from the table's base (0: the kernel's choice), the destination word an index
+ * into its destinations. IPv4 tuples carry the addresses themselves. */
+#define TUPLE_IPV6 0x10000u
+
+int holder_set_addresses6(struct holder *h, const uint8_t *table, size_t len) {
+  if (len < 16 || len % 16 != 0 || len / 16 - 1 > UINT32_MAX) return EINVAL;
+  uint8_t *copy = malloc(len);
+  if (!copy) return ENOMEM;
+  memcpy(copy, table, len);
+  free(h->addr6);
+  h->addr6 = copy;
+  h->addr6_count = (uint32_t)(len / 16 - 1);
+  return 0;
+}
+
+/* The tuple's source and destination addresses; -1 with EINVAL for an IPv6 tuple the
+ * table does not cover. */
+static int tuple_addresses(const struct holder *h, const uint32_t *t, struct sockaddr_storage *src, struct sockaddr_storage *dst, socklen_t *len) {
+  memset(src, 0, sizeof *src);
+  memset(dst, 0, sizeof *dst);
+  if (!(t[3] & TUPLE_IPV6)) {
+    struct sockaddr_in *s = (struct sockaddr_in *)src, *d = (struct sockaddr_in *)dst;
+    s->sin_family = d->sin_family = AF_INET;
+    s->sin_addr.s_addr = htonl(t[0]);
+    s->sin_port = htons((uint16_t)t[1]);
+    d->sin_addr.s_addr = htonl(t[2]);
+    d->sin_port = htons((uint16_t)t[3]);
+    *len = sizeof *s;
+    return 0;
+  }
+  if (!h->addr6 || t[2] >= h->addr6_count) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct sockaddr_in6 *s = (struct sockaddr_in6 *)src, *d = (struct sockaddr_in6 *)dst;
+  s->sin6_family = d->sin6_family = AF_INET6;
+  uint64_t carry = t[0]; /* base + offset, 128-bit big-endian; offset 0 leaves :: (any) */
+  for (int i = 15; i >= 0 && t[0]; i--) {
+    carry += h->addr6[i];
+    s->sin6_addr.s6_addr[i] = (uint8_t)carry;
+    carry >>= 8;
+  }
+  s->sin6_port = htons((uint16_t)t[1]);
+  memcpy(d->sin6_addr.s6_addr, h->addr6 + 16 * (1 + (size_t)t[2]), 16);
+  d->sin6_port = htons((uint16_t)t[3]);
+  *len = sizeof *s;
+  return 0;
+}
+
+static int bind_source(int fd, const struct sockaddr_storage *src, socklen_t len, uint32_t ip, uint32_t port) {
   int one = 1;
   if (port != 0) {
     /* Lets one (ip, port) carry connections to several destinations. */
@@ -176,10 +226,10 @@ static int bind_source(int fd, uint32_t ip, uint32_t port) {
   } else {
     return 0;
   }
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(ip);
-  sa.sin_port = htons((uint16_t)port);
-  return bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  /* An IPv6 source from a prefix routed to this host (ip -6 route add local P dev lo)
+   * is not an address of any interface, and IPv6 bind() checks that, unlike IPv4's. */
+  if (ip != 0 && src->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) != 0) return -1;
+  return bind(fd, (const struct sockaddr *)src, len);
 }
 
 static void connect_done(struct holder *h, int fd) {
@@ -195,22 +245,25 @@ static void connect_done(struct holder *h, int fd) {
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_storage src, dst;
+  socklen_t len;
+  if (tuple_addresses(h, t, &src, &dst, &len) != 0) {
+    holder_count_error(h, errno);
+    return;
+  }
+  int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     holder_count_error(h, errno);
     return;
   }
-  struct sockaddr_in dst = {.sin_family = AF_INET};
-  dst.sin_addr.s_addr = htonl(t[2]);
-  dst.sin_port = htons((uint16_t)t[3]);
   int rc = conn_apply_limits(h, fd);
-  if (rc == 0) rc = bind_source(fd, t[0], t[1]);
+  if (rc == 0) rc = bind_source(fd, &src, len, t[0], t[1]);
   if (rc == 0 && conn_reserve(h, fd) != 0) {
     errno = ENOMEM;
     rc = -1;
   }
   uint64_t start = now_mono_us();
-  if (rc == 0) rc = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+  if (rc == 0) rc = connect(fd, (struct sockaddr *)&dst, len);
   if (rc != 0 && errno != EINPROGRESS) {
     holder_count_error(h, errno);
     close(fd);

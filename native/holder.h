@@ -204,6 +204,8 @@ struct holder {
   uint8_t bad[BAD_SAMPLES][BAD_BYTES];           /* first bytes of reads that broke the protocol */
   uint8_t bad_len[BAD_SAMPLES];
   uint32_t bad_count;
+  uint8_t *addr6;       /* IPv6 tuples: a 16-byte source base, then addr6_count destinations */
+  uint32_t addr6_count; /* (holder_set_addresses6; src/tuple/plan.ts TUPLE_IPV6) */
   const struct tls_ops *tls; /* NULL: plain TCP */
   void *tls_state;           /* tls.c's */
 
@@ -250,6 +252,8 @@ void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);
 int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 void conn_issue_connect(struct holder *h, const uint32_t *tuple);
+/* Before any connect: the IPv6 table (base, then destinations; 16 bytes each). 0 or errno. */
+int holder_set_addresses6(struct holder *h, const uint8_t *table, size_t len);
 void conn_close(struct holder *h, int fd, int reason);
 int64_t conn_ping_all(struct holder *h, uint32_t seq);
 int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, size_t len);

@@ -273,6 +273,8 @@ void holder_stop(struct holder *h) {
 void holder_free(struct holder *h) {
   holder_stop(h);
   samples_free(h);
+  free(h->addr6);
+  h->addr6 = NULL;
   pthread_mutex_destroy(&h->sample_lock);
   pthread_mutex_destroy(&h->cmd_lock);
   pthread_cond_destroy(&h->cmd_done);

@@ -70,7 +70,17 @@ export {
   type Range,
   type TargetSpec,
 } from './tuple/address.ts';
-export { planTuples, type PlanInput, type Slice, type TuplePlan } from './tuple/plan.ts';
+export { formatTuple, ipv6Table, planTuples, TUPLE_IPV6, type PlanInput, type Slice, type TuplePlan } from './tuple/plan.ts';
+export { formatIpv6, parseIpv6, parseSources6, type Sources6 } from './tuple/ipv6.ts';
+export { parseSourceList, type SourceLists } from './tuple/source-list.ts';
+
+// Targets as users write them: URLs, names, [IPv6]; names resolved once, --resolve pins.
+export { parseTarget, parseTargetList, SCHEMES, type ParsedTarget, type Scheme, type TargetHost } from './target/parse-target.ts';
+export { targetSettings, type ExplicitFlags, type TargetSettings } from './target/target-settings.ts';
+export {
+  formatDestination, parseDnsServer, parseResolvePin, resolveTargets,
+  type IpFamily, type ResolvedName, type ResolvedTargets, type ResolveOptions, type ResolvePin,
+} from './target/resolve-targets.ts';
 export { freeLoopbackPort } from './tuple/free-port.ts';
 export { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from './units.ts';
 

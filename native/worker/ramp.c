@@ -12,7 +12,8 @@
 
 static int valid_tuples(const uint32_t *t, size_t count) {
   for (size_t i = 0; i < count; i++, t += 4) {
-    if (t[1] > 0xffff || t[3] > 0xffff || t[3] == 0) return 0;
+    uint32_t dst_port = t[3] & ~0x10000u; /* TUPLE_IPV6 (conn.c) may ride above the port */
+    if (t[1] > 0xffff || dst_port > 0xffff || dst_port == 0) return 0;
   }
   return 1;
 }

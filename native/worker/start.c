@@ -4,6 +4,7 @@
  * protocol's request in base64) read into a running holder, in the order worker.ts and
  * native-holder.ts keep: socket limits before holder_start, the protocol before any
  * connect, then the listeners or the ramp. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,19 @@ static int read_protocol(struct worker *w, const struct jdoc *d, int config) {
   return 0;
 }
 
+/* ClientWorkerConfig's IPv6 table (holder.h addr6), base64; absent or null: none. */
+static int read_addresses6(struct worker *w, const struct jdoc *d, int config) {
+  int t = json_get(d, config, "addresses6");
+  if (t < 0 || d->tok[t].type == J_NULL) return 0;
+  if (d->tok[t].type != J_STRING) return worker_malformed(w, "addresses6");
+  size_t len = d->tok[t].end - d->tok[t].start;
+  uint8_t *table = malloc(len / 4 * 3 + 1);
+  long bytes = table ? b64_decode(d->text + d->tok[t].start, len, table) : -1;
+  int err = bytes < 0 ? EINVAL : holder_set_addresses6(&w->holder, table, (size_t)bytes);
+  free(table);
+  return err == 0 ? 0 : worker_malformed(w, "addresses6");
+}
+
 static int start_client(struct worker *w, const struct jdoc *d, int config) {
   uint64_t timeout_ms, max_pending;
   double rate_per_sec = 0, churn_per_sec = 0;
@@ -143,6 +157,7 @@ static int start_client(struct worker *w, const struct jdoc *d, int config) {
   }
   int rc = start_holder(w, d, config, (uint32_t)timeout_ms);
   if (rc == 0) rc = read_protocol(w, d, config); /* before the first connect: the ramp's first tick */
+  if (rc == 0) rc = read_addresses6(w, d, config);
   if (rc != 0) return rc;
   w->role = ROLE_CLIENT;
   w->churn_per_sec = churn_per_sec;

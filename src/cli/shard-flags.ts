@@ -4,8 +4,7 @@
 
 import { ConnlabError } from '../errors.ts';
 import { formatShard, parseShard, parseStartAt, shardFromIndex, shardRate, shardShare, startDelayMs, type ShardSpec } from '../shard/shard.ts';
-import { formatIpv4 } from '../tuple/address.ts';
-import { createTupleCursor, sharesTupleSpace, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
+import { createTupleCursor, formatTuple, sharesTupleSpace, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { formatCount, parseCount } from '../units.ts';
 
 export const shardOptions = {
@@ -55,9 +54,7 @@ export async function waitForStartAt(text: string | undefined, now = Date.now())
 }
 
 function tupleAt(input: PlanInput, local: number): string {
-  const t = createTupleCursor(input, { start: local, count: 1 }).next(1);
-  const src = t[0] === 0 ? 'kernel' : formatIpv4(t[0] ?? 0);
-  return `${src}:${t[1] === 0 ? 'kernel' : t[1]} → ${formatIpv4(t[2] ?? 0)}:${t[3]}`;
+  return formatTuple(input, createTupleCursor(input, { start: local, count: 1 }).next(1));
 }
 
 /** Dry-run lines: the share, the rate, the sources and the first and last tuple. */
@@ -89,11 +86,11 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
  */
 function describeSources(plan: TuplePlan, input: PlanInput): string {
   const shard = plan.shard as ShardSpec;
-  if (input.sourceIps === undefined) return 'the kernel\'s choice of source address (this host\'s own)';
+  if (!sharesTupleSpace(input)) return 'the kernel\'s choice of source address (this host\'s own)';
   const pairs = Math.ceil(plan.connections / plan.destinations);
   const distinct = Math.min(pairs, plan.sourceIps / gcd(shard.count, plan.sourceIps));
   const shown = Math.min(distinct, 4);
   const tuples = createTupleCursor(input, { start: 0, count: plan.connections }).next(shown * plan.destinations);
-  const ips = Array.from({ length: shown }, (_, k) => formatIpv4(tuples[k * plan.destinations * 4] ?? 0));
+  const ips = Array.from({ length: shown }, (_, k) => formatTuple(input, tuples, k * plan.destinations * 4).replace(/:[^:]*→.*$/, ''));
   return `${formatCount(distinct)} of ${formatCount(plan.sourceIps)} source IP(s): ${ips.join(', ')}${distinct > shown ? ', …' : ''}`;
 }

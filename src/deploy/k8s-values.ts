@@ -5,7 +5,8 @@
 import { clientWorkersFor, serverWorkersFor } from '../engine/sizing.ts';
 import { connectionsPerPodMemory, podSize, POD_MEMORY_MARGIN, type PodSize } from './pod-sizing.ts';
 import { shardShare } from '../shard/shard.ts';
-import { ConnlabError } from '../errors.ts';
+import { ConnlabError, invalidArgument } from '../errors.ts';
+import { parseTargetList } from '../target/parse-target.ts';
 import { expandTargets, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, usableSourcePorts } from '../tuple/plan.ts';
 
@@ -29,6 +30,11 @@ export interface K8sValues {
   unsafeSysctls: boolean;
   /** A load pod's memory budget when shards are sized from it; null: shards as given. */
   podMemoryBytes: number | null;
+  /**
+   * The load Job's target as load takes it (a URL such as wss://gateway.prod:443/socket, or
+   * name:port), resolved in each pod at run time; null: the generated connlab serve.
+   */
+  target?: string | null;
 }
 
 export const DEFAULT_K8S_VALUES: K8sValues = {
@@ -45,6 +51,7 @@ export const DEFAULT_K8S_VALUES: K8sValues = {
   startAt: null,
   unsafeSysctls: false,
   podMemoryBytes: null,
+  target: null,
 };
 
 /** Memory sizing slack: the model is a mean; kernel allocator slack and GC swing around it. */
@@ -52,9 +59,18 @@ export const MEMORY_MARGIN = POD_MEMORY_MARGIN;
 
 export { podSize, type PodSize } from './pod-sizing.ts';
 
+/** The ports load connects to: the target's, else serve's. Names count as one address each. */
+export function targetPorts(v: K8sValues): Range {
+  if (!v.target) return v.servePorts;
+  if (v.target.includes("'")) throw invalidArgument('--target', v.target, 'a target without single quotes (it goes into the pod\'s shell command)');
+  const targets = parseTargetList([v.target]);
+  return targets.length === 1 && targets[0] ? targets[0].ports : v.servePorts;
+}
+
 /** The biggest shard (shard 1 under the block split) sizes every load pod alike. */
 export function loadPodSize(v: K8sValues): PodSize {
-  const destinations = v.servePorts.last - v.servePorts.first + 1;
+  const ports = targetPorts(v);
+  const destinations = ports.last - ports.first + 1;
   const share = shardShare(v.connections, { index: 0, count: v.shards }, destinations);
   return podSize(share, clientWorkersFor(share, v.fdLimit));
 }
@@ -64,7 +80,8 @@ export function loadPodSize(v: K8sValues): PodSize {
  * (each shard plans in its own tuple space: src/tuple/plan.ts, sharesTupleSpace).
  */
 export function checkValues(v: K8sValues): void {
-  const destinations = expandTargets([{ ips: { first: 0, last: 0 }, ports: v.servePorts }]);
+  if (v.target && parseTargetList([v.target]).length !== 1) throw invalidArgument('--target', v.target, 'one target (a URL or name:port)');
+  const destinations = expandTargets([{ ips: { first: 0, last: 0 }, ports: targetPorts(v) }]);
   const perPod = usableSourcePorts(DEFAULT_SOURCE_PORTS, destinations).length * destinations.length;
   const share = loadPodSize(v).connections;
   if (share > perPod) {

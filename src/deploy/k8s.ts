@@ -90,10 +90,12 @@ export function serveDeployment(v: K8sValues): IDeployment {
  */
 function loadScript(v: K8sValues): string {
   const rate = (v.ratePerSec === null ? '' : ` --rate ${v.ratePerSec}`) + (v.startAt === null ? '' : ` --start-at ${v.startAt}`);
+  // A target of the user's own: load resolves it in the pod (all its A and AAAA records).
+  const where = v.target ? [] : [`ip=$(getent hosts ${SERVE}.${v.namespace}.svc | cut -d' ' -f1)`];
   return [
     'set -u',
-    `ip=$(getent hosts ${SERVE}.${v.namespace}.svc | cut -d' ' -f1)`,
-    `connlab load "$ip:${portsText(v)}" -c ${v.connections} --shards ${v.shards}${rate} --duration ${v.holdSeconds}s ` +
+    ...where,
+    `connlab load ${v.target ? `'${v.target}'` : `"$ip:${portsText(v)}"`} -c ${v.connections} --shards ${v.shards}${rate} --duration ${v.holdSeconds}s ` +
       `--metrics 0.0.0.0:${v.metricsPort} --json > /results/result.json 2> /results/load.log`,
     'status=$?',
     'cat /results/result.json',
@@ -148,7 +150,8 @@ export function loadJob(v: K8sValues): IJob {
           // socket (DNS, the scrape) a port load is about to bind: no EADDRINUSE.
           securityContext: { sysctls: [{ name: 'net.ipv4.ip_local_port_range', value: '65001 65535' }] },
           // A shard that starts before serve accepts would fail at once: wait, bounded.
-          initContainers: [{ name: 'wait-for-serve', image: v.image, command: ['bash', '-c', waitForServeScript(v)] }],
+          // (A --target of the user's own is theirs to have ready.)
+          ...(v.target ? {} : { initContainers: [{ name: 'wait-for-serve', image: v.image, command: ['bash', '-c', waitForServeScript(v)] }] }),
           containers: [{
             name: 'load', image: v.image,
             command: ['sh', '-c', loadScript(v)],
@@ -166,9 +169,10 @@ export function loadJob(v: K8sValues): IJob {
 /** Every manifest, by the file it is written to under deploy/kubernetes/. */
 export function kubernetesManifests(v: K8sValues): Record<string, Manifest[]> {
   checkValues(v);
+  // With a target of the user's own, there is no connlab serve to deploy.
   return {
     'namespace.yaml': [namespaceManifest(v)],
-    'serve.yaml': [serveService(v), serveDeployment(v)],
+    ...(v.target ? {} : { 'serve.yaml': [serveService(v), serveDeployment(v)] }),
     'load-job.yaml': [loadJob(v)],
   };
 }

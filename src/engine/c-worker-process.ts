@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { isConnlabError } from '../errors.ts';
-import { createTupleCursor } from '../tuple/plan.ts';
+import { createTupleCursor, ipv6Table } from '../tuple/plan.ts';
 import { PROTOCOL_CODES, type HolderSamples, type HolderStats, type ProtocolOptions } from './holder.ts';
 import { holderSettings } from './holder-args.ts';
 import { errnoName, holderStatsFrom } from './native-holder.ts';
@@ -48,9 +48,11 @@ export function cStartMessage(config: WorkerConfig): ToCWorker {
   }
   const { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, churnPerSec = 0, protocol } = config;
   const { maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings({ connectTimeoutMs });
+  const table = ipv6Table(config.plan);
+  const addresses6 = table ? Buffer.from(table.buffer, table.byteOffset, table.byteLength).toString('base64') : null;
   return {
     type: 'start',
-    config: { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs, churnPerSec, protocol: cProtocol(protocol) },
+    config: { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs, churnPerSec, protocol: cProtocol(protocol), addresses6 },
   };
 }
 

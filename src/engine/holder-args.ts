@@ -48,7 +48,7 @@ export function checkStallTimeoutMs(option: string, value: number): void {
 }
 
 /** Every numeric HolderOptions value with its default, validated (the protocol is checked where it is set). */
-export function holderSettings(options: HolderOptions): Required<Omit<HolderOptions, 'protocol'>> {
+export function holderSettings(options: HolderOptions): Required<Omit<HolderOptions, 'protocol' | 'addresses6'>> {
   const settings = {
     connectTimeoutMs: options.connectTimeoutMs ?? 0,
     maxSamples: options.maxSamples ?? DEFAULT_MAX_SAMPLES,
@@ -67,8 +67,10 @@ export function checkTuples(tuples: Uint32Array): void {
     throw invalidArgument('tuples', String(tuples?.length), 'a Uint32Array of srcIp, srcPort, dstIp, dstPort groups');
   }
   for (let i = 0; i < tuples.length; i += 4) {
-    if ((tuples[i + 1] as number) > 0xffff || (tuples[i + 3] as number) > 0xffff || tuples[i + 3] === 0) {
-      throw invalidArgument('tuples', `#${i / 4}`, 'ports from 0 to 65535 and a nonzero destination port');
+    // The destination port word may carry TUPLE_IPV6 (0x10000) above the port.
+    const dstPort = (tuples[i + 3] as number) & ~0x10000;
+    if ((tuples[i + 1] as number) > 0xffff || dstPort > 0xffff || dstPort === 0) {
+      throw invalidArgument('tuples', `#${i / 4}`, 'ports from 0 to 65535, a nonzero destination port, TUPLE_IPV6 only as the flag');
     }
   }
 }

@@ -165,7 +165,8 @@ export interface Holder {
   listen(host: string, port: number, backlog?: number): Promise<void>;
   /**
    * Queues connections and returns at once. Each connection is 4 u32s: srcIp, srcPort,
-   * dstIp, dstPort (IPv4 in host order). srcIp 0: kernel chooses the address; srcPort
+   * dstIp, dstPort (IPv4 in host order; IPv6: TUPLE_IPV6 set in dstPort, see
+   * HolderOptions.addresses6). srcIp 0: kernel chooses the address; srcPort
    * 0: kernel chooses the port; a nonzero srcPort may repeat across destinations.
    */
   connect(tuples: Uint32Array): void;
@@ -224,4 +225,9 @@ export interface HolderOptions extends SocketLimits {
   maxSamples?: number;
   /** What client connections speak; default connlab frames (the plain-Node holder: connlab and tcp only). */
   protocol?: ProtocolOptions;
+  /**
+   * Client, IPv6 tuples: the 16-byte source base, then 16 bytes per destination index
+   * (src/tuple/plan.ts ipv6Table, TUPLE_IPV6).
+   */
+  addresses6?: Uint8Array;
 }

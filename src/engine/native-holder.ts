@@ -41,6 +41,8 @@ interface NativeBinding {
   details(handle: NativeHandle): { codes: number[]; bad: Uint8Array[]; tls: (string | number)[] };
   /** After setProtocol, before any connect: the holder's one SSL_CTX (native/tls.c). Throws its reason. */
   setTls(handle: NativeHandle, sni: string | null, alpnWire: Uint8Array | null, verify: boolean, rootsPem: string | null, verifyName: string | null, groups: string | null): void;
+  /** Before any connect: the IPv6 table (HolderOptions.addresses6). */
+  setAddresses6(handle: NativeHandle, table: Uint8Array): void;
   /** OpenSSL_version(): the library inside this node binary that TLS uses. */
   readonly tlsLibrary: string;
   /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
@@ -245,6 +247,7 @@ class NativeHolder implements Holder {
     // twice that queued in all (SO_SNDBUF, doubled by the kernel).
     this.#handle = native.create(connectTimeoutMs, maxSamples, sendBufferBytes, sendBufferBytes, stallTimeoutMs);
     setProtocol(native, this.#handle, options.protocol);
+    if (options.addresses6) native.setAddresses6(this.#handle, options.addresses6);
   }
 
   #live(): NativeHandle {

@@ -71,6 +71,8 @@ import { once } from 'node:events';
 import { invalidArgument } from '../errors.ts';
 import { FRAME_TYPES, realtimeUs, writeHeader } from '../protocol/frame.ts';
 import { formatIpv4, parseIpv4 } from '../tuple/address.ts';
+import { formatIpv6 } from '../tuple/ipv6.ts';
+import { TUPLE_IPV6 } from '../tuple/plan.ts';
 import type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats } from './holder.ts';
 import {
   checkInteger, checkPayload, checkTuples, DEFAULT_BACKLOG, holderDestroyed, holderSettings,
@@ -98,6 +100,14 @@ function errorName(error: unknown): string {
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** The IPv6 table (holder.ts HolderOptions.addresses6) as a base and address texts. */
+function readAddresses6(table: Uint8Array): { base: bigint; destinations: string[] } {
+  const at = (k: number): bigint => [...table.subarray(16 * k, 16 * k + 16)].reduce((v, b) => (v << 8n) | BigInt(b), 0n);
+  const destinations: string[] = [];
+  for (let k = 1; k < table.length / 16; k++) destinations.push(formatIpv6(at(k)));
+  return { base: at(0), destinations };
 }
 
 class NodeHolder implements Holder {
@@ -134,6 +144,8 @@ class NodeHolder implements Holder {
 
   #pingSeq = 0;
   #pingGen = 0;
+  /** IPv6 tuples: the source base and the destinations by index (HolderOptions.addresses6). */
+  readonly #addresses6: { base: bigint; destinations: string[] } | undefined;
   /** Where the next churn() looks first, so recycling spreads over the table. */
   #churnCursor = 0;
   readonly #connectUs: SampleBuffer;
@@ -169,6 +181,7 @@ class NodeHolder implements Holder {
 
   constructor(options: HolderOptions) {
     const { connectTimeoutMs, maxSamples } = holderSettings(options);
+    this.#addresses6 = options.addresses6 ? readAddresses6(options.addresses6) : undefined;
     const protocol = options.protocol?.kind ?? 'connlab';
     if (protocol !== 'connlab' && protocol !== 'tcp') {
       throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', `the plain-Node holder speaks connlab and tcp, not ${protocol}`, {
@@ -404,10 +417,15 @@ class NodeHolder implements Holder {
   }
 
   #issue(srcIp: number, srcPort: number, dstIp: number, dstPort: number): void {
+    const v6 = (dstPort & TUPLE_IPV6) !== 0 ? this.#addresses6 : undefined;
+    if ((dstPort & TUPLE_IPV6) !== 0 && (!v6 || v6.destinations[dstIp] === undefined)) {
+      this.#countError('EINVAL');
+      return;
+    }
     const options: TcpNetConnectOpts = {
-      host: formatIpv4(dstIp), port: dstPort, noDelay: true, allowHalfOpen: true, onread: this.#onRead,
+      host: v6 ? (v6.destinations[dstIp] as string) : formatIpv4(dstIp), port: dstPort & 0xffff, noDelay: true, allowHalfOpen: true, onread: this.#onRead,
     };
-    if (srcIp !== 0 || srcPort !== 0) options.localAddress = formatIpv4(srcIp);
+    if (srcIp !== 0 || srcPort !== 0) options.localAddress = v6 ? (srcIp === 0 ? '::' : formatIpv6(v6.base + BigInt(srcIp))) : formatIpv4(srcIp);
     if (srcPort !== 0) options.localPort = srcPort;
     let socket: SlotSocket;
     try {

@@ -11,7 +11,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { isConnlabError } from '../errors.ts';
 import { readProcessMemory } from '../probe/process-memory.ts';
-import { createTupleCursor } from '../tuple/plan.ts';
+import { createTupleCursor, ipv6Table } from '../tuple/plan.ts';
 import { createHolder } from './create-holder.ts';
 import { LatencyEncoder } from './latency.ts';
 import type { Holder } from './holder.ts';
@@ -61,7 +61,7 @@ class Worker {
 
   constructor(config: WorkerConfig) {
     this.#config = config;
-    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol } : config.limits);
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol, addresses6: ipv6Table(config.plan) } : config.limits);
     this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
   }
 

@@ -5,7 +5,7 @@
 import { formatIpv4, type Range } from '../tuple/address.ts';
 import { ephemeralPortsLimit, FD_RESERVE_PER_PROCESS, sourceIpsNeeded, type Limit } from './model.ts';
 import type { HostSnapshot } from './snapshot.ts';
-import { destinationCount, socketsPerConnection, type TrafficShape } from './shape.ts';
+import { destinationCount, familyPools, socketsPerConnection, type TrafficShape } from './shape.ts';
 
 export type AdviceKind = 'sysctl' | 'limits.conf' | 'systemd' | 'ulimit' | 'flag' | 'hardware' | 'firewall' | 'kubernetes' | 'cgroup';
 
@@ -37,7 +37,13 @@ function ephemeralAdvice(host: HostSnapshot, shape: TrafficShape, target: number
   const out: Advice[] = [];
   const first = shape.sourceIps?.[0]?.first ?? 0x7f000002;
   const ips = sourceIpsNeeded(host, shape, target);
-  if (Number.isFinite(ips)) {
+  const ipv6Only = familyPools(shape).v4.destinations === 0;
+  if (ipv6Only) {
+    out.push({
+      limit: 'ephemeral_ports', kind: 'flag', line: '--source-ips fd00:18::/64',
+      why: 'each IPv6 source has its own port pool: route a prefix of yours to this host (ip -6 route add local PREFIX dev lo table local) and a /64 lends 2^64 sources (docs/targets.md)',
+    });
+  } else if (Number.isFinite(ips)) {
     const last: Range = { first, last: first + ips - 1 };
     out.push({
       limit: 'ephemeral_ports', kind: 'flag', line: `--source-ips ${formatIpv4(last.first)}-${formatIpv4(last.last)}`,
@@ -49,8 +55,9 @@ function ephemeralAdvice(host: HostSnapshot, shape: TrafficShape, target: number
   if (perDestination > 0) {
     const needed = Math.ceil(target / perDestination);
     const spec = shape.targets?.[0];
-    const ip = spec ? formatIpv4(spec.ips.first) : '<server>';
-    const port = spec?.ports.first ?? 9000;
+    const spec6 = shape.targets6?.[0];
+    const ip = spec ? formatIpv4(spec.ips.first) : spec6 ? `[${spec6.address}]` : '<server>';
+    const port = spec?.ports.first ?? spec6?.ports.first ?? 9000;
     out.push({
       limit: 'ephemeral_ports', kind: 'flag', line: `--targets ${ip}:${port}-${Math.min(65535, port + needed - 1)}`,
       why: `or more destinations: the pool is per destination, ${needed} of them cover the target`,

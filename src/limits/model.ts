@@ -4,7 +4,7 @@
 
 import { rangeSize, type Range } from '../tuple/address.ts';
 import type { HostSnapshot } from './snapshot.ts';
-import { destinationCount, socketsPerConnection, sourceIpCount, type TrafficShape } from './shape.ts';
+import { familyPools, poolCount, socketsPerConnection, type TrafficShape } from './shape.ts';
 
 export type LimitName =
   | 'ephemeral_ports'
@@ -89,7 +89,21 @@ export function portsIn(range: Range, excluded: readonly Range[]): number {
 }
 
 function targetPortRanges(shape: TrafficShape): Range[] {
-  return shape.targets?.map((t) => t.ports) ?? [];
+  return [...(shape.targets?.map((t) => t.ports) ?? []), ...(shape.targets6?.map((t) => t.ports) ?? [])];
+}
+
+/** How the pools multiply: one family as `× S sources × D destinations`, both as a sum. */
+function poolText(shape: TrafficShape, pool: number, what: string): { value: string; detail: string } {
+  const { v4, v6 } = familyPools(shape);
+  if (v6.destinations === 0) {
+    return { value: multipliers(v4.sources, v4.destinations), detail: `${fmt(pool)} ${what} × ${fmt(v4.sources)} source IP(s) × ${fmt(v4.destinations)} destination(s)` };
+  }
+  const six = `${fmt(v6.sources)} IPv6 source(s) × ${fmt(v6.destinations)} IPv6 destination(s)`;
+  if (v4.destinations === 0) return { value: ` × ${fmt(v6.sources)} IPv6 sources × ${fmt(v6.destinations)} destinations`, detail: `${fmt(pool)} ${what} × ${six}` };
+  return {
+    value: ` × (${fmt(v4.sources)} × ${fmt(v4.destinations)} IPv4 + ${fmt(v6.sources)} × ${fmt(v6.destinations)} IPv6 pairs)`,
+    detail: `${fmt(pool)} ${what} × (${fmt(v4.sources)} source IP(s) × ${fmt(v4.destinations)} destination(s) + ${six})`,
+  };
 }
 
 function multipliers(sources: number, destinations: number): string {
@@ -101,21 +115,20 @@ export function ephemeralPortsLimit(host: HostSnapshot, shape: TrafficShape): Li
     return limit('ephemeral_ports', 'not used by a server', null,
       'a listening port accepts every (source IP, source port) pair: up to 2^32 × 2^16 connections per port');
   }
-  const sources = sourceIpCount(shape);
-  const destinations = destinationCount(shape);
+  const pairs = poolCount(shape);
   if (shape.sourcePorts === 'kernel') {
     const range = host.ports.range;
     if (range === undefined) return limit('ephemeral_ports', 'unknown', null, 'ip_local_port_range could not be read');
     const pool = portsIn(range, host.ports.reserved);
     const reserved = rangeSize(range) - pool;
-    return limit('ephemeral_ports', `${range.first}-${range.last} (${fmt(pool)} ports${reserved ? `, ${fmt(reserved)} reserved` : ''})${multipliers(sources, destinations)}`,
-      pool * sources * destinations,
-      `${fmt(pool)} kernel-chosen ports × ${fmt(sources)} source IP(s) × ${fmt(destinations)} destination(s): the pool is per (source IP, destination IP, destination port)`);
+    const text = poolText(shape, pool, 'kernel-chosen ports');
+    return limit('ephemeral_ports', `${range.first}-${range.last} (${fmt(pool)} ports${reserved ? `, ${fmt(reserved)} reserved` : ''})${text.value}`,
+      pool * pairs, `${text.detail}: the pool is per (source IP, destination IP, destination port)`);
   }
   const pool = portsIn(shape.sourcePorts, targetPortRanges(shape));
-  return limit('ephemeral_ports', `planned ${shape.sourcePorts.first}-${shape.sourcePorts.last} (${fmt(pool)} ports)${multipliers(sources, destinations)}`,
-    pool * sources * destinations,
-    `${fmt(pool)} planned source ports × ${fmt(sources)} source IP(s) × ${fmt(destinations)} destination(s): one source port serves every destination`);
+  const text = poolText(shape, pool, 'planned source ports');
+  return limit('ephemeral_ports', `planned ${shape.sourcePorts.first}-${shape.sourcePorts.last} (${fmt(pool)} ports)${text.value}`,
+    pool * pairs, `${text.detail}: one source port serves every destination`);
 }
 
 export function processFdsLimit(host: HostSnapshot, shape: TrafficShape): Limit {
@@ -226,7 +239,7 @@ export function findBinding(limits: readonly Limit[]): Limit | undefined {
 
 /** Source IP count needed so the port pool covers `connections`. */
 export function sourceIpsNeeded(host: HostSnapshot, shape: TrafficShape, connections: number): number {
-  const perSource = ephemeralPortsLimit(host, { ...shape, sourceIps: undefined }).allows;
+  const perSource = ephemeralPortsLimit(host, { ...shape, sourceIps: undefined, sourceIps6: undefined }).allows;
   return perSource ? Math.ceil(connections / perSource) : Infinity;
 }
 

@@ -4,6 +4,7 @@
 
 import { ConnlabError } from '../errors.ts';
 import { countDestinations, countInRanges, rangeSize, type Range, type TargetSpec } from '../tuple/address.ts';
+import type { Sources6 } from '../tuple/ipv6.ts';
 
 export type Role = 'server' | 'client' | 'both';
 export const ROLES: readonly Role[] = ['server', 'client', 'both'];
@@ -15,6 +16,10 @@ export interface TrafficShape {
   sourceIps: Range[] | undefined;
   /** Destinations; undefined means one. */
   targets: TargetSpec[] | undefined;
+  /** IPv6 destinations (`--targets [fd00::1]:9000`), beside the IPv4 ones. */
+  targets6?: { address: string; ports: Range }[];
+  /** IPv6 source addresses (`--source-ips fd00:18::/64`): for the IPv6 destinations. */
+  sourceIps6?: Sources6;
   /** An explicit source port range (planned four-tuples) or kernel-chosen ports. */
   sourcePorts: Range | 'kernel';
   /** Processes on each side. */
@@ -61,7 +66,35 @@ export function sourceIpCount(shape: TrafficShape): number {
 }
 
 export function destinationCount(shape: TrafficShape): number {
-  return shape.targets === undefined ? 1 : countDestinations(shape.targets);
+  const { v4, v6 } = familyPools(shape);
+  return v4.destinations + v6.destinations;
+}
+
+/** Sources and destinations per family: a source only pairs with destinations of its family. */
+export interface FamilyPools {
+  v4: { sources: number; destinations: number };
+  v6: { sources: number; destinations: number };
+}
+
+/**
+ * Each (source address, destination address, destination port) is a port pool of its own,
+ * in either family; IPv4 sources pair with IPv4 destinations and IPv6 with IPv6. Without
+ * IPv6 sources an IPv6 destination is reached from one address (the routing's choice, ::1
+ * on loopback: IPv6 has no 127/8).
+ */
+export function familyPools(shape: TrafficShape): FamilyPools {
+  const v6Destinations = (shape.targets6 ?? []).reduce((sum, t) => sum + rangeSize(t.ports), 0);
+  const v4Destinations = shape.targets !== undefined ? countDestinations(shape.targets) : v6Destinations > 0 ? 0 : 1;
+  return {
+    v4: { sources: sourceIpCount(shape), destinations: v4Destinations },
+    v6: { sources: shape.sourceIps6 ? countInRanges(shape.sourceIps6.ranges) : 1, destinations: v6Destinations },
+  };
+}
+
+/** The (source, destination) pairs the shape names: each one a port pool. */
+export function poolCount(shape: TrafficShape): number {
+  const { v4, v6 } = familyPools(shape);
+  return v4.sources * v4.destinations + v6.sources * v6.destinations;
 }
 
 /** Rejects shapes that cannot exist, naming the flag to change. */
@@ -76,7 +109,7 @@ export function validateShape(shape: TrafficShape): TrafficShape {
       hint: 'pass a target like --connections 100k, or leave it out to ask what the host can hold',
     });
   }
-  if (shape.role === 'server' && shape.sourceIps !== undefined) {
+  if (shape.role === 'server' && (shape.sourceIps !== undefined || shape.sourceIps6 !== undefined)) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--source-ips describes the client side and --role server has none', {
       hint: 'use --role client or --role both to plan source addresses',
     });

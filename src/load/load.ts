@@ -14,7 +14,9 @@ import { checkBooks, type Books } from '../engine/books.ts';
 import { deathRecords, WorkerPool, type DeathRecord, type StallRecord } from '../engine/worker-pool.ts';
 import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
-import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
+import { formatDestination, type ResolvedName } from '../target/resolve-targets.ts';
+import { isLoopback, isLoopbackDestination, type Destination, type Range } from '../tuple/address.ts';
+import { parseSources6, type Sources6 } from '../tuple/ipv6.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
 import { readTupleOccupancy, type TupleOccupancy } from '../probe/socket-table.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
@@ -26,6 +28,10 @@ export interface LoadOptions {
   connections: number;
   /** undefined: 127.0.0.2 onward when every destination is loopback, else the kernel's choice. */
   sourceIps?: Range[];
+  /** Sources for IPv6 destinations (src/tuple/ipv6.ts); undefined: the kernel's choice. */
+  sourceIps6?: Sources6;
+  /** What names resolved to (for the result; the destinations already hold the addresses). */
+  resolved?: ResolvedName[];
   sourcePorts?: Range | 'kernel';
   /** Connects per second over all workers; null or undefined: as fast as the window allows. */
   ratePerSec?: number | null;
@@ -96,6 +102,8 @@ export interface LoadResult {
   tls: TlsStats | null;
   processes: { load: number };
   plan: LoadPlanJson;
+  /** Every destination connected to (each its own four-tuple pool), and what names resolved to. */
+  targets?: { destinations: string[]; resolved: ResolvedName[] };
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
   /** `c` or `node`: what the worker processes ran. */
@@ -171,14 +179,28 @@ export const KERNEL_POOL_FILL = 0.25;
 /** Works out the plan input from the options: default sources and ports included. */
 export function resolvePlanInput(options: LoadOptions, workers: number): PlanInput {
   const sourcePorts = options.sourcePorts ?? DEFAULT_SOURCE_PORTS;
-  const allLoopback = options.destinations.every((d) => isLoopback(d.ip));
+  // Only IPv4 loopback has many addresses (127/8): IPv6 destinations take --source-ips
+  // IPv6 items or the kernel's choice.
+  const v4 = options.destinations.filter((d) => d.ip6 === undefined);
+  const allLoopback = v4.length > 0 && v4.every((d) => isLoopback(d.ip));
   const poolPerSource = sourcePorts === 'kernel' ? Math.max(1, Math.floor(options.kernelPoolSize * KERNEL_POOL_FILL)) : options.kernelPoolSize;
   const sourceIps = options.sourceIps ??
     (allLoopback ? loopbackSourcesFor(options.connections, options.destinations, sourcePorts, poolPerSource) : undefined);
-  return { connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize, ...(options.shard ? { shard: options.shard } : {}) };
+  // Toward ::1 alone, bind ::1 itself rather than [::]: a wildcard bind of a planned port
+  // collides with any listener on that port on any address, IPv4 included (EADDRINUSE).
+  const v6 = options.destinations.filter((d) => d.ip6 !== undefined);
+  const sourceIps6 = options.sourceIps6 ?? (v6.length > 0 && v6.every(isLoopbackDestination) && sourcePorts !== 'kernel' ? parseSources6(['::1'], '--source-ips') : undefined);
+  return {
+    connections: options.connections, destinations: options.destinations, sourceIps, sourcePorts, workers, kernelPoolSize: options.kernelPoolSize,
+    ...(sourceIps6 ? { sourceIps6 } : {}), ...(options.shard ? { shard: options.shard } : {}),
+  };
 }
 
 export function planLoad(options: LoadOptions): { input: PlanInput; plan: TuplePlan } {
+  // The holders rebuild a recycled connection's tuple from its IPv4 socket addresses.
+  if ((options.churnPercentPerSec ?? 0) > 0 && options.destinations.some((d) => d.ip6 !== undefined)) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', '--churn recycles IPv4 connections only, and a target here is IPv6', { hint: 'drop --churn, or use --ip-family 4 / IPv4 targets' });
+  }
   const workers = options.workers === undefined || options.workers === 'auto'
     ? clientWorkersFor(options.shard ? shardShare(options.connections, options.shard, options.destinations.length) : options.connections, options.fdSoftLimit)
     : options.workers;
@@ -207,6 +229,7 @@ export class LoadHandle {
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
   readonly #tls: boolean;
+  #targets: NonNullable<LoadResult['targets']> = { destinations: [], resolved: [] };
 
   constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false,
     destinations: readonly Destination[] = []) {
@@ -217,7 +240,8 @@ export class LoadHandle {
     this.holder = holder;
     this.#target = plan.connections;
     this.#sourcePorts = sourcePorts;
-    this.#destinations = destinations;
+    // The occupancy reader reads /proc/net/tcp, IPv4's table: IPv6 destinations are not in it.
+    this.#destinations = destinations.filter((d) => d.ip6 === undefined);
     // The ramp starts when the first worker starts connecting, not when processes spawn.
     pool.on('message', (_index, message) => {
       if (message.type === 'started') this.#startedAt ??= performance.now();
@@ -237,6 +261,11 @@ export class LoadHandle {
       if (message.type === 'ramped') this.#ramp.ramped(index);
     });
     pool.on('worker-exit', (index) => this.#ramp.exited(index));
+  }
+
+  /** What the result says under `targets` (the destination list is capped at 1,000 entries). */
+  describeTargets(destinations: string[], resolved: ResolvedName[]): void {
+    this.#targets = { destinations: destinations.slice(0, 1000), resolved };
   }
 
   /** A read without side effects. */
@@ -332,6 +361,7 @@ export class LoadHandle {
       tls: this.#tls ? totals.tls : null,
       processes: { load: this.pool.workers.length },
       plan: loadPlanJson(plan, this.#sourcePorts),
+      targets: this.#targets,
       memory: {
         load_private_bytes: privateBytes,
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
@@ -363,7 +393,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
     });
   }
   const first = options.destinations[0];
-  const protocol = protocolOptions(settings, first ? `${formatIpv4(first.ip)}:${first.port}` : 'localhost');
+  const protocol = protocolOptions(settings, first ? formatDestination(first) : 'localhost');
   const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol);
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
@@ -380,6 +410,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const pool = new WorkerPool(configs, { restart: false, runtime, closeTimeoutMs: options.closeTimeoutMs });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
   const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined, options.destinations);
+  handle.describeTargets(options.destinations.map(formatDestination), options.resolved ?? []);
   await pool.start();
   return handle;
 }

@@ -127,6 +127,7 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
       : null,
     processes: { load: sum(results.map((r) => r.processes.load)) },
     plan: { ...plan, connections: sum(results.map((r) => r.plan.connections)) },
+    ...mergedTargets(results),
     memory: { load_private_bytes: privateBytes, load_user_bytes_per_connection: established > 0 ? Math.round(privateBytes / established) : null },
     holder: [...new Set(results.map((r) => r.holder))].join(','),
     worker_runtime: [...new Set(results.map((r) => r.worker_runtime))].join(','),
@@ -143,6 +144,22 @@ export function mergeLoadResults(inputs: readonly LabelledResult<LoadResult>[]):
 function mergedBooks(results: readonly LoadResult[]): Pick<LoadResult, 'books' | 'books_balanced'> {
   const books = mergeBooks(results.map((r) => r.books ?? undefined));
   return { books, books_balanced: books?.balanced ?? false };
+}
+
+/**
+ * Every destination and resolved name any shard used, once each, in either family: shards on
+ * several hosts may have resolved a name to different addresses.
+ */
+function mergedTargets(results: readonly LoadResult[]): Pick<LoadResult, 'targets'> {
+  const withTargets = results.filter((r) => r.targets);
+  if (withTargets.length === 0) return {};
+  const destinations = [...new Set(withTargets.flatMap((r) => r.targets?.destinations ?? []))];
+  const seen = new Set<string>();
+  const resolved = withTargets.flatMap((r) => r.targets?.resolved ?? []).filter((n) => {
+    const key = `${n.name}|${n.addresses.join(',')}`;
+    return !seen.has(key) && seen.add(key) !== undefined;
+  });
+  return { targets: { destinations, resolved } };
 }
 
 /** Timelines added point by point (index = seconds since each run's start); phase from the first. */

@@ -38,6 +38,15 @@ function parts(r: LoadResult | MergedLoadResult): string {
   return table('parts', `Merged from ${r.merged.inputs} result(s)`, ['Part', 'Target', 'Established', 'Verified'], rows, '') + missing;
 }
 
+/** Where the connections went: each destination (IPv4 or [IPv6]) and what names resolved to. */
+function targets(r: LoadResult | MergedLoadResult): string {
+  if (!r.targets || r.targets.destinations.length === 0) return '';
+  const names = r.targets.resolved.map((n) => [`<code>${escapeHtml(n.name)}</code>`, escapeHtml(`${n.addresses.join(', ')} (${n.via})`)]);
+  const list = r.targets.destinations.map((d, i) => `<code data-field="targets.destinations.${i}">${escapeHtml(d)}</code>`).join(' ');
+  return `<section id="targets"><h2>Targets</h2><p>${formatCount(r.targets.destinations.length)} destination(s), each its own four-tuple pool: ${list}</p>` +
+    (names.length ? table('resolved', 'Names resolved', ['Name', 'Addresses'], names, '') : '') + '</section>';
+}
+
 export function renderLoadReport(r: LoadResult | MergedLoadResult): string {
   const title = `connlab load: ${formatCount(r.connections.established)} connections`;
   const latency = table('latency', 'Latency (exact, from the histograms)', ['', 'p50', 'p99', 'max', 'samples'], [
@@ -59,6 +68,7 @@ export function renderLoadReport(r: LoadResult | MergedLoadResult): string {
  · ramp ${field('ramp.seconds', r.ramp.seconds)} at ${field('ramp.per_second', r.ramp.per_second)} · ${count('processes.load', r.processes.load)} load process(es)</p>
 </header>
 ${parts(r)}
+${targets(r)}
 ${latency}
 <div class="tables">${errors}${closed}</div>
 <footer>Rendered from <code>${escapeHtml(r.schema)}</code> by connlab.</footer>

@@ -1,7 +1,8 @@
 // Parsing of the address flags shared by doctor, load and bench: `--source-ips`
 // (`127.0.0.2-127.0.0.40,127.0.1.0/24`), `--targets` (`127.0.0.1:9000-9003`) and
-// `--source-ports` (`10000-65000` or `kernel`). IPv4 only: every address is a host-order
-// u32, so ranges are plain arithmetic and the native holder takes them as-is.
+// `--source-ports` (`10000-65000` or `kernel`). IPv4 addresses are host-order u32s, so
+// ranges are plain arithmetic and the native holder takes them as-is; IPv6 lives in
+// ipv6.ts (offsets from a base) and targets as users write them in src/target/.
 
 import { invalidArgument } from '../errors.ts';
 
@@ -11,9 +12,11 @@ export interface Range {
   last: number;
 }
 
+/** One destination: IPv4 in `ip` (host order), or IPv6 in `ip6` (canonical text; `ip` 0). */
 export interface Destination {
   ip: number;
   port: number;
+  ip6?: string;
 }
 
 /** `--targets` as written: address ranges times port ranges, in order. */
@@ -133,4 +136,9 @@ export function countInRanges(ranges: readonly Range[]): number {
 /** True when every address is loopback (127.0.0.0/8): the only traffic this tool sends by default. */
 export function isLoopback(ip: number): boolean {
   return Math.floor(ip / 2 ** 24) === 127;
+}
+
+/** True for a loopback destination: 127.0.0.0/8 or ::1. */
+export function isLoopbackDestination(d: Destination): boolean {
+  return d.ip6 !== undefined ? d.ip6 === '::1' : isLoopback(d.ip);
 }

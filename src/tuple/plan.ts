@@ -7,10 +7,24 @@
 // of one source pair are adjacent, the pool is S × P × D, and worker w takes the
 // contiguous slice [w·N/W, (w+1)·N/W). Tuples are generated per slice on demand, never
 // for the whole run at once.
+//
+// Both families: a connection to an IPv6 destination takes its source from the IPv6
+// list, one to an IPv4 destination from the IPv4 list, so each family has its own S and
+// the pool is D × P × the smaller S. Every (source, destination) pair is a pool of its
+// own, whichever the family. An IPv6 tuple says so in its port word (TUPLE_IPV6) and
+// carries 32-bit words that the holder maps back (see createTupleCursor).
 
 import { ConnlabError } from '../errors.ts';
 import { shardGlobalIndex, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { countInRanges, formatIpv4, type Destination, type Range } from './address.ts';
+import { formatIpv6, ipv6Bytes, parseIpv6, type Sources6 } from './ipv6.ts';
+
+/**
+ * Set in a tuple's destination-port word for an IPv6 connection: then the source word is
+ * an offset from `sourceIps6.base` (0: the kernel's choice) and the destination word the
+ * destination's index in `destinations` (the holders get each table once, holder.ts).
+ */
+export const TUPLE_IPV6 = 0x10000;
 
 /** The default planned source ports: wide, above the well-known and registered-service crowd. */
 export const DEFAULT_SOURCE_PORTS: Range = { first: 10000, last: 65000 };
@@ -20,8 +34,10 @@ export const FIRST_LOOPBACK_SOURCE = 0x7f000002;
 export interface PlanInput {
   connections: number;
   destinations: readonly Destination[];
-  /** undefined: the kernel's routing chooses the source address (srcIp 0). */
+  /** undefined: the kernel's routing chooses the source address (srcIp 0). IPv4 destinations only. */
   sourceIps: readonly Range[] | undefined;
+  /** Sources for IPv6 destinations; undefined: the kernel's choice. */
+  sourceIps6?: Sources6;
   /** Planned source ports, or 'kernel' for ephemeral ports chosen at connect(). */
   sourcePorts: Range | 'kernel';
   workers: number;
@@ -56,8 +72,8 @@ export interface TuplePlan {
  * named (the shards may run on one host, so they stripe the global plan); no when the
  * kernel picks the source, i.e. each shard's own host address (hosts keep them apart).
  */
-export function sharesTupleSpace(input: Pick<PlanInput, 'sourceIps'>): boolean {
-  return input.sourceIps !== undefined;
+export function sharesTupleSpace(input: Pick<PlanInput, 'sourceIps' | 'sourceIps6'>): boolean {
+  return input.sourceIps !== undefined || input.sourceIps6 !== undefined;
 }
 
 /**
@@ -73,12 +89,33 @@ export function usableSourcePorts(range: Range, destinations: readonly Destinati
   return ports.subarray(0, n);
 }
 
-function expandIps(ranges: readonly Range[] | undefined): Uint32Array {
-  if (ranges === undefined) return Uint32Array.of(0);
-  const out = new Uint32Array(countInRanges(ranges));
-  let k = 0;
-  for (const r of ranges) for (let ip = r.first; ip <= r.last; ip++) out[k++] = ip;
-  return out;
+/** The k-th address of merged ranges without listing them (an IPv6 /64 lends 2^32 - 1). */
+interface AddressPicker { size: number; at(k: number): number }
+
+function addressPicker(ranges: readonly Range[] | undefined): AddressPicker {
+  if (ranges === undefined || ranges.length === 0) return { size: 1, at: () => 0 };
+  const starts: number[] = [];
+  let size = 0;
+  for (const r of ranges) { starts.push(size); size += r.last - r.first + 1; }
+  if (ranges.length === 1) { const first = ranges[0]?.first ?? 0; return { size, at: (k) => first + k }; }
+  return {
+    size,
+    at(k) {
+      let lo = 0;
+      let hi = starts.length - 1;
+      while (lo < hi) { const mid = (lo + hi + 1) >> 1; if ((starts[mid] ?? 0) <= k) lo = mid; else hi = mid - 1; }
+      return (ranges[lo]?.first ?? 0) + k - (starts[lo] ?? 0);
+    },
+  };
+}
+
+/** Source addresses per family as the plan counts them: 1 where the kernel chooses. */
+function familySources(input: Pick<PlanInput, 'destinations' | 'sourceIps' | 'sourceIps6'>): number {
+  const has6 = input.destinations.some((d) => d.ip6 !== undefined);
+  const has4 = input.destinations.some((d) => d.ip6 === undefined);
+  const s4 = input.sourceIps === undefined ? 1 : countInRanges(input.sourceIps);
+  const s6 = input.sourceIps6 === undefined ? 1 : countInRanges(input.sourceIps6.ranges);
+  return has4 && has6 ? Math.min(s4, s6) : has6 ? s6 : s4;
 }
 
 function portCount(input: PlanInput): number {
@@ -87,7 +124,7 @@ function portCount(input: PlanInput): number {
 }
 
 export function planTuples(input: PlanInput): TuplePlan {
-  const sourceIps = input.sourceIps === undefined ? 1 : countInRanges(input.sourceIps);
+  const sourceIps = familySources(input);
   const destinations = input.destinations.length;
   const sourcePorts = portCount(input);
   const capacity = sourceIps * sourcePorts * destinations;
@@ -102,7 +139,11 @@ export function planTuples(input: PlanInput): TuplePlan {
       'CONNLAB_ERR_IMPOSSIBLE_TARGET',
       `${wanted.toLocaleString('en-US')} connections need more four-tuples than ${sourceIps} source IP(s) × ` +
         `${sourcePorts.toLocaleString('en-US')} source ports × ${destinations} destination(s) = ${capacity.toLocaleString('en-US')}`,
-      { hint: `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c` },
+      {
+        hint: input.destinations.some((d) => d.ip6 !== undefined)
+          ? 'add IPv6 sources (--source-ips with a prefix routed to this host, docs/targets.md) or destination ports, or lower -c'
+          : `add source addresses (--source-ips ${formatIpv4(FIRST_LOOPBACK_SOURCE)}-…) or destinations, or lower -c`,
+      },
     );
   }
   // Sharded: slices index the shard's own sequence; the cursor maps it to global indices.
@@ -123,7 +164,8 @@ export function planTuples(input: PlanInput): TuplePlan {
  * in order. Build one per worker; each call to next() returns the next chunk.
  */
 export function createTupleCursor(input: PlanInput, slice: Pick<Slice, 'start' | 'count'>) {
-  const ips = expandIps(input.sourceIps);
+  const ips = addressPicker(input.sourceIps);
+  const ips6 = addressPicker(input.sourceIps6?.ranges);
   const ports = input.sourcePorts === 'kernel' ? Uint16Array.of(0) : usableSourcePorts(input.sourcePorts, input.destinations);
   const dests = input.destinations;
   const end = slice.start + slice.count;
@@ -135,13 +177,15 @@ export function createTupleCursor(input: PlanInput, slice: Pick<Slice, 'start' |
       const out = new Uint32Array(n * 4);
       for (let k = 0; k < n; k++, index++) {
         const g = input.shard && sharesTupleSpace(input) ? shardGlobalIndex(index, input.shard, dests.length) : index;
-        const dest = dests[g % dests.length] as Destination;
+        const d = g % dests.length;
+        const dest = dests[d] as Destination;
         const pair = Math.floor(g / dests.length);
-        out[k * 4] = ips[pair % ips.length] ?? 0;
+        const src = dest.ip6 === undefined ? ips : ips6;
+        out[k * 4] = src.at(pair % src.size);
         // Kernel mode: the pair index only spreads sources; the kernel picks the port.
-        out[k * 4 + 1] = ports.length === 1 && ports[0] === 0 ? 0 : (ports[Math.floor(pair / ips.length)] ?? 0);
-        out[k * 4 + 2] = dest.ip;
-        out[k * 4 + 3] = dest.port;
+        out[k * 4 + 1] = ports.length === 1 && ports[0] === 0 ? 0 : (ports[Math.floor(pair / src.size)] ?? 0);
+        out[k * 4 + 2] = dest.ip6 === undefined ? dest.ip : d;
+        out[k * 4 + 3] = dest.ip6 === undefined ? dest.port : dest.port | TUPLE_IPV6;
       }
       return out;
     },
@@ -155,3 +199,27 @@ export function loopbackSourcesFor(connections: number, destinations: readonly D
   return [{ first: FIRST_LOOPBACK_SOURCE, last: FIRST_LOOPBACK_SOURCE + count - 1 }];
 }
 
+
+/**
+ * What the holders need to turn IPv6 tuples into addresses: the 16-byte source base, then
+ * 16 bytes per destination (zeros for IPv4 ones). Undefined when no destination is IPv6.
+ */
+export function ipv6Table(input: Pick<PlanInput, 'destinations' | 'sourceIps6'>): Uint8Array | undefined {
+  if (!input.destinations.some((d) => d.ip6 !== undefined)) return undefined;
+  const table = new Uint8Array(16 * (1 + input.destinations.length));
+  table.set(ipv6Bytes(parseIpv6(input.sourceIps6?.base ?? '::') ?? 0n), 0);
+  input.destinations.forEach((d, i) => {
+    if (d.ip6 !== undefined) table.set(ipv6Bytes(parseIpv6(d.ip6) ?? 0n), 16 * (1 + i));
+  });
+  return table;
+}
+
+/** One tuple as text, in either family: `127.0.0.2:10000 → 127.0.0.1:9000`, `[fd00:18::1]:10000 → [::1]:9000`. */
+export function formatTuple(input: Pick<PlanInput, 'destinations' | 'sourceIps6'>, t: ArrayLike<number>, at = 0): string {
+  const [srcIp = 0, srcPort = 0, dstIp = 0, dstPort = 0] = [t[at], t[at + 1], t[at + 2], t[at + 3]];
+  const v6 = (dstPort & TUPLE_IPV6) !== 0;
+  const base = parseIpv6(input.sourceIps6?.base ?? '::') ?? 0n;
+  const src = srcIp === 0 ? 'kernel' : v6 ? `[${formatIpv6(base + BigInt(srcIp))}]` : formatIpv4(srcIp);
+  const dst = v6 ? `[${input.destinations[dstIp]?.ip6 ?? '?'}]` : formatIpv4(dstIp);
+  return `${src}:${srcPort === 0 ? 'kernel' : srcPort} → ${dst}:${dstPort & 0xffff}`;
+}

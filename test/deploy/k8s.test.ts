@@ -134,3 +134,28 @@ describe('the load pod waits for serve before its shard starts', () => {
     assert.match(err, /serve did not accept on 127\.0\.0\.1\/\d+ within/);
   });
 });
+
+describe('Kubernetes manifests for a target of the user\'s own (--target)', () => {
+  it('runs load against the URL as written, without serve, and validates', async () => {
+    const io = recordingIo();
+    assert.equal(await main(['k8s', '-c', '100k', '--shards', '2', '--target', 'wss://gateway.prod.svc:443/socket?v=2'], io), 0, io.err());
+    const docs = parseAllDocuments(io.out()).map((d) => d.toJS() as Manifest & { kind: string; spec?: { template?: { spec?: { containers?: { command?: string[] }[] } } } });
+    assert.deepEqual(docs.map((d) => d.kind), ['Namespace', 'Job']);
+    for (const doc of docs) validate(doc);
+    const script = docs[1]?.spec?.template?.spec?.containers?.[0]?.command?.[2] ?? '';
+    assert.match(script, /^connlab load 'wss:\/\/gateway\.prod\.svc:443\/socket\?v=2' -c 100000 --shards 2 /m);
+    assert.doesNotMatch(script, /getent/);
+  });
+  it('sizes the shards by the target\'s ports and refuses what cannot be planned or quoted', () => {
+    const v = { ...DEFAULT_K8S_VALUES, connections: 200_000, shards: 2, target: 'http://api.test:8080-8081/' };
+    assert.equal(loadPodSize(v).connections, 100_000);
+    assert.equal(errorCode(() => kubernetesManifests({ ...v, target: 'http://api.test/' })), 'CONNLAB_ERR_IMPOSSIBLE_TARGET');
+    assert.equal(errorCode(() => kubernetesManifests({ ...v, target: "http://api.test/it's" })), 'CONNLAB_ERR_INVALID_ARGUMENT');
+    assert.equal(errorCode(() => kubernetesManifests({ ...v, target: 'ftp://api.test/' })), 'CONNLAB_ERR_INVALID_ARGUMENT');
+    assert.equal(errorCode(() => kubernetesManifests({ ...v, target: 'a.test:1,b.test:1' })), 'CONNLAB_ERR_INVALID_ARGUMENT');
+  });
+  it('has no serve to generate', async () => {
+    const io = recordingIo();
+    assert.equal(await main(['k8s', 'serve', '--target', 'http://api.test/'], io), 2);
+  });
+});

@@ -34,6 +34,8 @@ const SEEDS = [
   '{"type":"start","config":{"role":"client","holder":"native","ratePerSec":null,"maxPending":8,"connectTimeoutMs":1000,"reportIntervalMs":60000,"maxSamples":100000,"sendBufferBytes":65536,"stallTimeoutMs":30000,"churnPerSec":0,"protocol":null}}',
   '{"type":"start","config":{"role":"client","holder":"native","ratePerSec":10,"maxPending":8,"connectTimeoutMs":1000,"reportIntervalMs":60000,"maxSamples":100000,"sendBufferBytes":65536,"stallTimeoutMs":30000,"churnPerSec":2.5,"protocol":{"kind":2,"request":"R0VUIC8gSFRUUC8xLjENCg0K","clientIdPrefix":null,"username":"u\\u00e9","password":null,"keepaliveSeconds":0,"tcpKeepaliveSeconds":5}}}',
   '{"type":"start","config":{"role":"server","holder":"native","listen":[{"host":"127.0.0.1","port":1}],"backlog":8,"reportIntervalMs":60000,"maxSamples":100000,"sendBufferBytes":65536,"stallTimeoutMs":30000}}',
+  // The IPv6 table (16-byte source base, then ::1): IPv6 tuples index it.
+  '{"type":"start","config":{"role":"client","holder":"native","ratePerSec":null,"maxPending":8,"connectTimeoutMs":1000,"reportIntervalMs":60000,"maxSamples":100000,"sendBufferBytes":65536,"stallTimeoutMs":30000,"churnPerSec":0,"protocol":null,"addresses6":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE="}}',
   '{"type":"ping","seq":1,"timeoutMs":5}',
   '{"type":"tuples","data":"AgAAf0BOAAABAAB/KCMAAA==","last":true}',
 ];

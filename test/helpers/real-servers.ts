@@ -2,9 +2,9 @@
 // Mosquitto from Debian with configs in a temp dir, the ws test server (several processes
 // on one port), plus an echo server and an accept-then-close server in this process.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -122,6 +122,22 @@ http {
 /** Mosquitto (one process) on 127.0.0.1:port, anonymous, no persistence. */
 export function startMosquitto(port: number): Promise<RealServer> {
   return startMosquittoWith(port, '', 'mosquitto');
+}
+
+/**
+ * Mosquitto that accepts only `user` with `password` (a password_file made by
+ * mosquitto_passwd): CONNACK 5 (not authorized) for anyone else, so a test sees which
+ * credentials a CONNECT carried.
+ */
+export function startMosquittoWithPassword(port: number, user: string, password: string): Promise<RealServer> {
+  return startFromConfig(MOSQUITTO, 'mosquitto-auth', port, (dir) => {
+    const file = join(dir, 'passwords');
+    execFileSync('mosquitto_passwd', ['-c', '-b', file, user, password], { stdio: 'ignore' });
+    // Mosquitto reads it after dropping root: the directory and file must be readable.
+    chmodSync(dir, 0o755);
+    chmodSync(file, 0o644);
+    return `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${file}\npersistence false\nmax_connections -1\nlog_dest stderr\nlog_type error\n`;
+  }, (_dir, file) => ['-c', file]);
 }
 
 function startMosquittoWith(port: number, listenerLines: string, what: string): Promise<RealServer> {

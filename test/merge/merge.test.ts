@@ -9,6 +9,7 @@ import { main } from '../../src/cli/main.ts';
 import { LatencyRecorder } from '../../src/engine/latency.ts';
 import type { LoadResult } from '../../src/load/load.ts';
 import { mergeResults, type MergedLoadResult } from '../../src/merge/merge.ts';
+import { renderLoadReport } from '../../src/merge/report-load.ts';
 import { errorCode } from '../helpers/errors.ts';
 import { recordingIo } from '../helpers/io.ts';
 
@@ -163,5 +164,24 @@ describe('merging bench results', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('merging the targets of shards, in both families', () => {
+  it('lists every destination and resolved name once, and keeps older results without targets mergeable', () => {
+    const parts = [0, 1].map((i) => loadResult(i, 2, samples(i + 1, 50), samples(i + 3, 50)));
+    const [a, b] = parts as [LoadResult, LoadResult];
+    a.targets = { destinations: ['127.0.0.21:9000', '[::1]:9000'], resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }] };
+    b.targets = { destinations: ['[::1]:9000', '[fd00:18::1]:9000'], resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }] };
+    const merged = mergeResults(parts.map((result, i) => ({ label: `s${i}`, result })), 'test') as MergedLoadResult;
+    assert.deepEqual(merged.targets, {
+      destinations: ['127.0.0.21:9000', '[::1]:9000', '[fd00:18::1]:9000'],
+      resolved: [{ name: 'multi.test', addresses: ['127.0.0.21', '::1'], via: 'dns' }],
+    });
+    const html = renderLoadReport(merged);
+    assert.match(html, /<code data-field="targets\.destinations\.2">\[fd00:18::1\]:9000<\/code>/);
+    assert.match(html, /<code>multi\.test<\/code><\/td><td class="num">127\.0\.0\.21, ::1 \(dns\)/);
+    const old = mergeResults([0, 1].map((i) => ({ label: `o${i}`, result: loadResult(i, 2, samples(i + 1, 50), samples(i + 3, 50)) })), 'test') as MergedLoadResult;
+    assert.equal(old.targets, undefined);
   });
 });

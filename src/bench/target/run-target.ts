@@ -16,7 +16,8 @@ import { startLoad, type LoadHandle, type LoadResult } from '../../load/load.ts'
 import type { ProtocolSettings } from '../../load/protocol-options.ts';
 import { cpuBusyShare, sampleHost, type HostSample } from '../../probe/host-sample.ts';
 import { counterDelta } from '../../probe/netstat.ts';
-import { formatIpv4, isLoopback, type Destination, type Range } from '../../tuple/address.ts';
+import { formatDestination } from '../../target/resolve-targets.ts';
+import { isLoopback, type Destination, type Range } from '../../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, usableSourcePorts } from '../../tuple/plan.ts';
 import { benchRunHandle, roundTimeoutMs, type BenchRunHandle, type StopReason } from '../run-bench.ts';
 import type { BenchPhase, BenchResult, TimelinePoint } from '../result.ts';
@@ -62,8 +63,10 @@ export const MAX_STEPS = 100;
 
 /** Rejects what cannot run, naming the option, before anything starts. */
 export function checkTargetOptions(o: Pick<TargetBenchOptions, 'destinations' | 'connections' | 'steps' | 'remote'> & { host?: Pick<HostSnapshot, 'ports'> }): void {
-  const outside = o.destinations.find((d) => !isLoopback(d.ip));
-  if (outside && !o.remote) throw invalidArgument('--target', `${formatIpv4(outside.ip)}:${outside.port}`, 'a loopback address (127.0.0.0/8): bench --target only measures servers on this host');
+  // Here, each step takes its own IPv4 loopback sources (stepSources), which IPv6 has no
+  // room for; toward a remote server the kernel picks the address, in either family.
+  const outside = o.destinations.find((d) => d.ip6 !== undefined || !isLoopback(d.ip));
+  if (outside && !o.remote) throw invalidArgument('--target', formatDestination(outside), 'an IPv4 loopback address (127.0.0.0/8; a name resolving there): bench --target without --server-metrics only measures servers on this host');
   if (o.destinations.length === 0) throw invalidArgument('--target', '', 'at least one address:port');
   if (!Number.isInteger(o.steps) || o.steps < 2 || o.steps > MAX_STEPS) throw invalidArgument('--steps', String(o.steps), `2 to ${MAX_STEPS} steps (a fit needs at least two)`);
   if (o.connections < o.steps) throw invalidArgument('--connections', String(o.connections), `at least one connection per step (--steps ${o.steps})`);

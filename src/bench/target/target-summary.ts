@@ -8,7 +8,7 @@ import type { DeathRecord } from '../../engine/worker-pool.ts';
 import type { LatencySummaryMs } from '../../engine/latency.ts';
 import type { LatencyHistograms, LoadResult } from '../../load/load.ts';
 import { mergeEncoded } from '../../merge/histograms.ts';
-import { formatIpv4 } from '../../tuple/address.ts';
+import { formatDestination } from '../../target/resolve-targets.ts';
 import type { LimitName } from '../../limits/model.ts';
 import { BENCH_SCHEMA, type BenchResult, type TimelinePoint } from '../result.ts';
 import type { ServerSample } from './server-processes.ts';
@@ -80,7 +80,7 @@ const socketsPerConnection = (input: TargetResultInput): number => (input.remote
 export function targetSection(input: TargetResultInput): TargetSection {
   const o = input.options;
   return {
-    addresses: o.destinations.map((d) => `${formatIpv4(d.ip)}:${d.port}`),
+    addresses: o.destinations.map(formatDestination),
     protocol: o.protocol.kind,
     server: {
       pid: o.server && 'pid' in o.server ? o.server.pid : null,

@@ -13,6 +13,8 @@ import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { watchCgroup, type CgroupWatch } from '../../limits/cgroup-watch.ts';
 import { existsSync } from 'node:fs';
 import { expandTargets, parseTargets } from '../../tuple/address.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
+import { RESOLVE_FLAGS, targetsFromFlags, urlSettings } from '../target-flags.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf } from '../args.ts';
 import { writeReportAfterResult } from '../output-file.ts';
@@ -36,6 +38,7 @@ export const TARGET_FLAGS = {
   holder: { type: 'string' },
   'connect-timeout': { type: 'string' },
   ...PROTOCOL_FLAGS,
+  ...RESOLVE_FLAGS,
 } as const;
 
 type Str = string | undefined;
@@ -89,17 +92,21 @@ export async function runTargetBench(values: TargetValues, argv: string[], io: I
   const server = resolvedSource(given, cgroup);
   const steps = values.steps === undefined ? 5 : parseCount(values.steps, '--steps', { min: 2 });
   const facts = readHostFacts();
+  // A URL target says the protocol, path and Host as it does for load (urlSettings).
+  const parsed = parseTargetList([values.target ?? '']);
+  const protocol = protocolFromFlags(values, urlSettings(parsed, values));
+  const targets = await targetsFromFlags(parsed, values);
   const loads: LoadHandle[] = [];
   const connections = values.connections === undefined ? 10_000 : parseCount(values.connections, '--connections', { min: 1 });
   const bench = startTargetBench({
     onLoad: (handle) => loads.push(handle),
-    destinations: expandTargets(parseTargets(values.target ?? '', '--target')),
+    destinations: targets.destinations,
     server,
     remote: remoteFromFlags(values),
     connections,
     steps,
     stepHoldMs: values.hold === undefined ? 1_000 : parseDurationMs(values.hold, '--hold'),
-    protocol: protocolFromFlags(values),
+    protocol,
     host: readHostSnapshot(createHostReader('/'), { user: io.user }),
     cgroup,
     kernelPoolSize: facts.kernelPoolSize,

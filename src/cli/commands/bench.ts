@@ -62,7 +62,10 @@ Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
   --hold D           how long to hold them before verifying (default 30s; --target:
                      each step, after its liveness round, default 1s)
-  --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
+  --target TARGET    the server to measure, on IPv4 loopback (127.0.0.0/8 only): as
+                     load takes it, ADDR:PORT[,…], name:PORT or a URL (http://localhost:
+                     8080/health sets --protocol http and the path); --resolve,
+                     --ip-family and --dns-server as in load
   --server-pid PID   the server's process; its descendants are sampled too
   --server-cgroup PATH  or its cgroup (absolute, or under the hierarchy); its limit and usage
                         go beside the host's and an OOM kill there fails the step as cgroup_memory

@@ -2,7 +2,7 @@
 // sysctl part of the advice after showing it, and only with `--yes`.
 
 import { describeLeftover, ownerAlive, SettingsJournal, type JournalEntry, type Leftover } from '../../demo/settings-journal.ts';
-import { ConnlabError } from '../../errors.ts';
+import { ConnlabError, invalidArgument } from '../../errors.ts';
 import { applySysctlChanges, planSysctlChanges, type SysctlChange } from '../../limits/apply.ts';
 import { diagnose, type DoctorReport } from '../../limits/diagnose.ts';
 import { readProcessNofile, readSlabObjectBytes, type CgroupContext } from '../../limits/cgroup-context.ts';
@@ -13,7 +13,9 @@ import { createHostReader } from '../../limits/host-reader.ts';
 import { doctorReportJson } from '../../limits/report-json.ts';
 import { defaultShape, ROLES, validateShape, type TrafficShape } from '../../limits/shape.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
-import { parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
+import { parsePortRange, type Range, type TargetSpec } from '../../tuple/address.ts';
+import { parseSourceList } from '../../tuple/source-list.ts';
 import { parseBytes, parseCount } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import type { Io } from '../io.ts';
@@ -32,8 +34,10 @@ Shape of traffic (the same flags load and bench take):
   --role server|client|both   which ends run here; both = a loopback bench (default server)
   --connections N             the target, e.g. 100k or 1m (default: what the host can hold)
   --processes N               processes on each side (default 1)
-  --source-ips LIST           client source addresses: 127.0.0.2-127.0.0.40,10.0.0.0/24
-  --targets LIST              destinations: 127.0.0.1:9000-9003,127.0.0.2:80
+  --source-ips LIST           client source addresses: 127.0.0.2-127.0.0.40,10.0.0.0/24,
+                              fd00:18::/64 (IPv6 sources pair with IPv6 targets)
+  --targets LIST              destinations: 127.0.0.1:9000-9003,127.0.0.2:80,[fd00::1]:9000
+                              (each address and port is a port pool of its own)
   --source-ports RANGE|kernel planned source ports (10000-65000) or kernel-chosen (default)
   --user-bytes SIZE           user-space bytes per connection per side (default 1000)
 
@@ -62,6 +66,8 @@ Examples:
                                                    the cgroup nginx runs in: where it is OOM-killed
   connlab doctor --cgroup kubepods.slice/... --connections 100k --json
   connlab doctor --role client --connections 200k --source-ips 127.0.0.2-127.0.0.9 --json
+  connlab doctor --role client --connections 1m --targets [fd00:18::ffff:0:0:1]:9000 \
+                 --source-ips fd00:18::/64 --source-ports 10000-10000
   sudo connlab doctor --connections 1m --role both --apply --yes
 
 Exit status: 0 when read (even if the target is out of reach), 2 for bad input or an
@@ -85,6 +91,20 @@ const options = {
   unit: { type: 'string' },
 } as const;
 
+/** `--targets` in both families: IPv4 (ranges) and [IPv6] literals; doctor resolves no names. */
+function shapeTargets(text: string): Pick<TrafficShape, 'targets' | 'targets6'> {
+  const parsed = parseTargetList([text]);
+  const targets: TargetSpec[] = [];
+  const targets6: { address: string; ports: Range }[] = [];
+  for (const t of parsed) {
+    if (t.host.kind === 'ipv4') targets.push({ ips: t.host.ips, ports: t.ports });
+    else if (t.host.kind === 'ipv6') targets6.push({ address: t.host.address, ports: t.ports });
+    else if (t.host.name === 'localhost') targets.push({ ips: { first: 0x7f000001, last: 0x7f000001 }, ports: t.ports });
+    else throw invalidArgument('--targets', t.text, 'addresses (doctor resolves no names: one address per A/AAAA record, e.g. from getent ahosts)');
+  }
+  return { targets: targets.length > 0 ? targets : undefined, ...(targets6.length > 0 ? { targets6 } : {}) };
+}
+
 /** Flags shared by every command that plans traffic; exported for load and bench. */
 export function shapeFromFlags(values: Record<string, string | boolean | undefined>, defaults: Partial<TrafficShape>): TrafficShape {
   const text = (name: string): string | undefined => {
@@ -99,9 +119,13 @@ export function shapeFromFlags(values: Record<string, string | boolean | undefin
   const processes = text('processes');
   if (processes !== undefined) shape.processes = parseCount(processes, '--processes', { min: 1 });
   const sourceIps = text('source-ips');
-  if (sourceIps !== undefined) shape.sourceIps = parseIpList(sourceIps, '--source-ips');
+  if (sourceIps !== undefined) {
+    const { v4, v6 } = parseSourceList(sourceIps, '--source-ips');
+    shape.sourceIps = v4;
+    if (v6) shape.sourceIps6 = v6;
+  }
   const targets = text('targets');
-  if (targets !== undefined) shape.targets = parseTargets(targets, '--targets');
+  if (targets !== undefined) Object.assign(shape, shapeTargets(targets));
   const sourcePorts = text('source-ports');
   if (sourcePorts !== undefined) shape.sourcePorts = sourcePorts === 'kernel' ? 'kernel' : parsePortRange(sourcePorts, '--source-ports');
   const userBytes = text('user-bytes');

@@ -45,12 +45,16 @@ Options:
   --metrics-port PORT    (default ${d.metricsPort})
   --fd-limit N           the runtime's open-file limit, for sizing (default ${formatCount(d.fdLimit)})
   --unsafe-sysctls       also set net.core.somaxconn on serve (kubelet must allow it)
+  --target TARGET        load your own service instead of the generated serve: a URL
+                         (wss://gateway.prod:443/socket, mqtts://broker:8883) or name:PORT,
+                         resolved in each pod to all its addresses; no serve.yaml then
   --out DIR              write namespace.yaml, serve.yaml, load-job.yaml into DIR
   -h, --help             this help
 
 Examples:
   connlab k8s -c 10m --shards 20 --out my-run/
   connlab k8s job -c 2m --shards 8 | kubectl apply -f -
+  connlab k8s -c 400k --shards 8 --target wss://gateway.prod.svc:443/socket --out run/
 `;
 
 const options = {
@@ -67,6 +71,7 @@ const options = {
   'unsafe-sysctls': { type: 'boolean' },
   'pod-memory': { type: 'string' },
   out: { type: 'string' },
+  target: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -88,6 +93,7 @@ export function k8sValuesFromFlags(values: Values): K8sValues {
     startAt: startAt ?? null,
     unsafeSysctls: Boolean(values['unsafe-sysctls']),
     podMemoryBytes,
+    target: values.target ?? null,
   };
   // Shards from per-pod capacity when the connections are given and the shards are not.
   const auto = values.shards === undefined && (values.connections !== undefined || podMemoryBytes !== null);
@@ -107,7 +113,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const v = k8sValuesFromFlags(values);
   const manifests = kubernetesManifests(v);
   const command = ['connlab', 'k8s', ...argv].filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out').join(' ');
-  const names = which === 'all' ? Object.values(FILES) : [FILES[which]];
+  if (v.target && which === 'serve') throw new ConnlabError('CONNLAB_ERR_USAGE', 'k8s serve has nothing to generate with --target', { hint: 'connlab k8s job --target URL' });
+  const names = which === 'all' ? Object.values(FILES).filter((name) => name in manifests) : [FILES[which]];
   if (values.out !== undefined) {
     const dir = resolve(values.out);
     mkdirSync(dir, { recursive: true });

@@ -4,12 +4,17 @@
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
 import { loadPlanJson, planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
-import type { TuplePlan } from '../../tuple/plan.ts';
 import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
-import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
+import { parsePortRange } from '../../tuple/address.ts';
+import { parseSourceList } from '../../tuple/source-list.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
+import { formatDestination } from '../../target/resolve-targets.ts';
+import type { TargetSettings } from '../../target/target-settings.ts';
+import { RESOLVE_FLAGS, renderResolved, resolveHelp, targetsFromFlags, urlSettings } from '../target-flags.ts';
+import { sharesTupleSpace, type PlanInput, type TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
@@ -25,7 +30,15 @@ import { parseWorkers } from './serve.ts';
 
 export const summary = 'open and hold N connections to any TCP server, past 65,535 from one host';
 
-export const help = `Usage: connlab load ADDR:PORT[,…] -c N [options]
+export const help = `Usage: connlab load TARGET… -c N [options]
+
+TARGET is HOST:PORT[-PORT] or a URL, several separated by spaces or commas:
+  127.0.0.1:9000  127.0.0.1-127.0.0.4:9000-9003  [::1]:9000  gateway.internal:443
+  tcp:// tls:// http:// https:// ws:// wss:// mqtt:// mqtts://  (ws://name:8080/socket?x=1)
+A URL's scheme sets --protocol and --tls, its path and query the request line or the
+WebSocket upgrade, its user:password MQTT's credentials, its host the HTTP Host and the
+TLS server name; a flag that says otherwise is an error. A name resolves once, at start,
+to all its A and AAAA records: each address is a destination, a four-tuple pool of its own.
 
 Opens and holds N connections to any TCP server. It plans the four-tuples itself:
 each worker gets a disjoint slice of (source IP, source port, destination), one source
@@ -44,8 +57,10 @@ Options:
   -c, --connections N        connections to open and hold (100k, 1m)
   --rate R                   connects per second over all workers (default: as fast as
                              the server accepts, 1,024 in flight per worker)
-  --source-ips LIST          source addresses: 127.0.0.2-127.0.0.40 (default: loopback
-                             sources as needed toward 127/8, else the kernel's choice)
+  --source-ips LIST          source addresses: 127.0.0.2-127.0.0.40, fd00:18::/64,
+                             fd00:18::2-fd00:18::ff (IPv6 sources for IPv6 destinations;
+                             default: loopback sources as needed toward 127/8, else the
+                             kernel's choice)
   --source-ports RANGE|kernel  planned source ports (default 10000-65000), or kernel
                              to let connect() pick ephemeral ports, for comparison
                              (toward loopback it then adds sources so no port pool is
@@ -83,6 +98,7 @@ Options:
   --holder auto|native|node  the connection holder (auto: native when built)
   --worker-runtime auto|c|node  worker processes in C, no V8 (~1 MB each), or in
                              Node (~11 MB each); auto: c when built and the holder is native
+${resolveHelp}
 ${shardHelp}
 ${metricsHelp}
 ${dashboardHelp}
@@ -93,6 +109,11 @@ ${thresholdsHelp}
 
 Examples:
   connlab load 127.0.0.1:9000 -c 70000 --duration 20s --protocol connlab
+  connlab load ws://localhost:8080/socket -c 10k --duration 60s
+  connlab load https://api.test/health --resolve api.test:443:127.0.0.5 --ca ca.pem -c 2000
+  connlab load mqtts://user:secret@broker.test -c 5000 --insecure
+  connlab load [::1]:9000 -c 50000 --protocol connlab
+  connlab load [fd00:18::1]:9000 -c 100k --source-ips fd00:18::/64
   connlab load 127.0.0.1:8080 -c 60000 --protocol http --path /health --duration 60s
   connlab load 127.0.0.1:1883 -c 15000 --protocol mqtt --ping 30s
   connlab load 127.0.0.1:8443 -c 2000 --protocol http --tls --sni example.test --ca ca.pem
@@ -133,6 +154,7 @@ const options = {
   workers: { type: 'string' },
   holder: { type: 'string' },
   ...PROTOCOL_FLAGS,
+  ...RESOLVE_FLAGS,
   'allow-partial': { type: 'boolean' },
   'worker-runtime': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -145,14 +167,22 @@ const options = {
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
 
-export function loadOptionsFromFlags(targets: string, values: Values): LoadOptions {
+/** Flags to options; names are resolved here, once, before anything starts. */
+export async function loadOptionsFromFlags(targets: readonly string[], values: Values): Promise<LoadOptions> {
   if (values.connections === undefined) throw new ConnlabError('CONNLAB_ERR_USAGE', 'load needs -c N', { hint: 'pass -c 10000' });
   const sourcePorts = values['source-ports'];
   const facts = readHostFacts();
+  const sources = values['source-ips'] === undefined ? undefined : parseSourceList(values['source-ips'], '--source-ips');
+  const connections = parseCount(values.connections, '--connections', { min: 1 });
+  const parsed = parseTargetList(targets);
+  const protocol = protocolFromFlags(values, urlSettings(parsed, values));
+  const { destinations, resolved } = await targetsFromFlags(parsed, values);
   return {
-    destinations: expandTargets(parseTargets(targets, 'target')),
-    connections: parseCount(values.connections, '--connections', { min: 1 }),
-    sourceIps: values['source-ips'] === undefined ? undefined : parseIpList(values['source-ips'], '--source-ips'),
+    destinations,
+    resolved,
+    connections,
+    sourceIps: sources?.v4,
+    ...(sources?.v6 ? { sourceIps6: sources.v6 } : {}),
     sourcePorts: sourcePorts === undefined ? undefined : sourcePorts === 'kernel' ? 'kernel' : parsePortRange(sourcePorts, '--source-ports'),
     ratePerSec: values.rate === undefined ? null : parseCount(values.rate, '--rate', { min: 1 }),
     workers: parseWorkers(values.workers),
@@ -162,14 +192,20 @@ export function loadOptionsFromFlags(targets: string, values: Values): LoadOptio
     fdSoftLimit: facts.fdSoftLimit,
     kernelPoolSize: facts.kernelPoolSize,
     churnPercentPerSec: values.churn === undefined ? undefined : parsePercent(values.churn, '--churn'),
-    protocol: protocolFromFlags(values),
+    protocol,
     shard: shardFromFlags(values, process.env),
   };
 }
 
 type ProtocolValues = Pick<Values, keyof typeof PROTOCOL_FLAGS>;
 
-export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
+/** The protocol flags, with what URL targets say (checked against them by urlSettings). */
+export function protocolFromFlags(values: ProtocolValues, url?: TargetSettings): ProtocolSettings {
+  const merged = url ? { ...values, protocol: url.protocol ?? values.protocol, tls: url.tls || values.tls, path: url.path, host: url.host, username: url.username, password: url.password } : values;
+  return protocolSettings(merged);
+}
+
+function protocolSettings(values: ProtocolValues): ProtocolSettings {
   const kind = values.protocol === undefined ? 'tcp' : oneOf('--protocol', values.protocol, PROTOCOL_KINDS);
   const keepaliveMs = values.keepalive === undefined ? undefined : parseDurationMs(values.keepalive, '--keepalive');
   const keepaliveSeconds = keepaliveMs === undefined ? undefined : Math.max(1, Math.round(keepaliveMs / 1000));
@@ -182,7 +218,7 @@ export function protocolFromFlags(values: ProtocolValues): ProtocolSettings {
   };
 }
 
-function tlsFromFlags(values: Values): TlsSettings | undefined {
+function tlsFromFlags(values: ProtocolValues): TlsSettings | undefined {
   const tlsOnly = (['sni', 'alpn', 'ca', 'insecure', 'tls-groups'] as const).find((flag) => values[flag] !== undefined);
   if (!values.tls) {
     if (tlsOnly) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${tlsOnly} needs --tls`, { hint: 'add --tls' });
@@ -201,8 +237,10 @@ function parsePercent(input: string, option: string): number {
   return value;
 }
 
-export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
-  const sources = plan.sourceIps === 1 && !options.sourceIps ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
+/** The dry run's plan as text; `input` (the resolved plan input) tells chosen sources from the kernel's. */
+export function renderPlan(plan: TuplePlan, options: LoadOptions, input?: PlanInput): string {
+  const chosen = input ? sharesTupleSpace(input) : options.sourceIps !== undefined || options.sourceIps6 !== undefined;
+  const sources = plan.sourceIps === 1 && !chosen ? 'the kernel\'s choice' : `${formatCount(plan.sourceIps)} source IP(s)`;
   const lines = [
     `Plan: ${formatCount(plan.connections)} connections over ${plan.slices.length} worker(s), ${plan.strategy} source ports`,
     `  four-tuples available: ${sources} × ${formatCount(plan.sourcePorts)} source ports × ${formatCount(plan.destinations)} destination(s) = ${formatCount(plan.capacity)}`,
@@ -214,7 +252,7 @@ export function renderPlan(plan: TuplePlan, options: LoadOptions): string {
 
 function describeFirst(options: LoadOptions, plan: TuplePlan): string {
   const dest = options.destinations[0];
-  return dest ? `→ ${formatIpv4(dest.ip)}:${dest.port} (${plan.destinations} destination(s) share each source port)` : '';
+  return dest ? `→ ${formatDestination(dest)} (${plan.destinations} destination(s) share each source port)` : '';
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -223,18 +261,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new ConnlabError('CONNLAB_ERR_USAGE', positionals.length === 0 ? 'load needs a target ADDR:PORT' : `load takes one target list, got ${positionals.length}`, {
-      hint: 'join several targets with commas: 127.0.0.1:9000,127.0.0.1:9001',
-    });
+  if (positionals.length === 0) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', 'load needs a target', { hint: 'name one: 127.0.0.1:9000, [::1]:9000, name:443 or ws://name:8080/path' });
   }
-  const loadOptions = loadOptionsFromFlags(positionals[0] ?? '', values);
+  const loadOptions = await loadOptionsFromFlags(positionals, values);
+  if (!values.json && loadOptions.resolved?.length) io.stderr.write(renderResolved(loadOptions.resolved));
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
   const thresholds = thresholdsFromFlags(values, 'load');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
+    io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions, input) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
   await waitForStartAt(values['start-at']);

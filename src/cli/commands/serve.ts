@@ -13,7 +13,8 @@ import { parseHostPort } from '../../metrics/http.ts';
 import { failureReason, markResultWritten } from '../json-result.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
-import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
+import { parseTargetList } from '../../target/parse-target.ts';
+import { formatIpv4 } from '../../tuple/address.ts';
 import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
@@ -41,7 +42,8 @@ how many connections it took along (100 ms later, doubling to 5 s; a worker that
 times within 60 s ends serve with CONNLAB_ERR_CRASH_LOOP and exit status 1).
 
 Options:
-  --listen LIST            addresses to listen on: 127.0.0.1:9000, 127.0.0.1:9000-9003
+  --listen LIST            addresses to listen on: 127.0.0.1:9000, 127.0.0.1:9000-9003,
+                           [::1]:9000, [::]:9000 (dual-stack: IPv4 and IPv6)
   --connections N          expected connections: sizes --workers auto (default 20k)
   --workers auto|N         worker processes (auto: enough for N with 25% spare)
   --holder auto|native|node  the connection holder (auto: native when built)
@@ -83,8 +85,24 @@ const options = {
   json: { type: 'boolean' },
 } as const;
 
+/**
+ * `--listen` addresses: IPv4 (ranges), `[::]:P` (dual-stack: IPv4 too unless
+ * net.ipv6.bindv6only), `[::1]:P`, `localhost` (127.0.0.1); ports and ranges as load's.
+ */
 export function parseListen(text: string): ListenAddress[] {
-  return expandTargets(parseTargets(text, '--listen')).map((d) => ({ host: formatIpv4(d.ip), port: d.port }));
+  const out: ListenAddress[] = [];
+  for (const t of parseTargetList([text])) {
+    if (t.scheme !== undefined || (t.host.kind === 'name' && t.host.name !== 'localhost')) {
+      throw invalidArgument('--listen', t.text, 'an address to listen on: 127.0.0.1:9000, [::]:9000, [::1]:9000-9003');
+    }
+    for (let port = t.ports.first; port <= t.ports.last; port++) {
+      if (t.host.kind === 'ipv6') out.push({ host: t.host.address, port });
+      else if (t.host.kind === 'name') out.push({ host: '127.0.0.1', port });
+      else for (let ip = t.host.ips.first; ip <= t.host.ips.last; ip++) out.push({ host: formatIpv4(ip), port });
+    }
+  }
+  const seen = new Set<string>();
+  return out.filter((a) => !seen.has(`${a.host}|${a.port}`) && seen.add(`${a.host}|${a.port}`) !== undefined);
 }
 
 export function parseWorkers(text: string | undefined): number | 'auto' {

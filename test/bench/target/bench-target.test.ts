@@ -126,10 +126,27 @@ describe('bench --target from the command line', () => {
     }
   });
 
+  it('takes a URL target: the scheme sets the protocol and the name resolves to loopback', { skip: !haveNginx() && 'nginx is not installed' }, async () => {
+    const nginx = await startNginx(await freeLoopbackPort(), 2);
+    try {
+      const io = recordingIo();
+      const status = await main(['bench', '--target', `http://localhost:${nginx.port}/index.html`, '--server-pid', String(nginx.pids[0] ?? 0),
+        '--connections', '600', '--steps', '2', '--hold', '200ms', '--json', '--no-report'], io);
+      assert.equal(status, 0, io.err());
+      const r = JSON.parse(io.out()) as BenchResult & { target: { addresses?: string[] } };
+      assert.deepEqual(r.target?.steps.map((s) => s.verified), [300, 600]);
+      assert.match(JSON.stringify(r.target), new RegExp(`127\\.0\\.0\\.1:${nginx.port}`));
+    } finally {
+      await nginx.stop();
+    }
+  });
+
   for (const [what, args, code, names] of [
     ['neither --server-pid nor --server-cgroup', ['--target', '127.0.0.1:8080'], 'USAGE', /exactly one of --server-pid/],
     ['both --server-pid and --server-cgroup', ['--target', '127.0.0.1:8080', '--server-pid', '1', '--server-cgroup', 'x'], 'USAGE', /exactly one of --server-pid PID and --server-cgroup/],
     ['a target outside loopback', ['--target', '10.0.0.1:80', '--server-pid', String(process.pid)], 'INVALID_ARGUMENT', /--target "10\.0\.0\.1:80".*loopback/],
+    ['a URL that --protocol contradicts', ['--target', 'ws://127.0.0.1:8080/', '--protocol', 'http', '--server-pid', String(process.pid)], 'USAGE', /--protocol http contradicts the target ws:\/\/127\.0\.0\.1:8080\//],
+    ['an IPv6 target (steps take IPv4 loopback sources)', ['--target', '[::1]:8080', '--server-pid', String(process.pid)], 'INVALID_ARGUMENT', /--target "\[::1\]:8080".*IPv4 loopback/],
     ['fewer than two steps', ['--target', '127.0.0.1:8080', '--server-pid', String(process.pid), '--steps', '1'], 'INVALID_ARGUMENT', /--steps/],
     ['a server PID that does not exist', ['--target', '127.0.0.1:8080', '--server-pid', String(2 ** 22 + 1)], 'INVALID_ARGUMENT', /no such process/],
     ['--server-pid without --target', ['--server-pid', String(process.pid)], 'USAGE', /--server-pid needs --target/],
