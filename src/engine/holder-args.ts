@@ -47,8 +47,8 @@ export function checkStallTimeoutMs(option: string, value: number): void {
   checkInteger(option, value, 0, MAX_STALL_TIMEOUT_MS);
 }
 
-/** Every numeric HolderOptions value with its default, validated (the protocol is checked where it is set). */
-export function holderSettings(options: HolderOptions): Required<Omit<HolderOptions, 'protocol'>> {
+/** Every numeric HolderOptions value with its default, validated (the protocol and TLS are checked where they are set). */
+export function holderSettings(options: HolderOptions): Required<Omit<HolderOptions, 'protocol' | 'serverTls'>> {
   const settings = {
     connectTimeoutMs: options.connectTimeoutMs ?? 0,
     maxSamples: options.maxSamples ?? DEFAULT_MAX_SAMPLES,

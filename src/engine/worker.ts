@@ -48,7 +48,7 @@ class Worker {
 
   constructor(config: WorkerConfig) {
     this.#config = config;
-    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol } : config.limits);
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol } : { ...config.limits, serverTls: config.tls });
     this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
   }
 

@@ -281,7 +281,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }
   const first = options.destinations[0];
   const protocol = protocolOptions(settings, first ? `${formatIpv4(first.ip)}:${first.port}` : 'localhost');
-  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol);
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol?.tls !== undefined);
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
     holder: kind,

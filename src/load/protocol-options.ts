@@ -119,7 +119,6 @@ function defaultRoots(): string {
  * (without port), else the target's IP address; SNI is sent only for a name, never an IP.
  */
 export function tlsOptions(kind: ProtocolKind, t: TlsSettings, settings: ProtocolSettings, defaultHost: string): TlsOptions {
-  if (kind === 'connlab') throw invalidArgument('--tls', 'connlab', 'a protocol other than connlab (connlab serve does not speak TLS)');
   const hostName = (name: string): string => name.replace(/^\[(.*)\]$/, '$1').replace(/:\d+$/, '');
   const name = t.sni ?? hostName(settings.host ?? defaultHost);
   if (t.sni !== undefined && (t.sni === '' || /[\s/:]/.test(t.sni) || isIP(t.sni) !== 0)) throw invalidArgument('--sni', t.sni, 'a DNS host name');

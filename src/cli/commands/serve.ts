@@ -1,7 +1,7 @@
 // `connlab serve`: flags → startServe → status line → final summary or JSON.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import type { SocketLimits } from '../../engine/holder.ts';
+import type { ServerTlsOptions, SocketLimits } from '../../engine/holder.ts';
 import {
   checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_STALL_TIMEOUT_MS,
 } from '../../engine/holder-args.ts';
@@ -45,6 +45,10 @@ Options:
   --stall-timeout D        close a connection whose peer takes none of its queued data for
                            D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
                            Both native holder only: Node cannot set them (see README)
+  --tls-cert FILE          TLS on every connection: this PEM certificate (then its chain)
+  --tls-key FILE           and its PEM private key. TLS 1.2+, no session tickets, in C
+                           workers with the system's libssl.so.3 (Node workers with Node's
+                           OpenSSL where it is missing); docs/tls.md
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
@@ -56,6 +60,7 @@ Examples:
   connlab serve --listen 127.0.0.1:9000 --connections 70000
   connlab serve --listen 127.0.0.1:9000-9003 --workers 8 --metrics 9464
   connlab serve --listen 127.0.0.1:9000 --duration 60s --broadcast-every 10s --json
+  connlab serve --listen 127.0.0.1:9443 --tls-cert server.pem --tls-key server.key
 `;
 
 const options = {
@@ -67,6 +72,8 @@ const options = {
   backlog: { type: 'string' },
   'send-buffer': { type: 'string' },
   'stall-timeout': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   metrics: { type: 'string' },
   ...dashboardOption,
   duration: { type: 'string' },
@@ -96,6 +103,17 @@ export function parseSocketLimits(values: { 'send-buffer'?: string; 'stall-timeo
   return limits;
 }
 
+/** --tls-cert and --tls-key: both or neither. */
+export function parseServerTls(values: { 'tls-cert'?: string; 'tls-key'?: string }): ServerTlsOptions | undefined {
+  const cert = values['tls-cert'];
+  const key = values['tls-key'];
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', `${cert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'}`, { hint: 'pass both: --tls-cert server.pem --tls-key server.key' });
+  }
+  return { certFile: cert, keyFile: key };
+}
+
 function parseMetrics(text: string): { host: string; port: number } {
   const [host, port] = text.includes(':') ? [text.slice(0, text.lastIndexOf(':')), text.slice(text.lastIndexOf(':') + 1)] : ['127.0.0.1', text];
   return { host, port: parseCount(port, '--metrics', { min: 1 }) };
@@ -121,6 +139,8 @@ export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: 
     errors: stats.totals.errors,
     accept_backoffs: stats.totals.acceptBackoffs,
     broadcasts_sent: stats.totals.broadcastsSent,
+    /** TLS handshakes completed and failed by OpenSSL's reason (0 and {} without --tls-cert). */
+    tls: stats.totals.tls,
     memory: {
       server_private_bytes: stats.privateBytes,
       server_user_bytes_per_connection: stats.peakConnections > 0 ? Math.round(stats.privateBytes / stats.peakConnections) : null,
@@ -159,7 +179,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseBroadcastEvery(values['broadcast-every']);
   const metrics = values.metrics === undefined ? undefined : parseMetrics(values.metrics);
   const limits = parseSocketLimits(values);
+  const tls = parseServerTls(values);
   const serve = await startServe({
+    ...(tls ? { tls } : {}),
     listen,
     connections,
     workers: parseWorkers(values.workers),
