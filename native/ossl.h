@@ -21,6 +21,12 @@ typedef struct bio_st BIO;
 typedef struct x509_st X509;
 typedef struct x509_store_st X509_STORE;
 typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
+typedef struct ssl_cipher_st SSL_CIPHER;
+typedef struct evp_md_st EVP_MD;
+typedef struct evp_cipher_st EVP_CIPHER;
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+typedef struct engine_st ENGINE;
+typedef void (*ossl_keylog_cb)(const SSL *, const char *);
 
 #define OSSL_CTRL_MODE 33
 #define OSSL_CTRL_SET_SESS_CACHE_MODE 44
@@ -43,6 +49,11 @@ typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
 #define OSSL_ERROR_ZERO_RETURN 6
 #define OSSL_X509_V_OK 0L
 #define OSSL_VERSION_TEXT 0
+#define OSSL_CTRL_AEAD_GET_TAG 0x10
+#define OSSL_CTRL_AEAD_SET_TAG 0x11
+#define OSSL_CK_AES_128_GCM_SHA256 0x03001301u
+#define OSSL_CK_AES_256_GCM_SHA384 0x03001302u
+#define OSSL_CK_CHACHA20_POLY1305_SHA256 0x03001303u
 
 /* Every function, as X(return type, name, parameters). */
 #define OSSL_FUNCTIONS(X)                                                                 \
@@ -85,7 +96,27 @@ typedef struct X509_VERIFY_PARAM_st X509_VERIFY_PARAM;
   X(int, BIO_free, (BIO *))                                                               \
   X(X509 *, PEM_read_bio_X509, (BIO *, X509 **, void *, void *))                          \
   X(int, X509_VERIFY_PARAM_set1_ip_asc, (X509_VERIFY_PARAM *, const char *))             \
-  X(int, X509_VERIFY_PARAM_set1_host, (X509_VERIFY_PARAM *, const char *, size_t))
+  X(int, X509_VERIFY_PARAM_set1_host, (X509_VERIFY_PARAM *, const char *, size_t))      \
+  X(void, SSL_CTX_set_keylog_callback, (SSL_CTX *, ossl_keylog_cb))                       \
+  X(int, SSL_version, (const SSL *))                                                      \
+  X(int, SSL_has_pending, (const SSL *))                                                  \
+  X(const SSL_CIPHER *, SSL_get_current_cipher, (const SSL *))                            \
+  X(uint32_t, SSL_CIPHER_get_id, (const SSL_CIPHER *))                                    \
+  X(unsigned char *, HMAC, (const EVP_MD *, const void *, int, const unsigned char *, size_t, unsigned char *, unsigned int *)) \
+  X(const EVP_MD *, EVP_sha256, (void))                                                   \
+  X(const EVP_MD *, EVP_sha384, (void))                                                   \
+  X(const EVP_CIPHER *, EVP_aes_128_gcm, (void))                                          \
+  X(const EVP_CIPHER *, EVP_aes_256_gcm, (void))                                          \
+  X(const EVP_CIPHER *, EVP_chacha20_poly1305, (void))                                    \
+  X(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_new, (void))                                         \
+  X(void, EVP_CIPHER_CTX_free, (EVP_CIPHER_CTX *))                                        \
+  X(int, EVP_CIPHER_CTX_ctrl, (EVP_CIPHER_CTX *, int, int, void *))                       \
+  X(int, EVP_EncryptInit_ex, (EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *, const unsigned char *)) \
+  X(int, EVP_EncryptUpdate, (EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int)) \
+  X(int, EVP_EncryptFinal_ex, (EVP_CIPHER_CTX *, unsigned char *, int *))                 \
+  X(int, EVP_DecryptInit_ex, (EVP_CIPHER_CTX *, const EVP_CIPHER *, ENGINE *, const unsigned char *, const unsigned char *)) \
+  X(int, EVP_DecryptUpdate, (EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int)) \
+  X(int, EVP_DecryptFinal_ex, (EVP_CIPHER_CTX *, unsigned char *, int *))
 
 struct ossl {
 #define OSSL_FIELD(ret, name, params) ret(*name) params;

@@ -31,14 +31,27 @@
 #include "ossl.h"
 #include "proto/proto.h"
 #include "tls.h"
+#include "tls13.h"
 
 struct tls_state {
   SSL_CTX *client, *server; /* NULL: that side is plain TCP */
   SSL **ssl;                /* by fd: one anonymous mapping, zero pages until touched */
+  struct tls13 **keys;      /* by fd: TLS 1.3 keys, carrying the connection once the SSL is freed */
   int cap;
+  int server_tickets;       /* the server sends tickets: they use the keys, so it keeps its SSLs */
+  struct tls13_scratch scratch;
   char *sni; /* NULL: none (an IP literal is never sent as SNI, RFC 6066) */
   struct tls_reason reasons[TLS_REASONS];
 };
+
+/* The keys the key log callback fills: those of the handshake this thread is running. */
+static __thread struct tls13 *capturing;
+static __thread int capturing_client;
+
+static void on_keylog(const SSL *s, const char *line) {
+  (void)s;
+  if (capturing) tls13_keylog(capturing, line, capturing_client);
+}
 
 static struct tls_state *state(struct holder *h) { return h->tls_state; }
 
@@ -53,21 +66,35 @@ static void note_reason(struct holder *h, const char *text) {
   __atomic_fetch_add(&r[i].count, 1, __ATOMIC_RELEASE);
 }
 
+/* Grows one pointer table to cap entries (zero pages until touched). */
+static void *grow_table(void *table, int old_cap, int cap) {
+  size_t old = (size_t)old_cap * sizeof(void *), want = (size_t)cap * sizeof(void *);
+  void *p = table == NULL ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                          : mremap(table, old, want, MREMAP_MAYMOVE);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 static SSL **slot(struct holder *h, int fd) {
   struct tls_state *t = state(h);
   if (fd >= t->cap) {
     int cap = h->conns_cap > fd ? h->conns_cap : fd + 1;
-    size_t old = (size_t)t->cap * sizeof(SSL *), want = (size_t)cap * sizeof(SSL *);
-    void *p = t->ssl == NULL ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-                             : mremap(t->ssl, old, want, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED) return NULL;
-    t->ssl = p;
+    void *ssl = grow_table(t->ssl, t->cap, cap);
+    if (ssl) t->ssl = ssl;
+    void *keys = ssl ? grow_table(t->keys, t->cap, cap) : NULL;
+    if (!keys) return NULL; /* both tables keep t->cap entries */
+    t->keys = keys;
     t->cap = cap;
   }
   return &t->ssl[fd];
 }
 
 static SSL *ssl_of(struct holder *h, int fd) { return fd < state(h)->cap ? state(h)->ssl[fd] : NULL; }
+static struct tls13 *keys_of(struct holder *h, int fd) { return fd < state(h)->cap ? state(h)->keys[fd] : NULL; }
+
+void tls_fail(struct holder *h, int fd, const char *reason) {
+  note_reason(h, reason);
+  conn_close(h, fd, CR_TLS);
+}
 
 /* EPOLLOUT on while the handshake waits to write, off otherwise. */
 static void want_write(struct holder *h, int fd, int on) {
@@ -118,6 +145,7 @@ static void on_start(struct holder *h, int fd) {
     return;
   }
   *at = s;
+  t->keys[fd] = tls13_new(); /* NULL: this connection keeps its SSL */
   if (!client) {
     ossl.SSL_set_accept_state(s); /* waits for the ClientHello: EPOLLIN is on */
     return;
@@ -143,14 +171,33 @@ static int opened(struct holder *h, int fd) {
   return 0;
 }
 
+/* The handshake is done: a TLS 1.3 connection goes on with its keys alone (tls13.c),
+ * and its SSL, the bulk of its memory, is freed; any other keeps its SSL. */
+static void detach(struct holder *h, int fd, SSL *s) {
+  struct tls_state *t = state(h);
+  struct tls13 *k = t->keys[fd];
+  int client = h->conns[fd].state == CS_CLIENT;
+  if (k && (client || !t->server_tickets) && tls13_take_over(k, s) == 0 && tls13_scratch_init(&t->scratch) == 0) {
+    ossl.SSL_free(s);
+    t->ssl[fd] = NULL;
+    return;
+  }
+  tls13_free(k);
+  t->keys[fd] = NULL;
+}
+
 /* One handshake step. Returns 1 when done (the protocol runs), 0 when it waits for the
  * socket, -1 when the connection is closed. */
 static int handshake(struct holder *h, int fd, SSL *s) {
   ossl.ERR_clear_error();
   errno = 0;
+  capturing = keys_of(h, fd);
+  capturing_client = h->conns[fd].state == CS_CLIENT;
   int rc = ossl.SSL_do_handshake(s);
+  capturing = NULL;
   if (rc == 1) {
     want_write(h, fd, 0);
+    detach(h, fd, s);
     return opened(h, fd) == 0 ? 1 : -1;
   }
   int err = ossl.SSL_get_error(s, rc);
@@ -190,13 +237,19 @@ static void read_records(struct holder *h, int fd, SSL *s) {
 static void on_event(struct holder *h, int fd, uint32_t events) {
   (void)events;
   SSL *s = ssl_of(h, fd);
+  if (!s && keys_of(h, fd)) {
+    tls13_on_readable(h, fd, keys_of(h, fd), &state(h)->scratch);
+    return;
+  }
   if (!s) return;
   if (!(h->conns[fd].flags & CF_TLS_OPEN) && handshake(h, fd, s) <= 0) return;
+  if (!ssl_of(h, fd)) return; /* carried by its keys now; the next readiness reads */
   read_records(h, fd, s);
 }
 
 static int on_send(struct holder *h, int fd, const uint8_t *buf, size_t len) {
   SSL *s = ssl_of(h, fd);
+  if (!s && keys_of(h, fd)) return tls13_send(h, fd, keys_of(h, fd), &state(h)->scratch, buf, len);
   if (!s || !(h->conns[fd].flags & CF_TLS_OPEN)) {
     conn_close(h, fd, CR_LOCAL);
     return -1;
@@ -218,6 +271,10 @@ static int on_send(struct holder *h, int fd, const uint8_t *buf, size_t len) {
 
 static void on_goodbye(struct holder *h, int fd, const uint8_t *buf, size_t len) {
   SSL *s = ssl_of(h, fd);
+  if (!s && keys_of(h, fd)) {
+    tls13_goodbye(h, fd, keys_of(h, fd), &state(h)->scratch, buf, len);
+    return;
+  }
   if (!s || !(h->conns[fd].flags & CF_TLS_OPEN)) return;
   if (len) (void)ossl.SSL_write(s, buf, (int)len);
   (void)ossl.SSL_shutdown(s); /* close_notify, not waiting for the peer's */
@@ -226,9 +283,10 @@ static void on_goodbye(struct holder *h, int fd, const uint8_t *buf, size_t len)
 
 static void on_end(struct holder *h, int fd) {
   SSL *s = ssl_of(h, fd);
-  if (!s) return;
-  ossl.SSL_free(s);
-  state(h)->ssl[fd] = NULL;
+  struct tls13 *k = keys_of(h, fd);
+  if (s) ossl.SSL_free(s);
+  if (k) tls13_free(k);
+  if (s || k) state(h)->ssl[fd] = NULL, state(h)->keys[fd] = NULL;
 }
 
 static void on_release(struct holder *h) {
@@ -236,8 +294,11 @@ static void on_release(struct holder *h) {
   if (!t) return;
   for (int fd = 0; fd < t->cap; fd++) {
     if (t->ssl[fd]) ossl.SSL_free(t->ssl[fd]);
+    tls13_free(t->keys[fd]);
   }
   if (t->ssl) munmap(t->ssl, (size_t)t->cap * sizeof(SSL *));
+  if (t->keys) munmap(t->keys, (size_t)t->cap * sizeof(struct tls13 *));
+  tls13_scratch_free(&t->scratch);
   if (t->client) ossl.SSL_CTX_free(t->client);
   if (t->server) ossl.SSL_CTX_free(t->server);
   free(t->sni);
@@ -283,6 +344,7 @@ static SSL_CTX *new_context(struct holder *h, int client, const char *groups, co
   ossl.SSL_CTX_ctrl(ctx, OSSL_CTRL_SET_MIN_PROTO_VERSION, OSSL_TLS1_2_VERSION, NULL);
   ossl.SSL_CTX_ctrl(ctx, OSSL_CTRL_MODE, OSSL_MODE_RELEASE_BUFFERS, NULL);
   ossl.SSL_CTX_ctrl(ctx, OSSL_CTRL_SET_SESS_CACHE_MODE, OSSL_SESS_CACHE_OFF, NULL);
+  ossl.SSL_CTX_set_keylog_callback(ctx, on_keylog); /* the traffic secrets tls13.c carries on with */
   if (groups && ossl.SSL_CTX_ctrl(ctx, OSSL_CTRL_SET_GROUPS_LIST, 0, (void *)groups) != 1) {
     ossl.ERR_clear_error();
     return (*why = "unknown key exchange group"), NULL;
@@ -321,6 +383,7 @@ const char *tls_configure_server(struct holder *h, const struct tls_server_confi
   /* Tickets would cost a NewSessionTicket per handshake and the client's memory. */
   if (!cfg->tickets) ossl.SSL_CTX_set_num_tickets(ctx, 0);
   if (!cfg->tickets) ossl.SSL_CTX_set_options(ctx, OSSL_OP_NO_TICKET);
+  state(h)->server_tickets = cfg->tickets;
   const char *step = ossl.SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1 ? "cannot use the certificate"
                      : ossl.SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, OSSL_FILETYPE_PEM) != 1 ? "cannot use the private key"
                      : ossl.SSL_CTX_check_private_key(ctx) != 1 ? "the private key does not match the certificate"
