@@ -302,8 +302,8 @@ static void on_release(struct holder *h) {
   if (t->client) ossl.SSL_CTX_free(t->client);
   if (t->server) ossl.SSL_CTX_free(t->server);
   free(t->sni);
-  free(t);
-  h->tls_state = NULL;
+  /* The failure reasons stay readable, like the counters, until holder_free frees t. */
+  memset(t, 0, offsetof(struct tls_state, reasons));
   h->tls = NULL;
   h->tls_sides = 0;
 }
