@@ -40,6 +40,7 @@ typedef void (*ossl_keylog_cb)(const SSL *, const char *);
 #define OSSL_TLS1_2_VERSION 0x0303L
 #define OSSL_TLS1_3_VERSION 0x0304L
 #define OSSL_OP_NO_TICKET ((uint64_t)1 << 14)
+#define OSSL_OP_IGNORE_UNEXPECTED_EOF ((uint64_t)1 << 7)
 #define OSSL_VERIFY_NONE 0
 #define OSSL_VERIFY_PEER 1
 #define OSSL_FILETYPE_PEM 1

@@ -17,7 +17,8 @@ import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
-import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
+import { tlsLibraryOf, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
+import { benchTlsSection, makeThrowawayCert, poolCpuSeconds, type BenchTlsSection, type ThrowawayCert } from './bench-tls.ts';
 import { ConnlabError } from '../errors.ts';
 import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
 import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
@@ -33,6 +34,8 @@ export interface BenchOptions {
   command: string;
   /** Worker processes in C or Node for both sides; auto: C when built. */
   workerRuntime?: WorkerRuntimeChoice;
+  /** Both ends speak TLS (serve with a throwaway certificate, load trusting it): bench-tls.ts. */
+  tls?: boolean;
   sampleIntervalMs?: number;
   onProgress?: (progress: BenchProgress) => void;
   /** Called as each phase begins. */
@@ -121,6 +124,7 @@ class Bench {
   #stopReason: StopReason | undefined;
   #failure: ConnlabError | undefined;
   #holdStartMs: number | undefined;
+  #tls: BenchTlsSection | undefined;
   #holdEndMs: number | undefined;
   #onStop: () => void = () => {};
   readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
@@ -262,17 +266,25 @@ class Bench {
     let loadResult: LoadResult | undefined;
     let privateAtHold = { server: 0, load: 0 };
     let outcome: BenchResult['outcome'] = 'completed';
+    let cert: ThrowawayCert | undefined;
     try {
-      this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024, workerRuntime: o.workerRuntime });
+      cert = o.tls ? makeThrowawayCert() : undefined;
+      this.#serve = await startServe({
+        listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, workerRuntime: o.workerRuntime, ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile } } : {}),
+      });
       this.#serve.on('failed', (error) => this.#fail(error));
       o.onPool?.(this.#serve.pool, 'server');
       await this.#enter('ramp');
+      const serverCpuAtRamp = poolCpuSeconds(this.#serve.pool);
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
-        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab', workerRuntime: o.workerRuntime,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, workerRuntime: o.workerRuntime,
+        protocol: cert ? { kind: 'connlab', tls: { caFile: cert.certFile } } : 'connlab',
       });
       o.onPool?.(this.#load.pool, 'load');
-      await this.#until(this.#load.rampDone());
+      const rampSeconds = await this.#until(this.#load.rampDone());
+      if (cert && rampSeconds !== undefined) await this.#measureHandshakes(serverCpuAtRamp, rampSeconds + await this.#handshakesDone());
       if (!this.#stopReason) {
         await this.#enter('hold');
         this.#holdStartMs = performance.now();
@@ -311,10 +323,42 @@ class Bench {
       }
       loadResult = await this.#load?.close().catch(() => undefined);
       await this.#serve?.close().catch(() => undefined);
+      cert?.remove();
     }
     if (this.#failure) outcome = 'failed';
     else if (this.#stopReason) outcome = this.#stopReason;
     return this.#result(outcome, held, verified, privateAtHold, loadResult);
+  }
+
+  /**
+   * A TLS ramp ends when every connected socket has finished its handshake (or failed it),
+   * not when the last connect() was answered: seconds waited for that after rampDone().
+   */
+  async #handshakesDone(): Promise<number> {
+    const start = performance.now();
+    const deadline = start + roundTimeoutMs(this.#options.connections);
+    while (!this.#stopReason && performance.now() < deadline && this.#load) {
+      await this.#load.pool.refresh();
+      const t = this.#load.pool.totals();
+      if (t.tls.handshakes + t.closed.tls + t.closed.peer + t.closed.reset >= t.connected) break;
+      await this.#sleep(100);
+    }
+    return (performance.now() - start) / 1000;
+  }
+
+  /** At the ramp's end: the handshakes both sides completed and the CPU they took. */
+  async #measureHandshakes(serverCpuAtRamp: number, rampSeconds: number): Promise<void> {
+    const serverCpuSeconds = poolCpuSeconds(this.#serve?.pool) - serverCpuAtRamp;
+    const loadCpuSeconds = poolCpuSeconds(this.#load?.pool);
+    await Promise.all([this.#serve?.pool.refresh(), this.#load?.pool.refresh()]);
+    const server = this.#serve?.pool.totals().tls;
+    const load = this.#load?.pool.totals().tls;
+    const errors: Record<string, number> = { ...(load?.errors ?? {}) };
+    for (const [reason, n] of Object.entries(server?.errors ?? {})) errors[`server: ${reason}`] = n;
+    this.#tls = benchTlsSection({
+      library: this.#load ? tlsLibraryOf(this.#load.pool.runtime) : null, server: server?.handshakes ?? 0, load: load?.handshakes ?? 0, errors,
+      rampSeconds, serverCpuSeconds, loadCpuSeconds,
+    });
   }
 
   /** Seconds the connections were held: from the hold's start to its end or the stop. */
@@ -380,6 +424,7 @@ class Bench {
       // Main-thread phase samples and the sampler thread's interleave: in time order.
       timeline: this.#timeline.sort((a, b) => a.t - b.t),
       ...(load ? { histograms: load.histograms } : {}),
+      ...(this.#tls ? { tls: this.#tls } : {}),
     };
   }
 }

@@ -72,19 +72,31 @@ export function cWorkerAvailable(path = C_WORKER_PATH): boolean {
   }
 }
 
-const tlsAnswers = new Map<string, string | undefined>();
+const tlsAnswers = new Map<string, { library?: string; unavailable?: string }>();
+
+/** The C worker's `--tls-library` answer, asked once per path and process (a few ms). */
+function tlsAnswer(path: string): { library?: string; unavailable?: string } {
+  let answer = tlsAnswers.get(path);
+  if (!answer) {
+    const probe = spawnSync(path, ['--tls-library'], { encoding: 'utf8', timeout: 10_000 });
+    const text = (probe.stdout || probe.error?.message || `exit ${String(probe.status)}`).trim();
+    answer = probe.status === 0 ? { library: text } : { unavailable: text };
+    tlsAnswers.set(path, answer);
+  }
+  return answer;
+}
 
 /**
- * Why the C worker at `path` cannot run TLS here (its `--tls-library` answer: libssl.so.3
- * missing or not OpenSSL 3), or undefined when it can. Asked once per path and process:
- * the worker starts, tries the library and exits, in a few milliseconds.
+ * Why the C worker at `path` cannot run TLS here (libssl.so.3 missing or not OpenSSL 3),
+ * or undefined when it can: the worker starts, tries the library and exits.
  */
 export function cWorkerTlsUnavailable(path = C_WORKER_PATH): string | undefined {
-  if (!tlsAnswers.has(path)) {
-    const probe = spawnSync(path, ['--tls-library'], { encoding: 'utf8', timeout: 10_000 });
-    tlsAnswers.set(path, probe.status === 0 ? undefined : (probe.stdout || probe.error?.message || `exit ${String(probe.status)}`).trim());
-  }
-  return tlsAnswers.get(path);
+  return tlsAnswer(path).unavailable;
+}
+
+/** The OpenSSL a runtime's workers run TLS with: OpenSSL_version() of the library each loads. */
+export function tlsLibraryOf(runtime: WorkerRuntime, path = C_WORKER_PATH): string | null {
+  return runtime === 'c' ? tlsAnswer(path).library ?? null : `OpenSSL ${process.versions.openssl} (inside Node)`;
 }
 
 /**

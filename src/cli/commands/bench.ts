@@ -62,6 +62,9 @@ Options:
   --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
   --username, --password, --keepalive, --rate, --holder, --connect-timeout
                      --target only: what each connection speaks, as in connlab load
+  --tls              both ends speak TLS through connlab: serve with a throwaway
+                     certificate (openssl CLI), load trusting exactly it; the result
+                     adds handshakes per second and CPU per handshake (docs/tls.md)
   --worker-runtime auto|c|node
                      worker processes in C, no V8 (~1 MB each), or in Node (~11 MB
                      each); auto: c when built (the native holder)
@@ -80,6 +83,7 @@ Examples:
   connlab bench                                   100,000 connections, 30 s hold
   connlab bench --connections 1m --hold 60s       the million, both ends here
   connlab bench --connections 100k --hold 5s --json > result.json
+  connlab bench --tls --connections 50k --hold 10s --json > tls.json
   connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
       --connections 60k --steps 6
 
@@ -111,7 +115,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
   if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
-  const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
+  const stray = Object.keys(TARGET_FLAGS).find((flag) => flag !== 'tls' && values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
@@ -127,7 +131,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   process.once('exit', restoreOnExit);
   try {
     const { host, plan } = precheck(root, connections, io, guard);
-    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime });
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime, tls: values.tls === true });
   } finally {
     guard.restore();
     process.off('exit', restoreOnExit);
@@ -167,10 +171,12 @@ interface BenchCommand {
   metrics: string | undefined;
   dashboard: string | undefined;
   workerRuntime: WorkerRuntimeChoice;
+  /** --tls: both ends speak TLS through connlab (a throwaway certificate). */
+  tls: boolean;
 }
 
-async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
-  io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, tls, ...flags }: BenchCommand): Promise<number> {
+  io.stderr.write(`bench: ${formatCount(connections)} ${tls ? 'TLS ' : ''}connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const status = new StatusLine(io.stderr);
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
@@ -187,6 +193,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     holdMs,
     host,
     workerRuntime,
+    tls,
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
