@@ -176,7 +176,7 @@ class NodeHolder implements Holder {
     }
     if (options.protocol?.tls || options.serverTls) {
       throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', 'the plain-Node holder does not speak TLS', {
-        hint: 'TLS runs in the native holder (OpenSSL inside Node): build it (npm run build:native) or pass --holder native',
+        hint: 'TLS runs in the native holder (native/tls.c): build it (npm run build:native) or pass --holder native',
       });
     }
     this.#tcp = protocol === 'tcp';
