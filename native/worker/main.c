@@ -61,18 +61,7 @@ int worker_malformed(struct worker *w, const char *why) {
   return worker_fail(w, FAIL_CODE, message, 0);
 }
 
-/* TLS handshakes allocate and free ~50 KB each in malloc's heap; what they leave free is
- * given back to the kernel here, after handshakes happened (the kept keys are not in
- * that heap: tls13.c), so a worker's memory is what its connections hold. */
-static void trim_after_handshakes(struct worker *w) {
-  uint64_t handshakes = STAT_GET(&w->holder, ST_TLS_HANDSHAKES);
-  if (handshakes == w->trimmed_at_handshakes) return;
-  w->trimmed_at_handshakes = handshakes;
-  malloc_trim(0);
-}
-
 static void send_report(struct worker *w) {
-  trim_after_handshakes(w);
   struct jbuf b = {0};
   jb_lit(&b, "{\"type\":\"report\",");
   report_counters(&b, &w->holder);
