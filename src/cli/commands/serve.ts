@@ -195,13 +195,13 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
   dashboard?.addPool(serve.pool, { role: 'server' });
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits }).finally(() => dashboard?.close());
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits, tls: tls !== undefined }).finally(() => dashboard?.close());
 }
 
 async function hold(
   serve: ServeHandle,
   io: Io,
-  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits },
+  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits; tls: boolean },
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
@@ -214,7 +214,7 @@ async function hold(
     await serve.close();
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
-  io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
+  io.stderr.write(`serving${opts.tls ? ' TLS' : ''} on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
     `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
