@@ -49,7 +49,7 @@ export type { TargetSection, TargetStep, TargetFit, TargetFailure, TargetExtrapo
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';
-export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats, TlsOptions, TlsStats } from './engine/holder.ts';
+export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats, ServerTlsOptions, TlsOptions, TlsStats } from './engine/holder.ts';
 export { nativeAddonInfo, nativeHolderAvailable, type NativeAddonInfo, type NativeAddonSource } from './engine/native-holder.ts';
 
 // Four-tuples, addresses and units.

@@ -39,7 +39,7 @@ export interface ServerTlsOptions {
   certFile: string;
   /** PEM file: its private key. */
   keyFile: string;
-  /** Key exchange groups accepted, OpenSSL's syntax; absent: OpenSSL's default. */
+  /** Key exchange groups accepted, OpenSSL's syntax; absent: OpenSSL's default (startServe: the classic X25519:P-256:P-384). */
   groups?: string;
   /** Send TLS 1.3 session tickets (off by default: each costs CPU here and memory in the client). */
   tickets?: boolean;

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { resolve } from 'node:path';
 import type { HolderStats, ServerTlsOptions, SocketLimits } from '../engine/holder.ts';
-import { checkSendBufferBytes, checkStallTimeoutMs } from '../engine/holder-args.ts';
+import { checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_TLS_GROUPS } from '../engine/holder-args.ts';
 import type { ListenAddress, ServerWorkerConfig } from '../engine/messages.ts';
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
@@ -176,7 +176,9 @@ function serverTls(tls: ServerTlsOptions | undefined): ServerTlsOptions | undefi
     }
     return resolve(file);
   };
-  return { ...tls, certFile: readable('--tls-cert', tls.certFile), keyFile: readable('--tls-key', tls.keyFile) };
+  // The classic groups, as load offers them: a hybrid post-quantum key share costs the
+  // handshake more CPU for nothing a connection test needs (docs/tls.md).
+  return { groups: DEFAULT_TLS_GROUPS, ...tls, certFile: readable('--tls-cert', tls.certFile), keyFile: readable('--tls-key', tls.keyFile) };
 }
 
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
