@@ -55,22 +55,24 @@ struct tls13 {
   uint8_t have;  /* HAVE_* secrets captured */
 };
 
-struct suite {
+/* The three TLS 1.3 AEAD suites (RFC 8446 B.4); k->suite is an index + 1. A constant
+ * table (holders on several threads read it): the EVP objects are looked up per call. */
+static const struct suite {
   uint32_t id;
   int key_len, hash_len;
-  const EVP_CIPHER *(*cipher)(void);
-  const EVP_MD *(*md)(void);
+} SUITES[3] = {
+    {OSSL_CK_AES_128_GCM_SHA256, 16, 32},
+    {OSSL_CK_AES_256_GCM_SHA384, 32, 48},
+    {OSSL_CK_CHACHA20_POLY1305_SHA256, 32, 32},
 };
 
-static const struct suite *suite_of(const struct tls13 *k) {
-  static struct suite suites[3];
-  if (!suites[0].id) {
-    suites[0] = (struct suite){OSSL_CK_AES_128_GCM_SHA256, 16, 32, ossl.EVP_aes_128_gcm, ossl.EVP_sha256};
-    suites[1] = (struct suite){OSSL_CK_AES_256_GCM_SHA384, 32, 48, ossl.EVP_aes_256_gcm, ossl.EVP_sha384};
-    suites[2] = (struct suite){OSSL_CK_CHACHA20_POLY1305_SHA256, 32, 32, ossl.EVP_chacha20_poly1305, ossl.EVP_sha256};
-  }
-  return k->suite ? &suites[k->suite - 1] : suites;
+static const struct suite *suite_of(const struct tls13 *k) { return &SUITES[k->suite ? k->suite - 1 : 0]; }
+
+static const EVP_CIPHER *cipher_of(const struct suite *s) {
+  return s == &SUITES[0] ? ossl.EVP_aes_128_gcm() : s == &SUITES[1] ? ossl.EVP_aes_256_gcm() : ossl.EVP_chacha20_poly1305();
 }
+
+static const EVP_MD *md_of(const struct suite *s) { return s == &SUITES[1] ? ossl.EVP_sha384() : ossl.EVP_sha256(); }
 
 int tls13_scratch_init(struct tls13_scratch *x) {
   if (x->ctx) return 0;
@@ -155,7 +157,7 @@ static int expand_label(const struct suite *s, const uint8_t *secret, const char
   n += 6 + label_len;
   info[n++] = 0; /* empty context */
   info[n++] = 1; /* HKDF-Expand's counter for T(1) */
-  if (!ossl.HMAC(s->md(), secret, s->hash_len, info, n, t, &t_len) || t_len < out_len) return -1;
+  if (!ossl.HMAC(md_of(s), secret, s->hash_len, info, n, t, &t_len) || t_len < out_len) return -1;
   memcpy(out, t, out_len);
   return 0;
 }
@@ -202,7 +204,7 @@ static long seal(struct tls13 *k, EVP_CIPHER_CTX *ctx, uint8_t type, const uint8
     int n;
     r[0] = CT_APPLICATION, r[1] = 3, r[2] = 3, r[3] = (uint8_t)(body >> 8), r[4] = (uint8_t)body;
     nonce_of(&k->wr, nonce);
-    if (ossl.EVP_EncryptInit_ex(ctx, s->cipher(), NULL, k->wr.key, nonce) != 1 || ossl.EVP_EncryptUpdate(ctx, NULL, &n, r, RECORD_HEADER) != 1 ||
+    if (ossl.EVP_EncryptInit_ex(ctx, cipher_of(s), NULL, k->wr.key, nonce) != 1 || ossl.EVP_EncryptUpdate(ctx, NULL, &n, r, RECORD_HEADER) != 1 ||
         ossl.EVP_EncryptUpdate(ctx, r + RECORD_HEADER, &n, in, (int)chunk) != 1 ||
         ossl.EVP_EncryptUpdate(ctx, r + RECORD_HEADER + chunk, &n, &type, 1) != 1 ||
         ossl.EVP_EncryptFinal_ex(ctx, r + RECORD_HEADER + chunk + 1, &n) != 1 ||
@@ -225,7 +227,7 @@ static int open_record(struct tls13 *k, EVP_CIPHER_CTX *ctx, uint8_t *r, size_t 
   int n;
   size_t ct = body - TAG_BYTES;
   nonce_of(&k->rd, nonce);
-  if (ossl.EVP_DecryptInit_ex(ctx, s->cipher(), NULL, k->rd.key, nonce) != 1 || ossl.EVP_DecryptUpdate(ctx, NULL, &n, r, RECORD_HEADER) != 1 ||
+  if (ossl.EVP_DecryptInit_ex(ctx, cipher_of(s), NULL, k->rd.key, nonce) != 1 || ossl.EVP_DecryptUpdate(ctx, NULL, &n, r, RECORD_HEADER) != 1 ||
       ossl.EVP_DecryptUpdate(ctx, r + RECORD_HEADER, &n, r + RECORD_HEADER, (int)ct) != 1 ||
       ossl.EVP_CIPHER_CTX_ctrl(ctx, OSSL_CTRL_AEAD_SET_TAG, TAG_BYTES, r + RECORD_HEADER + ct) != 1 ||
       ossl.EVP_DecryptFinal_ex(ctx, r + RECORD_HEADER + ct, &n) != 1) {
