@@ -28,11 +28,11 @@ function ping(seq: number): Buffer {
   return frame;
 }
 
-/** Resolves with everything read once `done(bytes)` says so (or rejects after 10 s). */
+/** Resolves with everything read once `done(bytes)` says so (or rejects after 30 s: a shared machine can be slow). */
 function readUntil(socket: net.Socket | tls.TLSSocket, done: (bytes: Buffer) => boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let bytes = Buffer.alloc(0);
-    const timer = setTimeout(() => reject(new Error(`timed out with ${bytes.toString('hex')}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`timed out with ${bytes.toString('hex')}`)), 30_000);
     socket.on('data', (chunk: Buffer) => {
       bytes = Buffer.concat([bytes, chunk]);
       if (done(bytes)) {
@@ -121,7 +121,7 @@ describe('serve --tls-cert in C workers, against third-party TLS clients', () =>
     client.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const pongs = (): number => [0x01020304, 0x05060708].filter((seq) => out.includes(Buffer.concat([Buffer.from([0x4f, 0, 0, 0]), Buffer.from(seq.toString(16).padStart(8, '0'), 'hex')]))).length;
     const until = async (predicate: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !predicate(); i++) await delay(50);
+      for (let i = 0; i < 600 && !predicate(); i++) await delay(50);
       assert.ok(predicate(), `s_client stdout ${out.toString('latin1').slice(-300)} stderr ${err}`);
     };
     try {
@@ -169,7 +169,7 @@ async function connectWhenUp(port: number, connect: () => net.Socket | tls.TLSSo
       await once(socket, socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect');
       return socket;
     } catch (error) {
-      if (i > 100) throw error;
+      if (i > 300) throw error; // 30 s for serve to start on a busy machine
       await delay(100);
     }
   }
@@ -187,7 +187,7 @@ describe('serve --tls-cert where libssl.so.3 cannot load', () => {
 
   it('falls back to Node workers on auto, which serve TLS with the OpenSSL inside Node', async () => {
     const port = await freePort();
-    const serving = cli(['serve', '--listen', `127.0.0.1:${port}`, '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--workers', '1', '--duration', '4s', '--json'], env);
+    const serving = cli(['serve', '--listen', `127.0.0.1:${port}`, '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--workers', '1', '--duration', '10s', '--json'], env);
     const socket = await connectWhenUp(port, () => tls.connect({ host: '127.0.0.1', port, ca: readFileSync(certs.caFile), servername: TEST_SERVER_NAME }));
     await pingPong(socket, 9);
     socket.destroy();
@@ -200,7 +200,7 @@ describe('serve --tls-cert where libssl.so.3 cannot load', () => {
 
   it('still serves plain TCP in C workers', async () => {
     const port = await freePort();
-    const serving = cli(['serve', '--listen', `127.0.0.1:${port}`, '--workers', '1', '--worker-runtime', 'c', '--duration', '3s', '--json'], env);
+    const serving = cli(['serve', '--listen', `127.0.0.1:${port}`, '--workers', '1', '--worker-runtime', 'c', '--duration', '10s', '--json'], env);
     const socket = await connectWhenUp(port, () => net.connect({ host: '127.0.0.1', port }));
     await pingPong(socket, 10);
     socket.destroy();
