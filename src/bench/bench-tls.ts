@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerTlsOptions } from '../engine/holder.ts';
 import type { WorkerPool } from '../engine/worker-pool.ts';
+import { tlsLibraryOf } from '../engine/worker-process.ts';
 import { ConnlabError } from '../errors.ts';
 
 /** A certificate and key for 127.0.0.1 in a directory of their own; remove() deletes it. */
@@ -90,4 +91,41 @@ export function benchTlsSection(input: { library: string | null; server: number;
       both: per(input.serverCpuSeconds + input.loadCpuSeconds, input.load),
     },
   };
+}
+
+/** What measureHandshakes needs of the run: both pools, the CPU mark, and its stop-aware clock. */
+export interface HandshakeRun {
+  serve: WorkerPool;
+  load: WorkerPool;
+  /** The serve workers' CPU seconds when the ramp began. */
+  serverCpuAtRamp: number;
+  /** Seconds until load's rampDone(): every connect answered. */
+  rampSeconds: number;
+  timeoutMs: number;
+  sleep: (ms: number) => Promise<void>;
+  stopped: () => boolean;
+}
+
+/**
+ * A TLS ramp ends when every connected socket has finished its handshake (or failed it),
+ * not when the last connect() was answered: waits for that (bounded by timeoutMs), then
+ * reads both sides' handshakes and the CPU their workers spent since the ramp began.
+ */
+export async function measureHandshakes(run: HandshakeRun): Promise<BenchTlsSection> {
+  const start = performance.now();
+  while (!run.stopped() && performance.now() - start < run.timeoutMs) {
+    await run.load.refresh();
+    const t = run.load.totals();
+    if (t.tls.handshakes + t.closed.tls + t.closed.peer + t.closed.reset >= t.connected) break;
+    await run.sleep(100);
+  }
+  const rampSeconds = run.rampSeconds + (performance.now() - start) / 1000;
+  const serverCpuSeconds = poolCpuSeconds(run.serve) - run.serverCpuAtRamp;
+  const loadCpuSeconds = poolCpuSeconds(run.load);
+  await run.serve.refresh();
+  const server = run.serve.totals().tls;
+  const load = run.load.totals().tls;
+  const errors: Record<string, number> = { ...load.errors };
+  for (const [reason, n] of Object.entries(server.errors)) errors[`server: ${reason}`] = n;
+  return benchTlsSection({ library: tlsLibraryOf(run.load.runtime), server: server.handshakes, load: load.handshakes, errors, rampSeconds, serverCpuSeconds, loadCpuSeconds });
 }

@@ -17,8 +17,8 @@ import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
-import { tlsLibraryOf, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
-import { benchTlsSection, makeThrowawayCert, poolCpuSeconds, type BenchTlsSection, type ThrowawayCert } from './bench-tls.ts';
+import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
+import { makeThrowawayCert, measureHandshakes, poolCpuSeconds, type BenchTlsSection, type ThrowawayCert } from './bench-tls.ts';
 import { ConnlabError } from '../errors.ts';
 import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
 import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
@@ -284,7 +284,7 @@ class Bench {
       });
       o.onPool?.(this.#load.pool, 'load');
       const rampSeconds = await this.#until(this.#load.rampDone());
-      if (cert && rampSeconds !== undefined) await this.#measureHandshakes(serverCpuAtRamp, rampSeconds + await this.#handshakesDone());
+      if (cert && rampSeconds !== undefined) await this.#measureHandshakes(serverCpuAtRamp, rampSeconds);
       if (!this.#stopReason) {
         await this.#enter('hold');
         this.#holdStartMs = performance.now();
@@ -330,34 +330,12 @@ class Bench {
     return this.#result(outcome, held, verified, privateAtHold, loadResult);
   }
 
-  /**
-   * A TLS ramp ends when every connected socket has finished its handshake (or failed it),
-   * not when the last connect() was answered: seconds waited for that after rampDone().
-   */
-  async #handshakesDone(): Promise<number> {
-    const start = performance.now();
-    const deadline = start + roundTimeoutMs(this.#options.connections);
-    while (!this.#stopReason && performance.now() < deadline && this.#load) {
-      await this.#load.pool.refresh();
-      const t = this.#load.pool.totals();
-      if (t.tls.handshakes + t.closed.tls + t.closed.peer + t.closed.reset >= t.connected) break;
-      await this.#sleep(100);
-    }
-    return (performance.now() - start) / 1000;
-  }
-
-  /** At the ramp's end: the handshakes both sides completed and the CPU they took. */
+  /** At the end of a TLS ramp (every handshake done or failed): what the handshakes cost. */
   async #measureHandshakes(serverCpuAtRamp: number, rampSeconds: number): Promise<void> {
-    const serverCpuSeconds = poolCpuSeconds(this.#serve?.pool) - serverCpuAtRamp;
-    const loadCpuSeconds = poolCpuSeconds(this.#load?.pool);
-    await Promise.all([this.#serve?.pool.refresh(), this.#load?.pool.refresh()]);
-    const server = this.#serve?.pool.totals().tls;
-    const load = this.#load?.pool.totals().tls;
-    const errors: Record<string, number> = { ...(load?.errors ?? {}) };
-    for (const [reason, n] of Object.entries(server?.errors ?? {})) errors[`server: ${reason}`] = n;
-    this.#tls = benchTlsSection({
-      library: this.#load ? tlsLibraryOf(this.#load.pool.runtime) : null, server: server?.handshakes ?? 0, load: load?.handshakes ?? 0, errors,
-      rampSeconds, serverCpuSeconds, loadCpuSeconds,
+    if (!this.#serve || !this.#load) return;
+    this.#tls = await measureHandshakes({
+      serve: this.#serve.pool, load: this.#load.pool, serverCpuAtRamp, rampSeconds,
+      timeoutMs: roundTimeoutMs(this.#options.connections), sleep: (ms) => this.#sleep(ms), stopped: () => this.#stopReason !== undefined,
     });
   }
 
