@@ -147,6 +147,45 @@ describe('serve --tls-cert in C workers, against third-party TLS clients', () =>
   });
 });
 
+describe('serve --tls-cert against forged, oversized and cut records after a TLS 1.3 handshake', () => {
+  let serve: ServeHandle;
+  let port: number;
+  before(async () => {
+    port = await freePort();
+    serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 1, fdSoftLimit: 20_000, reportIntervalMs: 100, tls: { certFile: certs.certFile, keyFile: certs.keyFile } });
+  });
+  after(() => serve?.close());
+
+  /** A verified TLS 1.3 connection, then `bytes` written under TLS, straight to its socket; resolves when serve closes it. */
+  async function injected(bytes: Buffer, end = false): Promise<void> {
+    const raw = net.connect({ host: '127.0.0.1', port });
+    await once(raw, 'connect');
+    const socket = tls.connect({ socket: raw, ca: readFileSync(certs.caFile), servername: TEST_SERVER_NAME });
+    await once(socket, 'secureConnect');
+    assert.equal(socket.getProtocol(), 'TLSv1.3');
+    await pingPong(socket, 99); // the server has the client's Finished: what follows is after the handshake
+    socket.on('error', () => {}); // the server's close may come as a reset
+    const closed = once(raw, 'close');
+    raw.write(bytes);
+    if (end) raw.end();
+    await closed;
+  }
+
+  it('closes each one `tls` with the reason, or as the peer\'s close for a cut record, and serves the next connection', async () => {
+    await injected(Buffer.concat([Buffer.from([23, 3, 3, 0, 40]), Buffer.alloc(40, 0x5a)])); // does not authenticate
+    await injected(Buffer.from([23, 3, 3, 0xff, 0xff])); // longer than TLS 1.3 allows
+    await injected(Buffer.from([21, 3, 3, 0, 2, 2, 40])); // a plaintext alert
+    await injected(Buffer.from([23, 3, 3, 0, 40, 1, 2, 3]), true); // cut, then FIN
+    const socket = await tlsClient(port, certs);
+    await pingPong(socket, 12);
+    socket.destroy();
+    const stats = await serve.refresh();
+    assert.deepEqual(stats.totals.tls.errors, { 'bad record mac': 1, 'bad record header': 1, 'plaintext alert after the handshake': 1 });
+    assert.equal(stats.totals.closed.tls, 3);
+    assert.ok(stats.totals.closed.peer >= 1, JSON.stringify(stats.totals.closed));
+  });
+});
+
 interface CliRun {
   status: number | null;
   stdout: string;
