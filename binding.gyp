@@ -11,12 +11,14 @@
         "native/names.c",
         "native/samples.c",
         "native/tls.c",
+        "native/tls13.c",
+        "native/ossl.c",
         "native/proto/client.c",
         "native/proto/http.c",
         "native/proto/ws.c",
         "native/proto/mqtt.c"
       ],
-      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE", "OPENSSL_API_COMPAT=30000"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
       "cflags!": ["-Wno-unused-parameter"],
       "ldflags": ["-pthread"],
@@ -44,6 +46,9 @@
         "native/frame.c",
         "native/names.c",
         "native/samples.c",
+        "native/tls.c",
+        "native/tls13.c",
+        "native/ossl.c",
         "native/proto/client.c",
         "native/proto/http.c",
         "native/proto/ws.c",
@@ -53,6 +58,7 @@
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
       "cflags!": ["-Wno-unused-parameter"],
       "ldflags": ["-pthread"],
+      "libraries": ["-ldl"],
       "configurations": {
         "Release": {
           "cflags!": ["-O3"],

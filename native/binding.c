@@ -328,8 +328,8 @@ static napi_value js_set_tls(napi_env env, napi_callback_info info) {
   struct handle *hd = unwrap(env, info, 7, argv);
   if (!hd) return NULL;
   struct holder *h = &hd->holder;
-  if (STAT_GET(h, ST_CONNECTED) || STAT_GET(h, ST_PENDING) || h->proto.kind == PROTO_CONNLAB) {
-    napi_throw_error(env, NULL, "connlab holder: setTls comes after setProtocol (not connlab) and before any connect");
+  if (STAT_GET(h, ST_CONNECTED) || STAT_GET(h, ST_PENDING)) {
+    napi_throw_error(env, NULL, "connlab holder: setTls comes after setProtocol and before any connect");
     return NULL;
   }
   struct tls_config cfg = {0};
@@ -356,6 +356,28 @@ static napi_value js_set_tls(napi_env env, napi_callback_info info) {
   free(sni);
   free(roots);
   free(name);
+  if (err) napi_throw_error(env, "CONNLAB_ERR_TLS_CONFIG", err);
+  return NULL;
+}
+
+/* setServerTls(h, certFile, keyFile, groups|null, tickets): before the first listen
+ * (tls.c). Throws with tls_configure_server's reason. */
+static napi_value js_set_server_tls(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  struct handle *hd = unwrap(env, info, 5, argv);
+  if (!hd) return NULL;
+  if (STAT_GET(&hd->holder, ST_LISTENERS) || STAT_GET(&hd->holder, ST_ACCEPTED)) {
+    napi_throw_error(env, NULL, "connlab holder: setServerTls comes before any listen");
+    return NULL;
+  }
+  bool tickets = false;
+  napi_get_value_bool(env, argv[4], &tickets);
+  struct tls_server_config cfg = {.cert_file = arg_string(env, argv[1]), .key_file = arg_string(env, argv[2]),
+                                  .groups = arg_string(env, argv[3]), .tickets = tickets};
+  const char *err = cfg.cert_file && cfg.key_file ? tls_configure_server(&hd->holder, &cfg) : "a certificate and a key file are needed";
+  free((char *)cfg.cert_file);
+  free((char *)cfg.key_file);
+  free((char *)cfg.groups);
   if (err) napi_throw_error(env, "CONNLAB_ERR_TLS_CONFIG", err);
   return NULL;
 }
@@ -569,6 +591,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"details", NULL, js_details, NULL, NULL, NULL, napi_default, NULL},
       {"setTls", NULL, js_set_tls, NULL, NULL, NULL, napi_default, NULL},
       {"setAddresses6", NULL, js_set_addresses6, NULL, NULL, NULL, napi_default, NULL},
+      {"setServerTls", NULL, js_set_server_tls, NULL, NULL, NULL, napi_default, NULL},
       {"protoFeedForTest", NULL, js_proto_feed, NULL, NULL, NULL, napi_default, NULL},
       {"wsKeyForTest", NULL, js_ws_key, NULL, NULL, NULL, napi_default, NULL},
   };
@@ -581,7 +604,9 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   CHECK(env, napi_set_named_property(env, exports, "statNames", names));
   CHECK(env, napi_set_named_property(env, exports, "errnoSlots", number(env, ERRNO_SLOTS)));
-  CHECK(env, napi_create_string_utf8(env, tls_library_version(), NAPI_AUTO_LENGTH, &s));
+  const char *tls_library = tls_library_version();
+  if (tls_library) CHECK(env, napi_create_string_utf8(env, tls_library, NAPI_AUTO_LENGTH, &s));
+  else CHECK(env, napi_get_null(env, &s));
   CHECK(env, napi_set_named_property(env, exports, "tlsLibrary", s));
   return exports;
 }

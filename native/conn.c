@@ -117,7 +117,7 @@ void conn_close(struct holder *h, int fd, int reason) {
   } else {
     return;
   }
-  if (h->tls && c->state == CS_CLIENT) h->tls->end(h, fd);
+  if (h->tls) h->tls->end(h, fd);
   STAT_ADD(h, reason, 1);
   memset(c, 0, sizeof *c);
   close(fd);
@@ -136,7 +136,7 @@ static int write_all_or_close(struct holder *h, int fd, const uint8_t *buf, size
 }
 
 int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) {
-  return h->tls ? h->tls->send(h, fd, buf, len) : write_all_or_close(h, fd, buf, len);
+  return USES_TLS(h, &h->conns[fd]) ? h->tls->send(h, fd, buf, len) : write_all_or_close(h, fd, buf, len);
 }
 
 /* ---- accept ---- */
@@ -160,6 +160,7 @@ static void on_acceptable(struct holder *h, int lfd) {
     }
     STAT_ADD(h, ST_ACCEPTED, 1);
     established(h, fd, CS_SERVER);
+    if (USES_TLS(h, &h->conns[fd])) h->tls->start(h, fd); /* frames once the handshake is done */
   }
 }
 
@@ -240,7 +241,7 @@ static void connect_done(struct holder *h, int fd) {
   c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
-  if (SPEAKS_PROTO(h, c) && h->tls) h->tls->start(h, fd); /* proto_open once the handshake is done */
+  if (USES_TLS(h, c)) h->tls->start(h, fd);          /* proto_open once the handshake is done */
   else if (SPEAKS_PROTO(h, c)) proto_open(h, fd);          /* closes fd itself when it cannot start */
 }
 
@@ -442,7 +443,7 @@ void conn_input(struct holder *h, int fd, ssize_t n, int err) {
   }
   size_t out_len = 0;
   int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
-  if (out_len > 0 && write_all_or_close(h, fd, h->out, out_len) != 0) return;
+  if (out_len > 0 && conn_send(h, fd, h->out, out_len) != 0) return;
   if (reason == CR_PROTOCOL) holder_note_bad(h, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);
 }
@@ -457,13 +458,9 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
       on_connect_ready(h, fd);
       break;
     case CS_CLIENT:
-      if (h->tls && SPEAKS_PROTO(h, &h->conns[fd])) {
-        h->tls->on_event(h, fd, events);
-        break;
-      }
-      /* fall through */
     case CS_SERVER:
-      if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(h, fd);
+      if (USES_TLS(h, &h->conns[fd])) h->tls->on_event(h, fd, events);
+      else if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(h, fd);
       break;
     default:
       break;
@@ -472,8 +469,14 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
 
 /* ---- commands over all connections ---- */
 
-int64_t conn_ping_all(struct holder *h, uint32_t seq) {
+int conn_ping_one(struct holder *h, int fd) {
+  if (SPEAKS_PROTO(h, &h->conns[fd])) return proto_ping(h, fd) > 0;
   uint8_t frame[FRAME_HEADER_BYTES];
+  frame_header_write(frame, FRAME_PING, 0, h->ping_seq, now_real_us());
+  return conn_send(h, fd, frame, sizeof frame) == 0;
+}
+
+int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   int64_t sent = 0;
   h->ping_seq = seq;
   h->ping_gen = h->ping_gen + 1 ? h->ping_gen + 1 : 1;
@@ -482,16 +485,11 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_CLIENT) continue;
     silent += !(h->conns[fd].flags & CF_GOT_BYTES);
-    if (h->tls && !(h->conns[fd].flags & CF_TLS_OPEN)) { /* in the TLS handshake: tls.c pings when it is done */
+    if (USES_TLS(h, &h->conns[fd]) && !(h->conns[fd].flags & CF_TLS_OPEN)) { /* in the TLS handshake: tls.c pings when it is done */
       h->conns[fd].flags |= CF_TLS_PING;
       continue;
     }
-    if (SPEAKS_PROTO(h, &h->conns[fd])) {
-      sent += proto_ping(h, fd) > 0;
-      continue;
-    }
-    frame_header_write(frame, FRAME_PING, 0, seq, now_real_us());
-    if (write_all_or_close(h, fd, frame, sizeof frame) == 0) sent++;
+    sent += conn_ping_one(h, fd);
   }
   STAT_ADD(h, ST_PINGS_SENT, sent);
   STAT_SET(h, ST_SILENT, silent);
@@ -507,7 +505,8 @@ int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, s
   if (len) memcpy(frame + FRAME_HEADER_BYTES, payload, len);
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_SERVER) continue;
-    if (write_all_or_close(h, fd, frame, total) == 0) sent++;
+    if (USES_TLS(h, &h->conns[fd]) && !(h->conns[fd].flags & CF_TLS_OPEN)) continue; /* still in its handshake */
+    if (conn_send(h, fd, frame, total) == 0) sent++;
   }
   if (frame != h->out) free(frame);
   STAT_ADD(h, ST_BROADCASTS_SENT, sent);

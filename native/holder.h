@@ -148,12 +148,12 @@ struct proto_cfg {
   size_t state_bytes;
 };
 
-/* The TLS seam: native/tls.c, linked into the addon only (its OpenSSL is the one inside
- * the node binary, so the fuzz harness and any runtime without Node link conn.c without
- * it). NULL: plain TCP. Client connections that speak a protocol of proto/ go through it:
- * conn.c starts the handshake instead of proto_open, hands every event of a client socket
+/* The TLS seam: native/tls.c (OpenSSL 3 resolved at run time, native/ossl.c; the fuzz
+ * harness links conn.c without it). NULL: plain TCP. The connections of the sides
+ * named in holder.tls_sides go through it: conn.c starts the handshake instead of
+ * proto_open (client) or the first frame (server), hands every event of such a socket
  * to on_event (which reads records and feeds conn_input), and conn_send writes through
- * send. tls.c calls proto_open once the handshake is done. */
+ * send. tls.c starts a client's protocol once the handshake is done. */
 struct holder;
 
 struct tls_ops {
@@ -164,6 +164,12 @@ struct tls_ops {
   void (*end)(struct holder *h, int fd);                   /* before close(fd): free the session */
   void (*release)(struct holder *h);                       /* holder_stop */
 };
+
+#define TLS_SIDE_CLIENT 1 /* connections this holder opens */
+#define TLS_SIDE_SERVER 2 /* connections it accepts */
+/* Whether connection c (client or server, established) runs TLS. */
+#define USES_TLS(h, c) \
+  ((h)->tls && ((h)->tls_sides & ((c)->state == CS_CLIENT ? TLS_SIDE_CLIENT : (c)->state == CS_SERVER ? TLS_SIDE_SERVER : 0)))
 
 #define CODE_SLOTS 256
 #define BAD_SAMPLES 4
@@ -208,6 +214,7 @@ struct holder {
   uint32_t addr6_count; /* (holder_set_addresses6; src/tuple/plan.ts TUPLE_IPV6) */
   const struct tls_ops *tls; /* NULL: plain TCP */
   void *tls_state;           /* tls.c's */
+  uint8_t tls_sides;         /* TLS_SIDE_* bits: which connections run TLS */
 
   /* Counters: written by the loop thread only, read by the JS thread (relaxed). */
   uint64_t stats[ST_COUNT];
@@ -262,6 +269,9 @@ void conn_close_all(struct holder *h);
 void conn_expire_connects(struct holder *h, uint64_t now_us);
 
 int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len);
+/* One client connection's ping for the current round (its protocol's, or a connlab
+ * frame): > 0 when one was sent. tls.c calls it for a round that came mid-handshake. */
+int conn_ping_one(struct holder *h, int fd);
 /* What a read returned (n bytes in h->in, 0 EOF, < 0 with err): tls.c feeds its records here. */
 void conn_input(struct holder *h, int fd, ssize_t n, int err);
 

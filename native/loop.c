@@ -272,6 +272,8 @@ void holder_stop(struct holder *h) {
 /* Releases everything holder_init acquired; the caller frees the struct itself. */
 void holder_free(struct holder *h) {
   holder_stop(h);
+  free(h->tls_state); /* tls.c's failure reasons, kept readable after holder_stop */
+  h->tls_state = NULL;
   samples_free(h);
   free(h->addr6);
   h->addr6 = NULL;

@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   CONNLAB_ERR_CLOSED: 'a pool, serve, load or bench handle was used after close() or destroy()',
   CONNLAB_ERR_PROTOCOL: 'bytes that are not a valid connlab wire frame',
   CONNLAB_ERR_OUTPUT: 'a report or result file could not be written after the run; the result was printed first',
-  CONNLAB_ERR_PROTOCOL_UNSUPPORTED: 'the chosen holder or worker runtime cannot speak that protocol (the plain-Node holder: connlab and tcp, no TLS; the C worker runtime: no TLS)',
+  CONNLAB_ERR_PROTOCOL_UNSUPPORTED: 'the chosen holder or worker runtime cannot speak that protocol (the plain-Node holder: connlab and tcp, no TLS; the C worker runtime: TLS only where libssl.so.3, OpenSSL 3, loads)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -54,7 +54,7 @@ export { DEFAULT_SCRAPE_LIMITS, scrapeEndpoint, type Scrape, type ScrapeLimits }
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';
-export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats, TlsOptions, TlsStats } from './engine/holder.ts';
+export type { CloseReason, Holder, HolderOptions, HolderSamples, HolderStats, ServerTlsOptions, TlsOptions, TlsStats } from './engine/holder.ts';
 export { nativeAddonInfo, nativeHolderAvailable, type NativeAddonInfo, type NativeAddonSource } from './engine/native-holder.ts';
 
 // Four-tuples, addresses and units.

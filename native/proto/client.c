@@ -351,7 +351,7 @@ void proto_on_close(struct holder *h, int fd, int reason) {
     STAT_ADD(h, ST_CLOSED_EARLY, 1);
   }
   if (reason != CR_LOCAL || h->proto.kind == PROTO_CONNLAB || h->proto.kind == PROTO_TCP) return;
-  if (h->tls && !(c->flags & CF_TLS_OPEN)) return; /* no protocol state yet: the handshake never finished */
+  if (USES_TLS(h, c) && !(c->flags & CF_TLS_OPEN)) return; /* no protocol state yet: the handshake never finished */
   uint8_t buf[16];
   struct proto_out out = {buf, 0, sizeof buf};
   if (h->proto.kind == PROTO_MQTT && ((struct mqtt_client *)state_of(h, fd))->connected) {
@@ -362,6 +362,6 @@ void proto_on_close(struct holder *h, int fd, int reason) {
     static const uint8_t normal[2] = {0x03, 0xE8};
     if (s->open && !s->closing) ws_frame_write(&out, 8, normal, 2, s->mask);
   }
-  if (h->tls) h->tls->goodbye(h, fd, buf, out.len); /* and TLS close_notify */
+  if (USES_TLS(h, c)) h->tls->goodbye(h, fd, buf, out.len); /* and TLS close_notify */
   else if (out.len) (void)send(fd, buf, out.len, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort: we close next */
 }

@@ -10,7 +10,7 @@
 
 /* The longest line accepted: a tuples chunk (TUPLES_PER_CHUNK x 16 B in base64) with
  * room to spare. Longer input is malformed, not buffered without bound. */
-#define IPC_MAX_LINE (256 * 1024)
+#define IPC_MAX_LINE (1024 * 1024) /* `start` with TLS carries Node's root CAs: 400 KB */
 
 struct ipc {
   int fd;

@@ -16,7 +16,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "../ossl.h"
 #include "../proto/proto.h"
+#include "../tls.h"
 #include "report.h"
 #include "worker.h"
 
@@ -118,8 +120,9 @@ static int on_ping(struct worker *w, int msg) {
   w->ping_active = 1;
   w->ping_seq = (uint32_t)seq;
   w->next_ping_us = now_mono_us();
-  /* tcp: the kernel answered during the ping itself; nothing more can arrive. */
-  w->ping_deadline_us = w->next_ping_us + (w->proto_kind == PROTO_TCP ? 0 : timeout_ms * 1000);
+  /* tcp: the kernel answered during the ping itself; nothing more can arrive (over TLS a
+   * handshake still running pings when it is done, as worker.ts waits for). */
+  w->ping_deadline_us = w->next_ping_us + (w->proto_kind == PROTO_TCP && !w->tls ? 0 : timeout_ms * 1000);
   return 0;
 }
 
@@ -250,7 +253,16 @@ static void run(struct worker *w) {
   }
 }
 
+/* `connlab-worker --tls-library`: the OpenSSL TLS would use (exit 0), or why there is
+ * none (exit 3), for the supervisor to choose a runtime before it starts anything. */
+static int tls_library(void) {
+  const char *version = tls_library_version();
+  printf("%s\n", version ? version : ossl_load());
+  return version ? 0 : 3;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--tls-library") == 0) return tls_library();
   /* One malloc arena (the holder thread would otherwise get its own 64 MiB reservation)
    * and fixed thresholds, so large freed buffers go back to the kernel. */
   mallopt(M_ARENA_MAX, 1);

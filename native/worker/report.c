@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../tls.h"
 #include "base64.h"
 
 #define SAMPLES_KEEP 4096 /* entries a drained buffer may keep */
@@ -91,6 +92,15 @@ void report_details(struct jbuf *b, struct holder *h) {
       jb_raw(b, pair, 2);
     }
     jb_lit(b, "\"");
+  }
+  jb_lit(b, "],\"tls\":[");
+  const char *text;
+  uint64_t times;
+  for (int i = 0, k = 0; tls_reason_at(h, i, &text, &times); i++, k++) {
+    if (k) jb_lit(b, ",");
+    jb_str(b, text);
+    jb_lit(b, ",");
+    jb_uint(b, times);
   }
   jb_lit(b, "]}");
 }

@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include "../proto/proto.h"
+#include "../tls.h"
 #include "base64.h"
 #include "worker.h"
 
 #define MAX_STALL_TIMEOUT_MS 86400000u
+
+static int dup_string(const struct jdoc *d, int obj, const char *key, char **out);
 
 static int read_uint(const struct jdoc *d, int obj, const char *key, uint64_t max, uint64_t *out) {
   return json_uint(d, json_get(d, obj, key), max, out);
@@ -40,6 +43,31 @@ static int start_holder(struct worker *w, const struct jdoc *d, int config, uint
   w->report_interval_us = interval_ms * 1000;
   w->next_report_us = now_mono_us() + w->report_interval_us;
   return 0;
+}
+
+/* TLS refused: what OpenSSL (or its absence) said, as the addon's setTls throws it. */
+static int tls_failed(struct worker *w, const char *why) {
+  char message[400];
+  snprintf(message, sizeof message, "--tls: %s", why);
+  return worker_fail(w, strstr(why, "OpenSSL 3") ? "CONNLAB_ERR_PROTOCOL_UNSUPPORTED" : "CONNLAB_ERR_INVALID_ARGUMENT", message, 0);
+}
+
+/* ServerWorkerConfig.tls: the certificate and key files every accepted connection's
+ * handshake uses (serve --tls-cert/--tls-key), before the first listen. */
+static int read_server_tls(struct worker *w, const struct jdoc *d, int config) {
+  int t = json_get(d, config, "tls");
+  if (t < 0 || d->tok[t].type == J_NULL) return 0;
+  char *cert = NULL, *key = NULL, *groups = NULL;
+  int tickets = 0, bad = dup_string(d, t, "certFile", &cert) != 0 || dup_string(d, t, "keyFile", &key) != 0 ||
+                        dup_string(d, t, "groups", &groups) != 0 || !cert || !key;
+  int tt = json_get(d, t, "tickets");
+  if (tt >= 0 && json_bool(d, tt, &tickets) != 0) bad = 1;
+  const char *why = bad ? NULL : tls_configure_server(&w->holder, &(struct tls_server_config){cert, key, groups, tickets});
+  free(cert);
+  free(key);
+  free(groups);
+  if (bad) return worker_malformed(w, "tls needs certFile and keyFile");
+  return why ? tls_failed(w, why) : 0;
 }
 
 static int listen_one(struct worker *w, const struct jdoc *d, int address, uint64_t backlog) {
@@ -71,6 +99,7 @@ static int start_server(struct worker *w, const struct jdoc *d, int config) {
   if (listen < 0 || d->tok[listen].type != J_ARRAY) return worker_malformed(w, "listen");
   if (read_uint(d, config, "backlog", 0x7fffffff, &backlog) != 0 || backlog == 0) return worker_malformed(w, "backlog");
   int rc = start_holder(w, d, config, 0);
+  if (rc == 0) rc = read_server_tls(w, d, config);
   if (rc != 0) return rc;
   w->role = ROLE_SERVER;
   for (uint32_t a = (uint32_t)listen + 1; a < d->tok[listen].next; a = d->tok[a].next) {
@@ -104,14 +133,46 @@ static int read_request(const struct jdoc *d, int protocol, struct proto_cfg *cf
   return 0;
 }
 
+/* protocol.tls, as native-holder.ts setTls() hands it to the addon: the ALPN list in
+ * wire format and base64, the roots as PEM text. */
+static int read_client_tls(struct worker *w, const struct jdoc *d, int protocol) {
+  int t = json_get(d, protocol, "tls");
+  if (t < 0 || d->tok[t].type == J_NULL) return 0;
+  struct tls_config cfg = {0};
+  char *sni = NULL, *roots = NULL, *name = NULL, *groups = NULL, *alpn64 = NULL;
+  uint8_t alpn[256];
+  long alpn_len = 0;
+  int bad = dup_string(d, t, "sni", &sni) != 0 || dup_string(d, t, "rootsPem", &roots) != 0 || dup_string(d, t, "verifyName", &name) != 0 ||
+            dup_string(d, t, "groups", &groups) != 0 || dup_string(d, t, "alpn", &alpn64) != 0 || json_bool(d, json_get(d, t, "verify"), &cfg.verify) != 0;
+  if (!bad && alpn64 && (strlen(alpn64) / 4 * 3 > sizeof alpn || (alpn_len = b64_decode(alpn64, strlen(alpn64), alpn)) < 0)) bad = 1;
+  const char *why = NULL;
+  if (!bad) {
+    cfg.sni = sni;
+    cfg.alpn = alpn_len > 0 ? alpn : NULL;
+    cfg.alpn_len = (size_t)alpn_len;
+    cfg.roots_pem = roots;
+    cfg.roots_len = roots ? strlen(roots) : 0;
+    cfg.verify_name = name;
+    cfg.groups = groups;
+    why = tls_configure(&w->holder, &cfg);
+  }
+  free(sni);
+  free(roots);
+  free(name);
+  free(groups);
+  free(alpn64);
+  if (bad) return worker_malformed(w, "protocol.tls");
+  return why ? tls_failed(w, why) : 0;
+}
+
 /* ClientWorkerConfig.protocol, as native-holder.ts setProtocol() hands it to the addon:
- * absent, null and connlab leave the holder speaking connlab frames. */
+ * absent, null and connlab leave the holder speaking connlab frames (over TLS too). */
 static int read_protocol(struct worker *w, const struct jdoc *d, int config) {
   int protocol = json_get(d, config, "protocol");
   if (protocol < 0 || d->tok[protocol].type == J_NULL) return 0;
   uint64_t kind, keepalive_s = 0, tcp_keepalive_s = 0;
   if (read_uint(d, protocol, "kind", PROTO_KINDS - 1, &kind) != 0) return worker_malformed(w, "protocol.kind");
-  if (kind == PROTO_CONNLAB) return 0;
+  if (kind == PROTO_CONNLAB) return read_client_tls(w, d, protocol);
   int t = json_get(d, protocol, "keepaliveSeconds");
   if (t >= 0 && json_uint(d, t, 0xffff, &keepalive_s) != 0) return worker_malformed(w, "protocol.keepaliveSeconds");
   t = json_get(d, protocol, "tcpKeepaliveSeconds");
@@ -126,7 +187,8 @@ static int read_protocol(struct worker *w, const struct jdoc *d, int config) {
   cfg->tcp_keepalive_s = (uint32_t)tcp_keepalive_s;
   proto_configure(&w->holder, (int)kind);
   w->proto_kind = (int)kind;
-  return 0;
+  w->tls = json_get(d, protocol, "tls") >= 0 && d->tok[json_get(d, protocol, "tls")].type != J_NULL;
+  return read_client_tls(w, d, protocol);
 }
 
 /* ClientWorkerConfig's IPv6 table (holder.h addr6), base64; absent or null: none. */

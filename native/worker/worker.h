@@ -22,6 +22,7 @@ struct worker {
   int smaps_fd;
   enum role role;
   int proto_kind; /* enum proto_kind of a client; tcp pings answer at once */
+  int tls;        /* a client's connections run TLS: tcp pings wait for handshakes */
   uint64_t report_interval_us, next_report_us, next_ramp_us;
   int ping_active;
   uint32_t ping_seq;

@@ -7,6 +7,7 @@ import type { LatencySummaryMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
 import type { LatencyHistograms } from '../load/load.ts';
+import type { BenchTlsSection } from './bench-tls.ts';
 import type { TargetSection } from './target/target-result.ts';
 import type { ThresholdVerdict } from '../thresholds/evaluate.ts';
 
@@ -86,6 +87,8 @@ export interface BenchResult {
   started_at: string;
   command: string;
   timeline: TimelinePoint[];
+  /** Only from `bench --tls`: what the handshakes cost (docs/tls.md). */
+  tls?: BenchTlsSection;
   /** Only from `bench --target`: the user's server, step by step (README "bench --target"). */
   target?: TargetSection;
   /** Load's latency histograms, encoded, so `connlab merge` is exact (absent before 2026-11-30). */

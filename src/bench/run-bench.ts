@@ -19,6 +19,7 @@ import { Lifecycle } from '../engine/lifecycle.ts';
 import { checkBooks } from '../engine/books.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
 import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
+import { makeThrowawayCert, measureHandshakes, poolCpuSeconds, type BenchTlsSection, type ThrowawayCert } from './bench-tls.ts';
 import { ConnlabError } from '../errors.ts';
 import { benchLimits, planBench, type BenchPlan } from './plan-bench.ts';
 import { BENCH_SCHEMA, type BenchPhase, type BenchResult, type TimelinePoint } from './result.ts';
@@ -34,6 +35,8 @@ export interface BenchOptions {
   command: string;
   /** Worker processes in C or Node for both sides; auto: C when built. */
   workerRuntime?: WorkerRuntimeChoice;
+  /** Both ends speak TLS (serve with a throwaway certificate, load trusting it): bench-tls.ts. */
+  tls?: boolean;
   sampleIntervalMs?: number;
   onProgress?: (progress: BenchProgress) => void;
   /** Called as each phase begins. */
@@ -122,6 +125,7 @@ class Bench {
   #stopReason: StopReason | undefined;
   #failure: ConnlabError | undefined;
   #holdStartMs: number | undefined;
+  #tls: BenchTlsSection | undefined;
   #holdEndMs: number | undefined;
   #onStop: () => void = () => {};
   readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
@@ -263,17 +267,25 @@ class Bench {
     let loadResult: LoadResult | undefined;
     let privateAtHold = { server: 0, load: 0 };
     let outcome: BenchResult['outcome'] = 'completed';
+    let cert: ThrowawayCert | undefined;
     try {
-      this.#serve = await startServe({ listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers, fdSoftLimit: o.host.fds.processSoft ?? 1024, workerRuntime: o.workerRuntime });
+      cert = o.tls ? makeThrowawayCert() : undefined;
+      this.#serve = await startServe({
+        listen: [{ host: '127.0.0.1', port: o.port }], connections: o.connections, workers: this.plan.serverWorkers,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, workerRuntime: o.workerRuntime, ...(cert ? { tls: { certFile: cert.certFile, keyFile: cert.keyFile } } : {}),
+      });
       this.#serve.on('failed', (error) => this.#fail(error));
       o.onPool?.(this.#serve.pool, 'server');
       await this.#enter('ramp');
+      const serverCpuAtRamp = poolCpuSeconds(this.#serve.pool);
       this.#load = await startLoad({
         destinations: [{ ip: 0x7f000001, port: o.port }], connections: o.connections, workers: this.plan.loadWorkers,
-        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, protocol: 'connlab', workerRuntime: o.workerRuntime,
+        fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, workerRuntime: o.workerRuntime,
+        protocol: cert ? { kind: 'connlab', tls: { caFile: cert.certFile } } : 'connlab',
       });
       o.onPool?.(this.#load.pool, 'load');
-      await this.#until(this.#load.rampDone());
+      const rampSeconds = await this.#until(this.#load.rampDone());
+      if (cert && rampSeconds !== undefined) await this.#measureHandshakes(serverCpuAtRamp, rampSeconds);
       if (!this.#stopReason) {
         await this.#enter('hold');
         this.#holdStartMs = performance.now();
@@ -312,10 +324,20 @@ class Bench {
       }
       loadResult = await this.#load?.close().catch(() => undefined);
       await this.#serve?.close().catch(() => undefined);
+      cert?.remove();
     }
     if (this.#failure) outcome = 'failed';
     else if (this.#stopReason) outcome = this.#stopReason;
     return this.#result(outcome, held, verified, privateAtHold, loadResult);
+  }
+
+  /** At the end of a TLS ramp (every handshake done or failed): what the handshakes cost. */
+  async #measureHandshakes(serverCpuAtRamp: number, rampSeconds: number): Promise<void> {
+    if (!this.#serve || !this.#load) return;
+    this.#tls = await measureHandshakes({
+      serve: this.#serve.pool, load: this.#load.pool, serverCpuAtRamp, rampSeconds,
+      timeoutMs: roundTimeoutMs(this.#options.connections), sleep: (ms) => this.#sleep(ms), stopped: () => this.#stopReason !== undefined,
+    });
   }
 
   /** Seconds the connections were held: from the hold's start to its end or the stop. */
@@ -390,6 +412,7 @@ class Bench {
       // Main-thread phase samples and the sampler thread's interleave: in time order.
       timeline: this.#timeline.sort((a, b) => a.t - b.t),
       ...(load ? { histograms: load.histograms } : {}),
+      ...(this.#tls ? { tls: this.#tls } : {}),
     };
   }
 }

@@ -37,7 +37,7 @@ export function runtimeNote(f: RuntimeFacts): string {
   }
   const why = (f.runtimeChoice ?? 'auto') !== 'auto'
     ? `as --worker-runtime ${f.runtimeChoice} asks`
-    : f.tls ? 'TLS needs the OpenSSL inside Node' : `the C worker ${C_WORKER_PATH} is not built; ${BUILD_HINT}`;
+    : f.tls ? 'TLS needs OpenSSL 3 (libssl.so.3), which the C worker could not load here' : `the C worker ${C_WORKER_PATH} is not built; ${BUILD_HINT}`;
   return `note: running on the native holder in Node workers (about 11 MB per worker instead of ~1 MB): ${why}\n`;
 }
 

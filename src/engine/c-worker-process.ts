@@ -17,9 +17,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { isConnlabError } from '../errors.ts';
 import { createTupleCursor, ipv6Table } from '../tuple/plan.ts';
-import { PROTOCOL_CODES, type HolderSamples, type HolderStats, type ProtocolOptions } from './holder.ts';
+import { PROTOCOL_CODES, type HolderSamples, type HolderStats, type ProtocolOptions, type TlsOptions } from './holder.ts';
 import { holderSettings } from './holder-args.ts';
-import { errnoName, holderStatsFrom } from './native-holder.ts';
+import { alpnWire, errnoName, holderStatsFrom } from './native-holder.ts';
 import { isFromWorker, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
 import type { WorkerProcess } from './worker-process.ts';
 
@@ -42,9 +42,9 @@ export type ToCWorker =
  */
 export function cStartMessage(config: WorkerConfig): ToCWorker {
   if (config.role === 'server') {
-    const { role, holder, listen, backlog, reportIntervalMs } = config;
+    const { role, holder, listen, backlog, reportIntervalMs, tls } = config;
     const { maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings(config.limits);
-    return { type: 'start', config: { role, holder, listen, backlog, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs } };
+    return { type: 'start', config: { role, holder, listen, backlog, reportIntervalMs, maxSamples, sendBufferBytes, stallTimeoutMs, tls: tls ?? null } };
   }
   const { role, holder, ratePerSec, maxPending, connectTimeoutMs, reportIntervalMs, churnPerSec = 0, protocol } = config;
   const { maxSamples, sendBufferBytes, stallTimeoutMs } = holderSettings({ connectTimeoutMs });
@@ -57,11 +57,20 @@ export function cStartMessage(config: WorkerConfig): ToCWorker {
 }
 
 function cProtocol(p: ProtocolOptions | undefined): Record<string, unknown> | null {
-  if (!p || p.kind === 'connlab') return null;
+  if (!p || (p.kind === 'connlab' && !p.tls)) return null;
   return {
     kind: PROTOCOL_CODES[p.kind], request: p.request ? Buffer.from(p.request.buffer, p.request.byteOffset, p.request.byteLength).toString('base64') : null,
     clientIdPrefix: p.clientIdPrefix ?? null, username: p.username ?? null, password: p.password ?? null,
-    keepaliveSeconds: p.keepaliveSeconds ?? 0, tcpKeepaliveSeconds: p.tcpKeepaliveSeconds ?? 0,
+    keepaliveSeconds: p.keepaliveSeconds ?? 0, tcpKeepaliveSeconds: p.tcpKeepaliveSeconds ?? 0, tls: cTls(p.tls),
+  };
+}
+
+/** TlsOptions as the C worker reads them (start.c): the ALPN list in wire format, base64. */
+function cTls(t: TlsOptions | undefined): Record<string, unknown> | null {
+  if (!t) return null;
+  return {
+    sni: t.sni ?? null, alpn: t.alpn?.length ? Buffer.from(alpnWire(t.alpn)).toString('base64') : null, verify: t.verify,
+    rootsPem: t.rootsPem ?? null, verifyName: t.verifyName ?? null, groups: t.groups ?? null,
   };
 }
 
@@ -86,12 +95,13 @@ type Counts = Record<string, number>;
 interface CDetails {
   codes?: number[];
   bad?: string[];
+  tls?: (string | number)[];
 }
 
 function statsOf(message: { counters?: Counts; errnos?: Counts; details?: CDetails }): HolderStats {
   const counters = message.counters ?? {};
   const errnos = Object.entries(message.errnos ?? {}).map(([errno, count]): [number, number] => [Number(errno), count]);
-  return holderStatsFrom((name) => counters[name] ?? 0, errnos, { codes: message.details?.codes ?? [], badHex: message.details?.bad ?? [] });
+  return holderStatsFrom((name) => counters[name] ?? 0, errnos, { codes: message.details?.codes ?? [], badHex: message.details?.bad ?? [], tls: message.details?.tls ?? [] });
 }
 
 function samplesOf(samples: Record<string, unknown> | undefined): HolderSamples {

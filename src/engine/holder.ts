@@ -30,11 +30,23 @@ export interface ProtocolOptions {
   keepaliveSeconds?: number;
   /** tcp: SO_KEEPALIVE with TCP_KEEPIDLE = TCP_KEEPINTVL = this, 3 probes; 0: off. */
   tcpKeepaliveSeconds?: number;
-  /** TLS under the protocol (not connlab); native holder only. */
+  /** TLS under the protocol (connlab frames too); native holder only. */
   tls?: TlsOptions;
 }
 
-/** A client holder's TLS settings (native/tls.c: OpenSSL from the node binary). */
+/** A serving holder's TLS (serve --tls-cert/--tls-key): every accepted connection's handshake. */
+export interface ServerTlsOptions {
+  /** PEM file: the certificate, then its chain. */
+  certFile: string;
+  /** PEM file: its private key. */
+  keyFile: string;
+  /** Key exchange groups accepted, OpenSSL's syntax; absent: OpenSSL's default (startServe: the classic X25519:P-256:P-384). */
+  groups?: string;
+  /** Send TLS 1.3 session tickets (off by default: each costs CPU here and memory in the client). */
+  tickets?: boolean;
+}
+
+/** A client holder's TLS settings (native/tls.c: OpenSSL 3, Node's in the addon, libssl.so.3 in the C worker). */
 export interface TlsOptions {
   /** server_name sent in the ClientHello; absent or an IP literal: none. */
   sni?: string;
@@ -230,4 +242,6 @@ export interface HolderOptions extends SocketLimits {
    * (src/tuple/plan.ts ipv6Table, TUPLE_IPV6).
    */
   addresses6?: Uint8Array;
+  /** TLS on every accepted connection; native holder only. */
+  serverTls?: ServerTlsOptions;
 }

@@ -6,7 +6,7 @@
 
 import type { ProcessMemory } from '../probe/process-memory.ts';
 import type { PlanInput, Slice } from '../tuple/plan.ts';
-import type { HolderSamples, HolderStats, ProtocolOptions, SocketLimits } from './holder.ts';
+import type { HolderSamples, HolderStats, ProtocolOptions, ServerTlsOptions, SocketLimits } from './holder.ts';
 
 export type HolderKind = 'native' | 'node';
 
@@ -23,6 +23,8 @@ export interface ServerWorkerConfig {
   /** Per accepted socket; absent values take the holder's defaults. */
   limits: SocketLimits;
   reportIntervalMs: number;
+  /** TLS on every accepted connection (serve --tls-cert); absent: plain TCP. */
+  tls?: ServerTlsOptions;
 }
 
 export interface ClientWorkerConfig {

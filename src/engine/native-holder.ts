@@ -12,7 +12,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { parseIpv4 } from '../tuple/address.ts';
-import { PROTOCOL_CODES, type CloseReason, type Holder, type HolderOptions, type HolderSamples, type HolderStats, type ProtocolCodes, type ProtocolOptions } from './holder.ts';
+import { PROTOCOL_CODES, type CloseReason, type Holder, type HolderOptions, type HolderSamples, type HolderStats, type ProtocolCodes, type ProtocolOptions, type ServerTlsOptions } from './holder.ts';
 import {
   checkInteger, checkPayload, checkTuples, DEFAULT_BACKLOG, holderDestroyed, holderSettings, listenFailed, MAX_U32,
 } from './holder-args.ts';
@@ -43,8 +43,10 @@ interface NativeBinding {
   setTls(handle: NativeHandle, sni: string | null, alpnWire: Uint8Array | null, verify: boolean, rootsPem: string | null, verifyName: string | null, groups: string | null): void;
   /** Before any connect: the IPv6 table (HolderOptions.addresses6). */
   setAddresses6(handle: NativeHandle, table: Uint8Array): void;
-  /** OpenSSL_version(): the library inside this node binary that TLS uses. */
-  readonly tlsLibrary: string;
+  /** Before any listen: TLS on every accepted connection (native/tls.c). Throws its reason. */
+  setServerTls(handle: NativeHandle, certFile: string, keyFile: string, groups: string | null, tickets: boolean): void;
+  /** OpenSSL_version(): the library inside this node binary that TLS uses; null when none loads. */
+  readonly tlsLibrary: string | null;
   /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
   protoFeedForTest(kind: number, chunks: Uint8Array[], expectAccept?: string | null): ProtoFeedResult;
   /** Tests only: the Sec-WebSocket-Key and expected accept for a 16-byte nonce. */
@@ -167,10 +169,20 @@ function codesFrom(flat: readonly number[]): ProtocolCodes {
   return codes;
 }
 
+function setServerTls(native: NativeBinding, handle: NativeHandle, t: ServerTlsOptions): void {
+  try {
+    native.setServerTls(handle, t.certFile, t.keyFile, t.groups ?? null, t.tickets ?? false);
+  } catch (error) {
+    throw invalidArgument('--tls-cert', (error as Error).message, 'a PEM certificate and the PEM key that matches it');
+  }
+}
+
 function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOptions | undefined): void {
-  if (!p || p.kind === 'connlab') return;
-  native.setProtocol(handle, PROTOCOL_CODES[p.kind], p.request ?? null, p.clientIdPrefix ?? null, p.username ?? null,
-    p.password ?? null, p.keepaliveSeconds ?? 0, p.tcpKeepaliveSeconds ?? 0);
+  if (!p) return;
+  if (p.kind !== 'connlab') {
+    native.setProtocol(handle, PROTOCOL_CODES[p.kind], p.request ?? null, p.clientIdPrefix ?? null, p.username ?? null,
+      p.password ?? null, p.keepaliveSeconds ?? 0, p.tcpKeepaliveSeconds ?? 0);
+  }
   if (p.tls) {
     const t = p.tls;
     try {
@@ -182,7 +194,7 @@ function setProtocol(native: NativeBinding, handle: NativeHandle, p: ProtocolOpt
 }
 
 /** ALPN names in TLS wire format: each a length byte and the name. */
-function alpnWire(names: readonly string[]): Uint8Array {
+export function alpnWire(names: readonly string[]): Uint8Array {
   return Buffer.concat(names.map((name) => Buffer.concat([Buffer.from([Buffer.byteLength(name)]), Buffer.from(name)])));
 }
 
@@ -197,7 +209,7 @@ function tlsErrors(flat: (string | number)[]): Record<string, number> {
 export interface HolderDetails {
   codes: readonly number[];
   badHex: readonly string[];
-  /** TLS failures as flat [reason, count] pairs; absent where TLS never runs (the C worker). */
+  /** TLS failures as flat [reason, count] pairs; absent from older C workers. */
   tls?: (string | number)[];
 }
 
@@ -248,6 +260,7 @@ class NativeHolder implements Holder {
     this.#handle = native.create(connectTimeoutMs, maxSamples, sendBufferBytes, sendBufferBytes, stallTimeoutMs);
     setProtocol(native, this.#handle, options.protocol);
     if (options.addresses6) native.setAddresses6(this.#handle, options.addresses6);
+    if (options.serverTls) setServerTls(native, this.#handle, options.serverTls);
   }
 
   #live(): NativeHandle {

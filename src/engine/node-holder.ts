@@ -188,9 +188,9 @@ class NodeHolder implements Holder {
         hint: 'build the native holder (npm run build:native) or pass --holder native',
       });
     }
-    if (options.protocol?.tls) {
+    if (options.protocol?.tls || options.serverTls) {
       throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', 'the plain-Node holder does not speak TLS', {
-        hint: 'TLS runs in the native holder (OpenSSL inside Node): build it (npm run build:native) or pass --holder native',
+        hint: 'TLS runs in the native holder (native/tls.c): build it (npm run build:native) or pass --holder native',
       });
     }
     this.#tcp = protocol === 'tcp';

@@ -4,14 +4,13 @@
 // behind an adapter that speaks the same typed messages (c-worker-process.ts). The
 // runtime is chosen once per supervisor.
 
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { CWorkerProcess } from './c-worker-process.ts';
-import type { ProtocolOptions } from './holder.ts';
 import type { HolderKind, ToWorker } from './messages.ts';
 import { workerRuntimeFor, type WorkerRuntime, type WorkerRuntimeChoice } from './worker-runtime.ts';
 import type { WorkerEntry } from './worker-entry.ts';
@@ -75,19 +74,46 @@ export function cWorkerAvailable(path = C_WORKER_PATH): boolean {
   }
 }
 
+const tlsAnswers = new Map<string, { library?: string; unavailable?: string }>();
+
+/** The C worker's `--tls-library` answer, asked once per path and process (a few ms). */
+function tlsAnswer(path: string): { library?: string; unavailable?: string } {
+  let answer = tlsAnswers.get(path);
+  if (!answer) {
+    const probe = spawnSync(path, ['--tls-library'], { encoding: 'utf8', timeout: 10_000 });
+    const text = (probe.stdout || probe.error?.message || `exit ${String(probe.status)}`).trim();
+    answer = probe.status === 0 ? { library: text } : { unavailable: text };
+    tlsAnswers.set(path, answer);
+  }
+  return answer;
+}
+
 /**
- * The runtime a supervisor uses: `auto` is C when the binary is built or shipped here,
- * the holder is native and the protocol needs no Node (TLS does: worker-runtime.ts),
+ * Why the C worker at `path` cannot run TLS here (libssl.so.3 missing or not OpenSSL 3),
+ * or undefined when it can: the worker starts, tries the library and exits.
+ */
+export function cWorkerTlsUnavailable(path = C_WORKER_PATH): string | undefined {
+  return tlsAnswer(path).unavailable;
+}
+
+/** The OpenSSL a runtime's workers run TLS with: OpenSSL_version() of the library each loads. */
+export function tlsLibraryOf(runtime: WorkerRuntime, path = C_WORKER_PATH): string | null {
+  return runtime === 'c' ? tlsAnswer(path).library ?? null : `OpenSSL ${process.versions.openssl} (inside Node)`;
+}
+
+/**
+ * The runtime a supervisor uses: `auto` is C when the binary is built or shipped here and
+ * the holder is native (and, for a TLS run, its libssl.so.3 loads: worker-runtime.ts),
  * else Node; the node holder always runs in Node workers (it is JavaScript).
  */
-export function resolveWorkerRuntime(choice: WorkerRuntimeChoice, holder: HolderKind, protocol?: ProtocolOptions, path = C_WORKER_PATH): WorkerRuntime {
+export function resolveWorkerRuntime(choice: WorkerRuntimeChoice, holder: HolderKind, tls = false, path = C_WORKER_PATH): WorkerRuntime {
   if (choice === 'node') return 'node';
   if (holder !== 'native') {
     if (choice === 'auto') return 'node';
     throw invalidArgument('workerRuntime', 'c', 'node or auto with the node holder (the C worker runs the native holder only)');
   }
   const available = cWorkerAvailable(path);
-  const runtime = workerRuntimeFor(choice, protocol, available);
+  const runtime = workerRuntimeFor(choice, tls, { available, tlsUnavailable: () => cWorkerTlsUnavailable(path) });
   if (runtime === 'c' && !available) {
     throw new ConnlabError('CONNLAB_ERR_NATIVE_UNAVAILABLE', `the C worker ${path} is not built`, { hint: 'build it (npm run build:native in a checkout, npm rebuild connlab where installed; needs a C compiler), or pass --worker-runtime node' });
   }

@@ -61,7 +61,7 @@ class Worker {
 
   constructor(config: WorkerConfig) {
     this.#config = config;
-    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol, addresses6: ipv6Table(config.plan) } : config.limits);
+    this.#holder = createHolder(config.holder, config.role === 'client' ? { connectTimeoutMs: config.connectTimeoutMs, protocol: config.protocol, addresses6: ipv6Table(config.plan) } : { ...config.limits, serverTls: config.tls });
     this.#reportTimer = setInterval(() => void this.report(), config.reportIntervalMs);
   }
 

@@ -384,7 +384,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   const settings: ProtocolSettings = typeof options.protocol === 'object' ? options.protocol : { kind: options.protocol ?? 'tcp' };
   if (kind === 'node' && settings.tls) {
     throw new ConnlabError('CONNLAB_ERR_PROTOCOL_UNSUPPORTED', 'the plain-Node holder does not speak TLS', {
-      hint: 'TLS runs in the native holder (OpenSSL inside Node): build it (npm run build:native) and use --holder native',
+      hint: 'TLS runs in the native holder (native/tls.c): build it (npm run build:native) and use --holder native',
     });
   }
   if (kind === 'node' && settings.kind !== 'tcp' && settings.kind !== 'connlab') {
@@ -394,7 +394,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }
   const first = options.destinations[0];
   const protocol = protocolOptions(settings, first ? formatDestination(first) : 'localhost');
-  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol);
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, protocol?.tls !== undefined);
   const configs: ClientWorkerConfig[] = plan.slices.map((slice) => ({
     role: 'client',
     holder: kind,

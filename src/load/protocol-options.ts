@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import type { ProtocolKind, ProtocolOptions, TlsOptions } from '../engine/holder.ts';
+import { DEFAULT_TLS_GROUPS } from '../engine/holder-args.ts';
 
 export const PROTOCOL_KINDS: readonly ProtocolKind[] = ['tcp', 'http', 'ws', 'mqtt', 'connlab'];
 
@@ -47,13 +48,8 @@ export interface TlsSettings {
   groups?: string;
 }
 
-/**
- * The classic ECDHE groups, without OpenSSL 3.5's default hybrid X25519MLKEM768 key
- * share: a held connection keeps its key share, and the hybrid one cost 9 KB more per
- * connection (39 KB vs 31 KB private) and slowed the ramp against nginx, whose OpenSSL
- * 3.0 does not know the group (README "TLS"). `--tls-groups default` offers OpenSSL's list.
- */
-export const DEFAULT_TLS_GROUPS = 'X25519:P-256:P-384';
+/** The classic groups load offers (holder-args.ts says why). `--tls-groups default` offers OpenSSL's list. */
+export { DEFAULT_TLS_GROUPS };
 
 /** The holder builds each connection's opening bytes in a 2 KiB buffer (native/proto/client.c). */
 const MAX_REQUEST_BYTES = 1900;
@@ -119,7 +115,6 @@ function defaultRoots(): string {
  * (without port), else the target's IP address; SNI is sent only for a name, never an IP.
  */
 export function tlsOptions(kind: ProtocolKind, t: TlsSettings, settings: ProtocolSettings, defaultHost: string): TlsOptions {
-  if (kind === 'connlab') throw invalidArgument('--tls', 'connlab', 'a protocol other than connlab (connlab serve does not speak TLS)');
   const hostName = (name: string): string => name.replace(/^\[(.*)\]$/, '$1').replace(/:\d+$/, '');
   const name = t.sni ?? hostName(settings.host ?? defaultHost);
   if (t.sni !== undefined && (t.sni === '' || /[\s/:]/.test(t.sni) || isIP(t.sni) !== 0)) throw invalidArgument('--sni', t.sni, 'a DNS host name');

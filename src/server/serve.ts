@@ -4,8 +4,10 @@
 // broadcasts on request, and closes everything it started.
 
 import { EventEmitter } from 'node:events';
-import type { HolderStats, SocketLimits } from '../engine/holder.ts';
-import { checkSendBufferBytes, checkStallTimeoutMs } from '../engine/holder-args.ts';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { resolve } from 'node:path';
+import type { HolderStats, ServerTlsOptions, SocketLimits } from '../engine/holder.ts';
+import { checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_TLS_GROUPS } from '../engine/holder-args.ts';
 import type { ListenAddress, ServerWorkerConfig } from '../engine/messages.ts';
 import { resolveHolderKind, type HolderChoice } from '../engine/create-holder.ts';
 import { RateMeter, STATS_RATE_INTERVAL_MS } from '../engine/rate-meter.ts';
@@ -13,7 +15,7 @@ import { serverWorkersFor } from '../engine/sizing.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { WorkerPool, type RestartPolicy, type StallRecord, type WorkerDeath } from '../engine/worker-pool.ts';
 import { resolveWorkerRuntime, type WorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
-import { ConnlabError } from '../errors.ts';
+import { ConnlabError, invalidArgument } from '../errors.ts';
 
 export interface ServeOptions {
   listen: ListenAddress[];
@@ -34,6 +36,11 @@ export interface ServeOptions {
   restart?: Partial<RestartPolicy>;
   /** How long close() waits for a worker's final report before killing it (default 10 s). */
   closeTimeoutMs?: number;
+  /**
+   * TLS on every accepted connection (native holder: native/tls.c, in C workers with the
+   * system's libssl.so.3, in Node workers with Node's OpenSSL); absent: plain TCP.
+   */
+  tls?: ServerTlsOptions;
 }
 
 export interface WorkerView {
@@ -170,12 +177,30 @@ function socketLimits({ sendBufferBytes, stallTimeoutMs }: ServeOptions): Socket
   return { sendBufferBytes, stallTimeoutMs };
 }
 
+/** The certificate and key as absolute paths (workers may not share the caller's idea of
+ * the working directory), each checked readable here so a typo fails before any worker. */
+function serverTls(tls: ServerTlsOptions | undefined): ServerTlsOptions | undefined {
+  if (!tls) return undefined;
+  const readable = (flag: string, file: string): string => {
+    try {
+      accessSync(file, fsConstants.R_OK);
+    } catch (error) {
+      throw invalidArgument(flag, file, `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    return resolve(file);
+  };
+  // The classic groups, as load offers them: a hybrid post-quantum key share costs the
+  // handshake more CPU for nothing a connection test needs (docs/tls.md).
+  return { groups: DEFAULT_TLS_GROUPS, ...tls, certFile: readable('--tls-cert', tls.certFile), keyFile: readable('--tls-key', tls.keyFile) };
+}
+
 export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (options.listen.length === 0) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', 'serve needs at least one --listen address', { hint: 'pass --listen 127.0.0.1:9000' });
   }
   const kind = resolveHolderKind(options.holder ?? 'auto');
-  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind);
+  const tls = serverTls(options.tls);
+  const runtime = resolveWorkerRuntime(options.workerRuntime ?? 'auto', kind, tls !== undefined);
   const workers = options.workers === undefined || options.workers === 'auto'
     ? serverWorkersFor(options.connections ?? 1, options.fdSoftLimit)
     : options.workers;
@@ -186,6 +211,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     backlog: options.backlog ?? 4096,
     limits: socketLimits(options),
     reportIntervalMs: options.reportIntervalMs ?? 1000,
+    ...(tls ? { tls } : {}),
   };
   const pool = new WorkerPool(Array.from({ length: workers }, () => config), { restart: options.restart ?? true, runtime, closeTimeoutMs: options.closeTimeoutMs });
   const handle = new ServeHandle(pool, kind);

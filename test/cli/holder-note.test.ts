@@ -9,7 +9,7 @@ describe('the holder and worker runtime note', () => {
 
   it('names the holder, the runtime and the reason otherwise', () => {
     const base = { holderChoice: undefined, holder: 'native', runtimeChoice: undefined, runtime: 'node' } as const;
-    assert.match(runtimeNote({ ...base, tls: true }), /^note: running on the native holder in Node workers .*TLS needs the OpenSSL inside Node\n$/);
+    assert.match(runtimeNote({ ...base, tls: true }), /^note: running on the native holder in Node workers .*TLS needs OpenSSL 3 \(libssl\.so\.3\), which the C worker could not load here\n$/);
     assert.match(runtimeNote(base), /the C worker .*connlab-worker is not built; install a C toolchain/);
     assert.match(runtimeNote({ ...base, runtimeChoice: 'node' }), /as --worker-runtime node asks/);
     assert.match(runtimeNote({ ...base, holder: 'node', holderChoice: 'node' }), /^note: running on the plain-Node holder in Node workers .*as --holder node asks\n$/);

@@ -166,7 +166,7 @@ describe('the C worker on a raw channel', () => {
     ['a start for the node holder', '{"type":"start","config":{"role":"server","holder":"node","listen":[],"backlog":1,"reportIntervalMs":1000}}\n'],
     ['tuples before start', '{"type":"tuples","data":"","last":true}\n'],
     ['a ping without a seq', '{"type":"ping","timeoutMs":5}\n'],
-    ['a line longer than the limit', `{"type":"report","pad":"${'a'.repeat(300 * 1024)}"}\n`],
+    ['a line longer than the limit (1 MiB: ipc.h)', `{"type":"report","pad":"${'a'.repeat(1100 * 1024)}"}\n`],
   ];
   for (const [what, input] of malformed) {
     it(`answers ${what} with failed and exit code 1`, async () => {

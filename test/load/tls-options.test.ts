@@ -49,7 +49,11 @@ describe('protocolOptions with tls', () => {
     assert.throws(() => protocolOptions({ kind: 'tcp', tls: { insecure: true, caFile: certs.caFile } }, '127.0.0.1:1'), code);
     assert.throws(() => protocolOptions({ kind: 'tcp', tls: { sni: '10.0.0.1' } }, '127.0.0.1:1'), code);
     assert.throws(() => protocolOptions({ kind: 'tcp', tls: { groups: 'NoSuchGroup' } }, '127.0.0.1:1'), code);
-    assert.throws(() => protocolOptions({ kind: 'connlab', tls: {} }, '127.0.0.1:1'), code);
+  });
+
+  it('puts TLS under connlab frames too (serve --tls-cert speaks it), with no ALPN', () => {
+    const options = protocolOptions({ kind: 'connlab', tls: { caFile: certs.caFile } }, '127.0.0.1:1');
+    assert.deepEqual([options.kind, options.tls?.verify, options.tls?.verifyName, options.tls?.alpn], ['connlab', true, '127.0.0.1', []]);
   });
 });
 

@@ -139,12 +139,9 @@ describe('load --tls where it cannot run', () => {
     assert.match(run.stderr, /CONNLAB_ERR_PROTOCOL_UNSUPPORTED/);
   });
 
-  it('refuses TLS-only flags without --tls, and --tls with connlab frames', async () => {
+  it('refuses TLS-only flags without --tls', async () => {
     const noTls = await load(1, ['-c', '1', '--insecure']);
     assert.equal(noTls.status, 2);
     assert.match(noTls.stderr, /--insecure needs --tls/);
-    const connlab = await load(1, ['-c', '1', '--tls', '--protocol', 'connlab']);
-    assert.equal(connlab.status, 2);
-    assert.match(connlab.stderr, /CONNLAB_ERR_INVALID_ARGUMENT/);
   });
 });

@@ -77,6 +77,9 @@ Options:
   --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
   --username, --password, --keepalive, --rate, --holder, --connect-timeout
                      --target only: what each connection speaks, as in connlab load
+  --tls              both ends speak TLS through connlab: serve with a throwaway
+                     certificate (openssl CLI), load trusting exactly it; the result
+                     adds handshakes per second and CPU per handshake (docs/tls.md)
   --worker-runtime auto|c|node
                      worker processes in C, no V8 (~1 MB each), or in Node (~11 MB
                      each); auto: c when built (the native holder)
@@ -96,6 +99,7 @@ Examples:
   connlab bench                                   100,000 connections, 30 s hold
   connlab bench --connections 1m --hold 60s       the million, both ends here
   connlab bench --connections 100k --hold 5s --json > result.json
+  connlab bench --tls --connections 50k --hold 10s --json > tls.json
   connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
       --connections 60k --steps 6
   connlab bench --target 10.0.0.5:8080 --protocol ws --connections 50k \\
@@ -131,7 +135,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const reportPath = values['no-report'] ? undefined : checkOutputPath(values.report ?? 'bench-report.html', '--report');
   const thresholds = thresholdsFromFlags(values, 'bench');
   if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath, thresholds);
-  const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
+  const stray = Object.keys(TARGET_FLAGS).find((flag) => flag !== 'tls' && values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
   const holdMs = values.hold === undefined ? 30_000 : parseDurationMs(values.hold, '--hold');
@@ -147,7 +151,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   process.once('exit', restoreOnExit);
   try {
     const { host, plan } = precheck(root, connections, io, guard);
-    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime, thresholds });
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime, thresholds, tls: values.tls === true });
   } finally {
     guard.restore();
     process.off('exit', restoreOnExit);
@@ -188,12 +192,14 @@ interface BenchCommand {
   dashboard: string | undefined;
   workerRuntime: WorkerRuntimeChoice;
   thresholds: CommandThresholds | undefined;
+  /** --tls: both ends speak TLS through connlab (a throwaway certificate). */
+  tls: boolean;
 }
 
-async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, thresholds, ...flags }: BenchCommand): Promise<number> {
-  io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, thresholds, tls, ...flags }: BenchCommand): Promise<number> {
+  io.stderr.write(`bench: ${formatCount(connections)} ${tls ? 'TLS ' : ''}connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
   const holder = resolveHolderKind('auto');
-  io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder) }));
+  io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder, tls), tls }));
   const progress = new ProgressLine(io.stderr);
   let holdEndsAtMs: number | undefined;
   const metrics = await startCommandMetrics(flags.metrics);
@@ -213,6 +219,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     holdMs,
     host,
     workerRuntime,
+    tls,
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),

@@ -77,9 +77,10 @@ Options:
   --client-id-prefix S       mqtt: client ids are S<pid>-<n> (default connlab-)
   --username U, --password P mqtt: credentials for CONNECT
   --tls                      TLS under the protocol: https, wss, MQTT over TLS, TLS over
-                             tcp (native holder; OpenSSL inside Node). Verifies the chain
-                             against Node's roots and the name (--sni, else --host, else
-                             the target IP)
+                             tcp, connlab frames to serve --tls-cert (native holder; C
+                             workers with libssl.so.3, else Node's OpenSSL: docs/tls.md).
+                             Verifies the chain against Node's roots and the name (--sni,
+                             else --host, else the target IP)
   --sni NAME                 --tls: server_name to send and the name to verify (default:
                              --host without port; none for an IP)
   --alpn LIST                --tls: ALPN names, comma-separated (default http/1.1 for http

@@ -1,7 +1,7 @@
 // `connlab serve`: flags → startServe → status line → final summary or JSON.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import type { SocketLimits } from '../../engine/holder.ts';
+import type { ServerTlsOptions, SocketLimits } from '../../engine/holder.ts';
 import {
   checkSendBufferBytes, checkStallTimeoutMs, DEFAULT_SEND_BUFFER_BYTES, DEFAULT_STALL_TIMEOUT_MS,
 } from '../../engine/holder-args.ts';
@@ -56,6 +56,10 @@ Options:
   --stall-timeout D        close a connection whose peer takes none of its queued data for
                            D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
                            Both native holder only: Node cannot set them (docs/commands/serve.md)
+  --tls-cert FILE          TLS on every connection: this PEM certificate (then its chain)
+  --tls-key FILE           and its PEM private key. TLS 1.2+, no session tickets, in C
+                           workers with the system's libssl.so.3 (Node workers with Node's
+                           OpenSSL where it is missing); docs/tls.md
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
@@ -67,6 +71,7 @@ Examples:
   connlab serve --listen 127.0.0.1:9000 --connections 70000
   connlab serve --listen 127.0.0.1:9000-9003 --workers 8 --metrics 9464
   connlab serve --listen 127.0.0.1:9000 --duration 60s --broadcast-every 10s --json
+  connlab serve --listen 127.0.0.1:9443 --tls-cert server.pem --tls-key server.key
 `;
 
 const options = {
@@ -78,6 +83,8 @@ const options = {
   backlog: { type: 'string' },
   'send-buffer': { type: 'string' },
   'stall-timeout': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   metrics: { type: 'string' },
   ...dashboardOption,
   duration: { type: 'string' },
@@ -123,6 +130,17 @@ export function parseSocketLimits(values: { 'send-buffer'?: string; 'stall-timeo
   return limits;
 }
 
+/** --tls-cert and --tls-key: both or neither. */
+export function parseServerTls(values: { 'tls-cert'?: string; 'tls-key'?: string }): ServerTlsOptions | undefined {
+  const cert = values['tls-cert'];
+  const key = values['tls-key'];
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new ConnlabError('CONNLAB_ERR_USAGE', `${cert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'}`, { hint: 'pass both: --tls-cert server.pem --tls-key server.key' });
+  }
+  return { certFile: cert, keyFile: key };
+}
+
 /** Broadcast rounds closer than this would only queue behind each other. */
 export const MIN_BROADCAST_MS = 10;
 
@@ -147,6 +165,8 @@ export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: 
     errors: stats.totals.errors,
     accept_backoffs: stats.totals.acceptBackoffs,
     broadcasts_sent: stats.totals.broadcastsSent,
+    /** TLS handshakes completed and failed by OpenSSL's reason (0 and {} without --tls-cert). */
+    tls: stats.totals.tls,
     memory: {
       server_private_bytes: stats.privateBytes,
       server_user_bytes_per_connection: stats.peakConnections > 0 ? Math.round(stats.privateBytes / stats.peakConnections) : null,
@@ -199,7 +219,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const limits = parseSocketLimits(values);
   // The cgroup serve runs in (a container, a unit): its limits bind before the host's.
   const cgroup = io.platform === 'linux' ? watchCgroup() : undefined;
+  const tls = parseServerTls(values);
   const serve = await startServe({
+    ...(tls ? { tls } : {}),
     listen,
     connections,
     workers: parseWorkers(values.workers),
@@ -215,7 +237,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
   dashboard?.addPool(serve.pool, { role: 'server' });
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits, cgroup }).finally(() => dashboard?.close());
+  return hold(serve, io, { durationMs, broadcastMs, metrics, json: Boolean(values.json), listen, limits, cgroup, tls: tls !== undefined }).finally(() => dashboard?.close());
 }
 
 function hostAvailableBytes(): number | undefined {
@@ -240,7 +262,7 @@ function deathLine(d: WorkerDeath, cgroup: CgroupWatch | undefined): string {
 async function hold(
   serve: ServeHandle,
   io: Io,
-  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits; cgroup?: CgroupWatch },
+  opts: { durationMs?: number; broadcastMs?: number; metrics?: { host: string; port: number }; json: boolean; listen: ListenAddress[]; limits: SocketLimits; cgroup?: CgroupWatch; tls: boolean },
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
@@ -262,7 +284,7 @@ async function hold(
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
   const metricsPort = (metricsServer?.address() as { port?: number } | null)?.port;
-  io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
+  io.stderr.write(`serving${opts.tls ? ' TLS' : ''} on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
     `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${metricsPort ?? opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n` +
     `${opts.cgroup?.limited ? `${describeCgroup(opts.cgroup.summary(), hostAvailableBytes())}\n` : ''}`);
   // Wakes for whichever comes first, the status line (once a second) or the next

@@ -33,6 +33,7 @@ export function renderBenchText(r: BenchResult, reportPath: string | undefined):
     ['nearest limit', nearest ? `${nearest[0]}, headroom ${formatCount(nearest[1] ?? 0)} connections` : 'unknown'],
     ['processes', `${r.processes.server} serve + ${r.processes.load} load workers`],
     ['errors', errors.length ? errors.map(([errno, n]) => `${errno} × ${formatCount(n)}`).join(', ') : 'none'],
+    ...(r.tls ? [['tls', `${formatCount(r.tls.handshakes.load)} handshakes, ${formatCount(r.tls.handshakes_per_second)}/s; CPU per handshake: serve ${formatCount(r.tls.cpu_us_per_handshake.server)} µs, load ${formatCount(r.tls.cpu_us_per_handshake.load)} µs (${r.tls.library ?? 'OpenSSL'})`] as [string, string]] : []),
     ...deathRows(r),
   ];
   const head = r.outcome === 'completed' ? 'connlab bench' : `connlab bench (stopped early: ${r.outcome}; partial result)`;
