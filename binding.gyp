@@ -38,6 +38,7 @@
         "native/worker/base64.c",
         "native/worker/ramp.c",
         "native/worker/report.c",
+        "native/worker/hdr.c",
         "native/listener.c",
         "native/loop.c",
         "native/conn.c",

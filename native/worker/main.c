@@ -64,7 +64,7 @@ static void send_report(struct worker *w) {
   jb_lit(&b, "{\"type\":\"report\",");
   report_counters(&b, &w->holder);
   jb_lit(&b, ",");
-  report_samples(&b, &w->holder);
+  report_latency(&b, &w->holder);
   jb_lit(&b, ",");
   report_memory(&b, w->smaps_fd);
   jb_lit(&b, w->role == ROLE_SERVER || ramp_finished(&w->ramp, &w->holder) ? ",\"rampDone\":true}" : ",\"rampDone\":false}");
