@@ -33,6 +33,7 @@
       "sources": [
         "native/worker/main.c",
         "native/worker/start.c",
+        "native/worker/reply.c",
         "native/worker/ipc.c",
         "native/worker/json.c",
         "native/worker/base64.c",

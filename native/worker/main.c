@@ -3,7 +3,8 @@
  * channel (serialization 'json', one message per line) by src/engine/c-worker-process.ts,
  * which translates the pool's typed messages; it does what src/engine/worker.ts does.
  * One thread polls the channel and runs the timers (reports, ramp ticks, churn ticks,
- * ping rounds); the holder's own thread owns the sockets. start.c reads `start`.
+ * ping rounds); the holder's own thread owns the sockets. start.c reads `start`;
+ * reply.c writes the messages both of them send.
  * Malformed input is answered with `failed` and exit code 1, never a crash; a gone
  * supervisor (EOF on the channel, or SIGKILL through PR_SET_PDEATHSIG) ends it. */
 #include <errno.h>
@@ -25,38 +26,10 @@
 
 static struct jdoc doc; /* 10 KB of tokens: static, not on the stack */
 
-void worker_send(struct worker *w, struct jbuf *b) {
-  ipc_send(&w->ipc, b); /* a gone supervisor shows as EOF on the next read */
-  jb_free(b);
-}
-
 static void send_lit(struct worker *w, const char *text) {
   struct jbuf b = {0};
   jb_lit(&b, text);
   worker_send(w, &b);
-}
-
-int worker_fail(struct worker *w, const char *code, const char *message, int errno_value) {
-  struct jbuf b = {0};
-  jb_lit(&b, "{\"type\":\"failed\",\"code\":");
-  jb_str(&b, code);
-  jb_lit(&b, ",\"message\":");
-  jb_str(&b, message);
-  if (errno_value > 0) {
-    jb_lit(&b, ",\"errno\":");
-    jb_uint(&b, (uint64_t)errno_value);
-  }
-  jb_lit(&b, "}");
-  worker_send(w, &b);
-  w->exiting = 1;
-  w->exit_code = 1;
-  return IPC_STOP;
-}
-
-int worker_malformed(struct worker *w, const char *why) {
-  char message[160];
-  snprintf(message, sizeof message, "malformed IPC message: %s", why);
-  return worker_fail(w, FAIL_CODE, message, 0);
 }
 
 static void send_report(struct worker *w) {
