@@ -120,7 +120,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   size_t host_len = 0;
   CHECK(env, napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len));
   int fd = -1;
-  int err = holder_open_listener(host, arg_u32(env, argv[2]), (int)arg_u32(env, argv[3]), &fd);
+  int err = listener_open(host, arg_u32(env, argv[2]), (int)arg_u32(env, argv[3]), &fd);
   if (err == 0) {
     struct cmd c = {.type = CMD_LISTEN, .fd = fd, .waited = 1};
     holder_submit(&hd->holder, &c);
@@ -551,7 +551,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value names, s;
   CHECK(env, napi_create_array_with_length(env, ST_COUNT, &names));
   for (uint32_t i = 0; i < ST_COUNT; i++) {
-    CHECK(env, napi_create_string_utf8(env, holder_stat_names[i], NAPI_AUTO_LENGTH, &s));
+    CHECK(env, napi_create_string_utf8(env, stat_names[i], NAPI_AUTO_LENGTH, &s));
     CHECK(env, napi_set_element(env, names, i, s));
   }
   CHECK(env, napi_set_named_property(env, exports, "statNames", names));

@@ -147,13 +147,13 @@ static void on_acceptable(struct holder *h, int lfd) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR || err == ECONNABORTED) continue;
-      holder_count_error(h, err);
+      stats_error(h, err);
       if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) loop_pause_accept(h);
       return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     if (conn_reserve(h, fd) != 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      holder_count_error(h, errno ? errno : ENOMEM);
+      stats_error(h, errno ? errno : ENOMEM);
       close(fd);
       continue;
     }
@@ -184,7 +184,7 @@ static int bind_source(int fd, uint32_t ip, uint32_t port) {
 static void connect_done(struct holder *h, int fd) {
   struct conn *c = &h->conns[fd];
   uint8_t planned = c->planned;
-  samples_push(h, &h->connect_us, now_mono_us() - c->u.start_us);
+  stats_sample(h, &h->connect_us, clock_mono_us() - c->u.start_us);
   memset(c, 0, sizeof *c);
   c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
@@ -196,7 +196,7 @@ static void connect_done(struct holder *h, int fd) {
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     return;
   }
   struct sockaddr_in dst = {.sin_family = AF_INET};
@@ -208,10 +208,10 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
     errno = ENOMEM;
     rc = -1;
   }
-  uint64_t start = now_mono_us();
+  uint64_t start = clock_mono_us();
   if (rc == 0) rc = connect(fd, (struct sockaddr *)&dst, sizeof dst);
   if (rc != 0 && errno != EINPROGRESS) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     close(fd);
     return;
   }
@@ -222,7 +222,7 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
   STAT_ADD(h, ST_PENDING, 1);
   struct epoll_event ev = {.events = rc == 0 ? EPOLLIN : EPOLLOUT, .data.fd = fd};
   if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     STAT_SUB(h, ST_PENDING, 1);
     memset(c, 0, sizeof *c);
     close(fd);
@@ -245,7 +245,7 @@ static void on_connect_ready(struct holder *h, int fd) {
   }
   STAT_SUB(h, ST_PENDING, 1);
   if (err != 0) {
-    holder_count_error(h, err);
+    stats_error(h, err);
     memset(&h->conns[fd], 0, sizeof h->conns[fd]);
     close(fd);
     return;
@@ -267,7 +267,7 @@ void conn_expire_connects(struct holder *h, uint64_t now) {
       on_connect_ready(h, fd);
       continue;
     }
-    holder_count_error(h, ETIMEDOUT);
+    stats_error(h, ETIMEDOUT);
     conn_close(h, fd, CR_TIMEOUT);
   }
 }
@@ -314,13 +314,13 @@ static int server_header(struct holder *h, struct conn *c, size_t *out_len) {
 static int client_header(struct holder *h, struct conn *c) {
   uint8_t *hdr = c->u.hdr;
   uint16_t len = frame_length(hdr);
-  uint64_t now = now_real_us();
+  uint64_t now = clock_real_us();
   uint64_t sent = frame_time_us(hdr);
   uint64_t elapsed = now > sent ? now - sent : 0;
   if (hdr[1] != 0) return CR_PROTOCOL;
   if (hdr[0] == FRAME_PONG && len == 0) {
     STAT_ADD(h, ST_PONGS_RECEIVED, 1);
-    samples_push(h, &h->rtt_us, elapsed);
+    stats_sample(h, &h->rtt_us, elapsed);
     if (h->ping_gen != 0 && frame_seq(hdr) == h->ping_seq && c->ping_gen != h->ping_gen) {
       c->ping_gen = h->ping_gen;
       STAT_ADD(h, ST_VERIFIED, 1);
@@ -329,7 +329,7 @@ static int client_header(struct holder *h, struct conn *c) {
   }
   if (hdr[0] == FRAME_BROADCAST) {
     STAT_ADD(h, ST_BROADCASTS_RECEIVED, 1);
-    samples_push(h, &h->broadcast_us, elapsed);
+    stats_sample(h, &h->broadcast_us, elapsed);
     c->remaining = len;
     c->mode = len ? PM_SKIP : PM_HEADER;
     return -1;
@@ -389,7 +389,7 @@ void conn_input(struct holder *h, int fd, ssize_t n, int err) {
   size_t out_len = 0;
   int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
   if (out_len > 0 && write_all_or_close(h, fd, h->out, out_len) != 0) return;
-  if (reason == CR_PROTOCOL) holder_note_bad(h, h->in, (size_t)n);
+  if (reason == CR_PROTOCOL) stats_bad(h, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);
 }
 
@@ -436,7 +436,7 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
       sent += proto_ping(h, fd) > 0;
       continue;
     }
-    frame_header_write(frame, FRAME_PING, 0, seq, now_real_us());
+    frame_header_write(frame, FRAME_PING, 0, seq, clock_real_us());
     if (write_all_or_close(h, fd, frame, sizeof frame) == 0) sent++;
   }
   STAT_ADD(h, ST_PINGS_SENT, sent);
@@ -449,7 +449,7 @@ int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, s
   uint8_t *frame = total <= SCRATCH_BYTES ? h->out : malloc(total);
   int64_t sent = 0;
   if (!frame) return -ENOMEM;
-  frame_header_write(frame, FRAME_BROADCAST, (uint16_t)len, seq, now_real_us());
+  frame_header_write(frame, FRAME_BROADCAST, (uint16_t)len, seq, clock_real_us());
   if (len) memcpy(frame + FRAME_HEADER_BYTES, payload, len);
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     if (h->conns[fd].state != CS_SERVER) continue;

@@ -1,17 +1,6 @@
-/* Clocks and the 16-byte frame header (big-endian):
+/* The 16-byte frame header (big-endian):
  * type u8 | flags u8 | length u16 | seq u32 | timeUs u64. See src/protocol/frame.ts. */
-#include <time.h>
-
 #include "holder.h"
-
-static uint64_t clock_us(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t now_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
-uint64_t now_real_us(void) { return clock_us(CLOCK_REALTIME); }
 
 void frame_header_write(uint8_t *p, uint8_t type, uint16_t length, uint32_t seq, uint64_t time_us) {
   p[0] = type;

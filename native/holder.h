@@ -30,7 +30,7 @@ enum conn_state { CS_FREE = 0, CS_LISTEN, CS_CONNECTING, CS_CLIENT, CS_SERVER };
 enum parse_mode { PM_HEADER = 0, PM_ECHO, PM_SKIP };
 enum { CP_SOURCE_IP = 1, CP_SOURCE_PORT = 2 }; /* conn.planned: churn reconnects the plan, not the kernel's pick */
 
-/* Indexes into holder.stats; names.c names them in this order (the addon and the C worker export those). */
+/* Indexes into holder.stats; stats.c names them in this order (the addon and the C worker export those). */
 enum stat_index {
   ST_ESTABLISHED,
   ST_PEAK_ESTABLISHED,
@@ -232,7 +232,6 @@ int holder_start(struct holder *h);
 void holder_submit(struct holder *h, struct cmd *c);
 void holder_stop(struct holder *h);
 void holder_free(struct holder *h);
-void holder_count_error(struct holder *h, int err);
 
 /* loop.c: listener pause on EMFILE/ENFILE and the shared tick */
 void loop_pause_accept(struct holder *h);
@@ -265,22 +264,23 @@ int proto_ping(struct holder *h, int fd);
 void proto_on_close(struct holder *h, int fd, int reason);
 void proto_release(struct holder *h);
 void proto_configure(struct holder *h, int kind);
-void holder_note_bad(struct holder *h, const uint8_t *p, size_t n);
-void holder_count_code(struct holder *h, int kind, uint32_t code);
 
 /* listener.c */
-int holder_open_listener(const char *host, uint32_t port, int backlog, int *out_fd);
+int listener_open(const char *host, uint32_t port, int backlog, int *out_fd);
 
-/* names.c: the counter names, in enum stat_index order */
-extern const char *const holder_stat_names[ST_COUNT];
+/* stats.c: every counter (calls nothing) */
+extern const char *const stat_names[ST_COUNT]; /* in enum stat_index order */
+void stats_error(struct holder *h, int err);
+void stats_code(struct holder *h, int kind, uint32_t code);
+void stats_bad(struct holder *h, const uint8_t *p, size_t n);
+void stats_sample(struct holder *h, struct sample_buf *b, uint64_t value);
+void stats_free_samples(struct holder *h);
 
-/* samples.c */
-void samples_push(struct holder *h, struct sample_buf *b, uint64_t value);
-void samples_free(struct holder *h);
+/* clock.c */
+uint64_t clock_mono_us(void);
+uint64_t clock_real_us(void);
 
 /* frame.c */
-uint64_t now_mono_us(void);
-uint64_t now_real_us(void);
 void frame_header_write(uint8_t *p, uint8_t type, uint16_t length, uint32_t seq, uint64_t time_us);
 uint16_t frame_length(const uint8_t *hdr);
 uint32_t frame_seq(const uint8_t *hdr);

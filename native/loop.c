@@ -17,11 +17,6 @@
 #define CONNECT_BATCH 256      /* connects issued per loop turn, between event batches */
 #define ACCEPT_BACKOFF_US 100000
 
-void holder_count_error(struct holder *h, int err) {
-  if (err <= 0 || err >= ERRNO_SLOTS) err = 0;
-  __atomic_fetch_add(&h->errors[err], 1, __ATOMIC_RELAXED);
-}
-
 int holder_init(struct holder *h, uint32_t connect_timeout_ms, size_t max_samples) {
   memset(h, 0, sizeof *h);
   h->epfd = h->evfd = h->tfd = -1;
@@ -77,7 +72,7 @@ void loop_pause_accept(struct holder *h) {
   if (h->accept_paused) return;
   set_listeners(h, EPOLL_CTL_DEL);
   h->accept_paused = 1;
-  h->accept_resume_us = now_mono_us() + ACCEPT_BACKOFF_US;
+  h->accept_resume_us = clock_mono_us() + ACCEPT_BACKOFF_US;
   STAT_ADD(h, ST_ACCEPT_BACKOFFS, 1);
   loop_arm_tick(h);
 }
@@ -85,7 +80,7 @@ void loop_pause_accept(struct holder *h) {
 static void on_tick(struct holder *h) {
   uint64_t expirations;
   if (read(h->tfd, &expirations, sizeof expirations) < 0) return;
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   if (h->accept_paused && now >= h->accept_resume_us) {
     h->accept_paused = 0;
     set_listeners(h, EPOLL_CTL_ADD);
@@ -272,7 +267,7 @@ void holder_stop(struct holder *h) {
 /* Releases everything holder_init acquired; the caller frees the struct itself. */
 void holder_free(struct holder *h) {
   holder_stop(h);
-  samples_free(h);
+  stats_free_samples(h);
   pthread_mutex_destroy(&h->sample_lock);
   pthread_mutex_destroy(&h->cmd_lock);
   pthread_cond_destroy(&h->cmd_done);

@@ -105,11 +105,11 @@ static void on_start(struct holder *h, int fd) {
   struct tls_state *t = state(h);
   SSL **at = slot(h, fd);
   SSL *s = at ? SSL_new(t->ctx) : NULL;
-  h->conns[fd].u.start_us = now_mono_us(); /* an early close counts from the TCP handshake */
+  h->conns[fd].u.start_us = clock_mono_us(); /* an early close counts from the TCP handshake */
   if (!s || SSL_set_fd(s, fd) != 1 || (t->sni && SSL_set_tlsext_host_name(s, t->sni) != 1)) {
     if (s) SSL_free(s);
     ERR_clear_error();
-    holder_count_error(h, ENOMEM);
+    stats_error(h, ENOMEM);
     conn_close(h, fd, CR_LOCAL);
     return;
   }

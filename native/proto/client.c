@@ -39,7 +39,7 @@ size_t proto_state_bytes(int kind) {
  * (binding.c's setProtocol, the C worker's start): the kind, the size of its side-table
  * entry, and the seed of WebSocket keys and masks. */
 void proto_configure(struct holder *h, int kind) {
-  h->proto.seed = ((uint64_t)getpid() << 32) ^ now_real_us() ^ (uint64_t)(uintptr_t)h;
+  h->proto.seed = ((uint64_t)getpid() << 32) ^ clock_real_us() ^ (uint64_t)(uintptr_t)h;
   h->proto.state_bytes = proto_state_bytes(kind);
   h->proto.kind = kind;
 }
@@ -75,27 +75,6 @@ static void *state_reset(struct holder *h, int fd) {
 
 static void *state_of(struct holder *h, int fd) { return h->pstate + (size_t)fd * h->proto.state_bytes; }
 
-void holder_note_bad(struct holder *h, const uint8_t *p, size_t n) {
-  uint32_t i = h->bad_count;
-  if (i >= BAD_SAMPLES) return;
-  size_t k = n < BAD_BYTES ? n : BAD_BYTES;
-  memcpy(h->bad[i], p, k);
-  h->bad_len[i] = (uint8_t)k;
-  __atomic_store_n(&h->bad_count, i + 1, __ATOMIC_RELEASE);
-}
-
-void holder_count_code(struct holder *h, int kind, uint32_t code) {
-  uint32_t key = (uint32_t)kind << 16 | (code & 0xffff);
-  for (uint32_t i = 0, at = (key * 2654435761u) % CODE_SLOTS; i < CODE_SLOTS; i++, at = (at + 1) % CODE_SLOTS) {
-    struct code_count *slot = &h->codes[at];
-    if (slot->key == 0) __atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
-    if (slot->key == key) {
-      __atomic_fetch_add(&slot->count, 1, __ATOMIC_RELAXED);
-      return;
-    }
-  }
-}
-
 /* splitmix64: ws nonces and masks from the holder's seed, no per-connection storage. */
 static uint64_t mix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -122,9 +101,9 @@ struct sink_ctx {
 static void on_answer(void *ctx, uint32_t gen, uint64_t sent_us) {
   struct sink_ctx *x = ctx;
   struct holder *h = x->h;
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   STAT_ADD(h, ST_PONGS_RECEIVED, 1);
-  samples_push(h, &h->rtt_us, now > sent_us ? now - sent_us : 0);
+  stats_sample(h, &h->rtt_us, now > sent_us ? now - sent_us : 0);
   struct conn *c = &h->conns[x->fd];
   if (h->ping_gen != 0 && gen == h->ping_gen && c->ping_gen != gen) {
     c->ping_gen = gen;
@@ -136,12 +115,12 @@ static void on_message(void *ctx, uint64_t stamp_us) {
   struct holder *h = ((struct sink_ctx *)ctx)->h;
   STAT_ADD(h, ST_BROADCASTS_RECEIVED, 1);
   if (stamp_us) {
-    uint64_t now = now_real_us();
-    samples_push(h, &h->broadcast_us, now > stamp_us ? now - stamp_us : 0);
+    uint64_t now = clock_real_us();
+    stats_sample(h, &h->broadcast_us, now > stamp_us ? now - stamp_us : 0);
   }
 }
 
-static void on_code(void *ctx, int kind, uint32_t code) { holder_count_code(((struct sink_ctx *)ctx)->h, kind, code); }
+static void on_code(void *ctx, int kind, uint32_t code) { stats_code(((struct sink_ctx *)ctx)->h, kind, code); }
 
 /* ---- hooks ---- */
 
@@ -152,13 +131,13 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
       struct http_client *hc = s;
       hc->outstanding = 1;
       hc->gen = h->ping_gen;
-      hc->sent_us = now_mono_us();
+      hc->sent_us = clock_mono_us();
       return proto_out_append(out, cfg->request, cfg->request_len);
     }
     case PROTO_WS: {
       char key[25], accept[29];
       ws_key_of(h, fd, key, accept);
-      ((struct ws_client *)s)->mask = (uint32_t)mix(cfg->seed ^ ((uint64_t)fd << 32) ^ now_mono_us());
+      ((struct ws_client *)s)->mask = (uint32_t)mix(cfg->seed ^ ((uint64_t)fd << 32) ^ clock_mono_us());
       return proto_out_append(out, cfg->request, cfg->request_len) || proto_out_append(out, "Sec-WebSocket-Key: ", 19) ||
                      proto_out_append(out, key, 24) || proto_out_append(out, "\r\n\r\n", 4)
                  ? -1
@@ -180,7 +159,7 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
 
 int proto_open(struct holder *h, int fd) {
   struct proto_cfg *cfg = &h->proto;
-  h->conns[fd].u.start_us = now_mono_us(); /* frames are not parsed here: the header buffer is free */
+  h->conns[fd].u.start_us = clock_mono_us(); /* frames are not parsed here: the header buffer is free */
   if (cfg->kind == PROTO_TCP) {
     if (cfg->tcp_keepalive_s == 0) return 0;
     int one = 1, secs = (int)cfg->tcp_keepalive_s, count = 3;
@@ -188,7 +167,7 @@ int proto_open(struct holder *h, int fd) {
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0) {
-      holder_count_error(h, errno);
+      stats_error(h, errno);
       conn_close(h, fd, CR_LOCAL);
       return -1;
     }
@@ -198,7 +177,7 @@ int proto_open(struct holder *h, int fd) {
   uint8_t buf[OPEN_BYTES];
   struct proto_out out = {buf, 0, sizeof buf};
   if (!s || open_bytes(h, fd, s, &out) != 0) {
-    holder_count_error(h, ENOMEM);
+    stats_error(h, ENOMEM);
     conn_close(h, fd, CR_LOCAL);
     return -1;
   }
@@ -233,7 +212,7 @@ int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   if (out.len && conn_send(h, fd, buf, out.len) != 0) return -1; /* closed already */
   if (v == PV_OK) return proto_ping_if_wanted(h, fd);
   if (v == PV_PROTOCOL) {
-    holder_note_bad(h, p, n);
+    stats_bad(h, p, n);
     return CR_PROTOCOL;
   }
   return v == PV_REFUSED ? CR_REFUSED : CR_SERVER;
@@ -246,7 +225,7 @@ int proto_eof_reason(struct holder *h, int fd) {
       if (!s->outstanding) return CR_IDLE;
       if (!http_resp_until_eof(&s->r)) return CR_PEER;
       struct sink_ctx ctx = {h, fd};
-      holder_count_code(h, PC_HTTP_STATUS, s->r.status);
+      stats_code(h, PC_HTTP_STATUS, s->r.status);
       on_answer(&ctx, s->gen, s->sent_us); /* the body ended with the connection */
       return CR_SERVER;
     }
@@ -288,7 +267,7 @@ static int proto_ping_if_wanted(struct holder *h, int fd) {
 int proto_ping(struct holder *h, int fd) {
   uint8_t buf[64];
   struct proto_out out = {buf, 0, sizeof buf};
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   switch (h->proto.kind) {
     case PROTO_TCP:
       tcp_verify(h, fd);
@@ -335,7 +314,7 @@ int proto_ping(struct holder *h, int fd) {
 void proto_on_close(struct holder *h, int fd, int reason) {
   struct conn *c = &h->conns[fd];
   if (fd >= h->pstate_cap && h->proto.state_bytes) return; /* proto_open failed before its state */
-  int early = h->proto.kind == PROTO_CONNLAB ? c->ping_gen == 0 : now_mono_us() - c->u.start_us < EARLY_CLOSE_US;
+  int early = h->proto.kind == PROTO_CONNLAB ? c->ping_gen == 0 : clock_mono_us() - c->u.start_us < EARLY_CLOSE_US;
   if ((reason == CR_PEER || reason == CR_RESET) && !(c->flags & CF_GOT_BYTES) && early) {
     STAT_ADD(h, ST_CLOSED_EARLY, 1);
   }

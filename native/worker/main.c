@@ -90,7 +90,7 @@ static int on_ping(struct worker *w, int msg) {
   run_waited(w, CMD_PING_ALL, (uint32_t)seq);
   w->ping_active = 1;
   w->ping_seq = (uint32_t)seq;
-  w->next_ping_us = now_mono_us();
+  w->next_ping_us = clock_mono_us();
   /* tcp: the kernel answered during the ping itself; nothing more can arrive. */
   w->ping_deadline_us = w->next_ping_us + (w->proto_kind == PROTO_TCP ? 0 : timeout_ms * 1000);
   return 0;
@@ -205,10 +205,10 @@ static int next_timeout_ms(struct worker *w, uint64_t now) {
 
 static void run(struct worker *w) {
   while (!w->exiting) {
-    uint64_t now = now_mono_us();
+    uint64_t now = clock_mono_us();
     run_timers(w, now);
     struct pollfd pfd = {.fd = w->ipc.fd, .events = POLLIN};
-    int n = poll(&pfd, 1, next_timeout_ms(w, now_mono_us()));
+    int n = poll(&pfd, 1, next_timeout_ms(w, clock_mono_us()));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     int rc = ipc_read(&w->ipc, on_line, w);

@@ -44,7 +44,7 @@ void report_counters(struct jbuf *b, struct holder *h) {
   jb_lit(b, "\"counters\":{");
   for (int i = 0; i < ST_COUNT; i++) {
     if (i) jb_lit(b, ",");
-    jb_key(b, holder_stat_names[i]);
+    jb_key(b, stat_names[i]);
     jb_uint(b, STAT_GET(h, i));
   }
   jb_lit(b, "},\"errnos\":{");

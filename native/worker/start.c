@@ -37,7 +37,7 @@ static int start_holder(struct worker *w, const struct jdoc *d, int config, uint
   w->holder_live = 1;
   if (err != 0) return worker_fail(w, FAIL_CODE, strerror(err), err);
   w->report_interval_us = interval_ms * 1000;
-  w->next_report_us = now_mono_us() + w->report_interval_us;
+  w->next_report_us = clock_mono_us() + w->report_interval_us;
   return 0;
 }
 
@@ -49,7 +49,7 @@ static int listen_one(struct worker *w, const struct jdoc *d, int address, uint6
     return worker_malformed(w, "listen address");
   }
   int fd = -1;
-  int err = holder_open_listener(host, (uint32_t)port, (int)backlog, &fd);
+  int err = listener_open(host, (uint32_t)port, (int)backlog, &fd);
   if (err == 0) {
     struct cmd c = {.type = CMD_LISTEN, .fd = fd, .waited = 1};
     holder_submit(&w->holder, &c);
@@ -149,7 +149,7 @@ static int start_client(struct worker *w, const struct jdoc *d, int config) {
   w->ramp.max_pending = (uint32_t)max_pending;
   w->ramp.rated = d->tok[rate].type != J_NULL;
   w->ramp.rate_per_sec = rate_per_sec;
-  w->ramp.last_tick_us = now_mono_us();
+  w->ramp.last_tick_us = clock_mono_us();
   w->next_ramp_us = w->ramp.last_tick_us;
   return 0;
 }
