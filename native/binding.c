@@ -92,7 +92,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "connlab holder: out of memory");
     return NULL;
   }
-  int err = holder_init(&hd->holder, arg_u32(env, argv[0]), arg_u32(env, argv[1]));
+  int err = holder_init(&hd->holder, &conn_io, arg_u32(env, argv[0]), arg_u32(env, argv[1]));
+  proto_configure(&hd->holder, PROTO_CONNLAB); /* until setProtocol says otherwise */
   hd->holder.limits = (struct socket_limits){
       .send_buffer_bytes = arg_u32(env, argv[2]),
       .notsent_lowat_bytes = arg_u32(env, argv[3]),

@@ -10,7 +10,7 @@
  * Non-blocking: the handshake is driven by epoll readiness. A socket is registered for
  * EPOLLIN once established; only while the handshake wants to write (a full send
  * buffer: rare) is EPOLLOUT added, and removed when it moves on (CF_TLS_WRITE). After
- * the handshake, proto_open runs and every protocol byte goes through SSL_write (all or
+ * the handshake, the protocol opens (h->pops) and every protocol byte goes through SSL_write (all or
  * nothing, like send(): SSL_MODE_ENABLE_PARTIAL_WRITE stays off, and a write that would
  * block closes the connection `slow`) and SSL_read. SSL_MODE_RELEASE_BUFFERS frees the
  * read and write buffers of an idle connection (README "TLS" has the bytes it saves). */
@@ -128,10 +128,10 @@ static int handshake(struct holder *h, int fd, SSL *s) {
     want_write(h, fd, 0);
     h->conns[fd].flags |= CF_TLS_OPEN | CF_GOT_BYTES; /* the server answered: accepted, not silent */
     STAT_ADD(h, ST_TLS_HANDSHAKES, 1);
-    if (proto_open(h, fd) != 0 || h->conns[fd].state != CS_CLIENT) return -1; /* it closed fd */
+    if (h->pops->open(h, fd) != 0 || h->conns[fd].state != CS_CLIENT) return -1; /* it closed fd */
     if (h->conns[fd].flags & CF_TLS_PING) { /* this round's ping, late: the round waits for it */
       h->conns[fd].flags &= (uint8_t)~CF_TLS_PING;
-      if (proto_ping(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
+      if (h->pops->ping(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
       if (h->conns[fd].state != CS_CLIENT) return -1;
     }
     return 1;

@@ -1,8 +1,9 @@
-/* The client protocols inside the holder: the glue between conn.c's socket events and
- * the pure parsers of this directory. Per-connection protocol state lives in a side
+/* The client protocols inside the holder (tcp, http, ws, mqtt): client_ops, the table
+ * conn.c calls, glue between socket events and the pure parsers of this directory. Per-connection protocol state lives in a side
  * table indexed by fd (one anonymous mapping, proto.state_bytes per descriptor, grown
  * by mremap like the conn table), so a connlab or tcp connection costs its 32-byte
- * record only. All socket I/O here goes through conn_send (all-or-nothing writes). */
+ * record only. All socket I/O here goes through conn_send (all-or-nothing writes); calls
+ * down only (conn.c, the parsers, stats.c, clock.c). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,41 +20,10 @@
 
 #define OPEN_BYTES 2048 /* a request, an upgrade or a CONNECT must fit */
 
-int proto_out_append(struct proto_out *out, const void *p, size_t len) {
-  if (out->cap - out->len < len) return -1;
-  memcpy(out->buf + out->len, p, len);
-  out->len += len;
-  return 0;
-}
-
-size_t proto_state_bytes(int kind) {
-  switch (kind) {
-    case PROTO_HTTP: return sizeof(struct http_client);
-    case PROTO_WS: return sizeof(struct ws_client);
-    case PROTO_MQTT: return sizeof(struct mqtt_client);
-    default: return 0;
-  }
-}
-
-/* Completes h->proto once its request and strings are set, before the first connect
- * (binding.c's setProtocol, the C worker's start): the kind, the size of its side-table
- * entry, and the seed of WebSocket keys and masks. */
-void proto_configure(struct holder *h, int kind) {
-  h->proto.seed = ((uint64_t)getpid() << 32) ^ clock_real_us() ^ (uint64_t)(uintptr_t)h;
-  h->proto.state_bytes = proto_state_bytes(kind);
-  h->proto.kind = kind;
-}
-
-void proto_release(struct holder *h) {
+static void client_release(struct holder *h) {
   if (h->pstate) munmap(h->pstate, (size_t)h->pstate_cap * h->proto.state_bytes);
   h->pstate = NULL;
   h->pstate_cap = 0;
-  free(h->proto.request);
-  free(h->proto.client_prefix);
-  free(h->proto.username);
-  free(h->proto.password);
-  h->proto.request = NULL;
-  h->proto.client_prefix = h->proto.username = h->proto.password = NULL;
 }
 
 /* The fd's protocol state, zeroed, with the table grown to hold it; NULL when out of memory. */
@@ -157,7 +127,7 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
 /* A close this soon after the handshake, before any byte, is `early` (holder.h). */
 #define EARLY_CLOSE_US 1000000
 
-int proto_open(struct holder *h, int fd) {
+static int proto_open(struct holder *h, int fd) {
   struct proto_cfg *cfg = &h->proto;
   h->conns[fd].u.start_us = clock_mono_us(); /* frames are not parsed here: the header buffer is free */
   if (cfg->kind == PROTO_TCP) {
@@ -185,8 +155,9 @@ int proto_open(struct holder *h, int fd) {
 }
 
 static int proto_ping_if_wanted(struct holder *h, int fd);
+static int proto_ping(struct holder *h, int fd);
 
-int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
+static int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   struct sink_ctx ctx = {h, fd};
   struct proto_sink sink = {&ctx, on_answer, on_message, on_code};
   uint8_t buf[256];
@@ -218,7 +189,7 @@ int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   return v == PV_REFUSED ? CR_REFUSED : CR_SERVER;
 }
 
-int proto_eof_reason(struct holder *h, int fd) {
+static int proto_eof_reason(struct holder *h, int fd) {
   switch (h->proto.kind) {
     case PROTO_HTTP: {
       struct http_client *s = state_of(h, fd);
@@ -264,7 +235,7 @@ static int proto_ping_if_wanted(struct holder *h, int fd) {
   return -1;
 }
 
-int proto_ping(struct holder *h, int fd) {
+static int proto_ping(struct holder *h, int fd) {
   uint8_t buf[64];
   struct proto_out out = {buf, 0, sizeof buf};
   uint64_t now = clock_mono_us();
@@ -308,17 +279,17 @@ int proto_ping(struct holder *h, int fd) {
 }
 
 /* A clean close says goodbye: MQTT DISCONNECT, a WebSocket close 1000. Peer and reset
- * closes before any byte arrived and within a second of the handshake (connlab: before a
- * round verified it) are counted `early`: a server out of descriptors accepts and closes
- * (or resets) exactly like that. */
-void proto_on_close(struct holder *h, int fd, int reason) {
+ * closes before any byte arrived and within a second of the handshake are counted
+ * `early`: a server out of descriptors accepts and closes (or resets) exactly like that
+ * (frames.c counts its own). */
+static void proto_on_close(struct holder *h, int fd, int reason) {
   struct conn *c = &h->conns[fd];
   if (fd >= h->pstate_cap && h->proto.state_bytes) return; /* proto_open failed before its state */
-  int early = h->proto.kind == PROTO_CONNLAB ? c->ping_gen == 0 : clock_mono_us() - c->u.start_us < EARLY_CLOSE_US;
+  int early = clock_mono_us() - c->u.start_us < EARLY_CLOSE_US;
   if ((reason == CR_PEER || reason == CR_RESET) && !(c->flags & CF_GOT_BYTES) && early) {
     STAT_ADD(h, ST_CLOSED_EARLY, 1);
   }
-  if (reason != CR_LOCAL || h->proto.kind == PROTO_CONNLAB || h->proto.kind == PROTO_TCP) return;
+  if (reason != CR_LOCAL || h->proto.kind == PROTO_TCP) return;
   if (h->tls && !(c->flags & CF_TLS_OPEN)) return; /* no protocol state yet: the handshake never finished */
   uint8_t buf[16];
   struct proto_out out = {buf, 0, sizeof buf};
@@ -333,3 +304,6 @@ void proto_on_close(struct holder *h, int fd, int reason) {
   if (h->tls) h->tls->goodbye(h, fd, buf, out.len); /* and TLS close_notify */
   else if (out.len) (void)send(fd, buf, out.len, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort: we close next */
 }
+
+/* One table for tcp, http, ws and mqtt: each hook switches on h->proto.kind. */
+const struct proto_ops client_ops = {proto_open, proto_input, proto_eof_reason, proto_ping, NULL, proto_on_close, client_release};

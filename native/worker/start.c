@@ -27,7 +27,8 @@ static int start_holder(struct worker *w, const struct jdoc *d, int config, uint
   if (read_uint(d, config, "maxSamples", UINT32_MAX, &max_samples) != 0) return worker_malformed(w, "maxSamples");
   if (read_uint(d, config, "sendBufferBytes", INT32_MAX, &send_buffer) != 0) return worker_malformed(w, "sendBufferBytes");
   if (read_uint(d, config, "stallTimeoutMs", MAX_STALL_TIMEOUT_MS, &stall_ms) != 0) return worker_malformed(w, "stallTimeoutMs");
-  int err = holder_init(&w->holder, connect_timeout_ms, (size_t)max_samples);
+  int err = holder_init(&w->holder, &conn_io, connect_timeout_ms, (size_t)max_samples);
+  proto_configure(&w->holder, PROTO_CONNLAB); /* read_protocol may change it, before any connect */
   w->holder.limits = (struct socket_limits){
       .send_buffer_bytes = (uint32_t)send_buffer,
       .notsent_lowat_bytes = (uint32_t)send_buffer,
