@@ -30,6 +30,20 @@
       }
     },
     {
+      "target_name": "connlab_test",
+      "product_dir": "<(PRODUCT_DIR)/test",
+      "sources": [
+        "native/test-binding.c",
+        "native/proto/http.c",
+        "native/proto/ws.c",
+        "native/proto/mqtt.c",
+        "native/proto/out.c"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra"],
+      "cflags!": ["-Wno-unused-parameter"]
+    },
+    {
       "target_name": "connlab-worker",
       "type": "executable",
       "sources": [

@@ -4,7 +4,7 @@
  * extensions, trailers), interim 1xx before a final response, 204/304 with a
  * Content-Length that names no body, bodies that end at EOF, Connection: close and
  * HTTP/1.0 without keep-alive, several responses back to back. The client is re-armed
- * on every answer as if its next request had gone out (binding.c's protoFeedForTest
+ * on every answer as if its next request had gone out (test-binding.c's protoFeedForTest
  * does the same), for as many requests as the run draws: a response nobody asked for is
  * a protocol error at its first byte. */
 #include <inttypes.h>
