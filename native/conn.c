@@ -267,10 +267,14 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
   if (h->connect_timeout_us && STAT_GET(h, ST_PENDING) > 0) loop_arm_tick(h);
 }
 
-static void on_connect_ready(struct holder *h, int fd) {
+/* The handshake ended, one way or the other (`events` as epoll or poll reported them).
+ * A failed connect always raises EPOLLERR (the kernel sets sk_err, which is what
+ * SO_ERROR reads and clears; a reset also raises EPOLLHUP), so only then is the error
+ * asked for: one syscall fewer on every connect of a ramp. */
+static void on_connect_ready(struct holder *h, int fd, uint32_t events) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   if (err == 0) {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0) err = errno;
@@ -296,7 +300,7 @@ static void expire_connects(struct holder *h, uint64_t now) {
      * its EPOLLOUT is then still queued behind this tick. Ask the socket, not the clock. */
     struct pollfd ready = {.fd = fd, .events = POLLOUT};
     if (poll(&ready, 1, 0) == 1) {
-      on_connect_ready(h, fd);
+      on_connect_ready(h, fd, (uint32_t)ready.revents); /* POLLOUT/POLLERR/POLLHUP equal EPOLL's */
       continue;
     }
     stats_error(h, ETIMEDOUT);
@@ -331,7 +335,7 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
       on_acceptable(h, fd);
       break;
     case CS_CONNECTING:
-      on_connect_ready(h, fd);
+      on_connect_ready(h, fd, events);
       break;
     case CS_CLIENT:
       if (h->tls) {
