@@ -5,7 +5,7 @@
 #   native/fuzz/build.sh [OUT_DIR [HOLDER_SRC_DIR]]
 #
 # OUT_DIR defaults to build/fuzz; HOLDER_SRC_DIR (default native/) is where holder.h,
-# loop.c, conn.c, frame.c and samples.c come from (prove-issue-8.sh points it at the
+# loop.c, conn.c and the rest of the core come from (prove-issue-8.sh points it at the
 # code before the fix). Prints the path of the binary: connlab-fuzz, or with
 # FUZZER=libfuzzer CC=clang (Debian's clang package) connlab-libfuzzer, libFuzzer's
 # driver around the targets' one_input.

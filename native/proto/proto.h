@@ -1,4 +1,4 @@
-/* The client protocols load speaks: tcp (nothing), connlab frames (frame.c/conn.c),
+/* The client protocols load speaks: tcp (nothing), connlab frames (frames.c),
  * HTTP/1.1, WebSocket (RFC 6455) and MQTT 3.1.1. Each parser here is a pure function
  * over bytes: it takes the connection's protocol state, the bytes that arrived, and
  * reports what it saw through a sink; any answer it must send (a WebSocket pong or close

@@ -1,5 +1,5 @@
 /* connlab-worker: a worker process without V8. The same holder as the N-API addon
- * (native/loop.c conn.c frame.c samples.c proto/) driven over Node's child_process IPC
+ * (native/loop.c conn.c stats.c clock.c proto/) driven over Node's child_process IPC
  * channel (serialization 'json', one message per line) by src/engine/c-worker-process.ts,
  * which translates the pool's typed messages; it does what src/engine/worker.ts does.
  * One thread polls the channel and runs the timers (reports, ramp ticks, churn ticks,

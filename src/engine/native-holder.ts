@@ -192,7 +192,7 @@ export interface HolderDetails {
 }
 
 /**
- * HolderStats from the holder's counters by name (native/names.c), its errno counts by
+ * HolderStats from the holder's counters by name (native/stats.c), its errno counts by
  * number and its details: the addon and the C worker (c-worker-process.ts) both report these.
  */
 export function holderStatsFrom(get: (name: string) => number, errnoCounts: Iterable<[errno: number, count: number]>, details: HolderDetails): HolderStats {

@@ -1,6 +1,6 @@
 // The native parsers under ASan and UBSan (native/fuzz): the harness is built with gcc
 // into a temporary directory and runs for a bounded time against the real holder code:
-// connlab frames (conn_parse and the connection state machine) and the client protocol
+// connlab frames (frames_parse and the connection state machine) and the client protocol
 // parsers of native/proto/ (HTTP/1.1 responses, WebSocket frames, MQTT packets).
 // A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
 // issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
