@@ -60,6 +60,7 @@ export class LatencyRecorder {
    */
   #pending: string[] = [];
   #pendingBytes = 0;
+  #undecodable = 0;
 
   constructor(options: { packed?: boolean } = {}) {
     this.#histogram = emptyHistogram(options.packed === true);
@@ -89,12 +90,24 @@ export class LatencyRecorder {
     if (this.#pendingBytes > PENDING_MAX_BYTES) this.#folded();
   }
 
+  /** Deltas that could not be decoded when folded (skipped: one bad report must not cost the run its result). */
+  get undecodable(): number {
+    this.#folded();
+    return this.#undecodable;
+  }
+
   /** The histogram with every pending delta added. */
   #folded(): hdr.Histogram {
     const pending = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
-    for (const encoded of pending) this.#add(encoded);
+    for (const encoded of pending) {
+      try {
+        this.#add(encoded);
+      } catch {
+        this.#undecodable++;
+      }
+    }
     return this.#histogram;
   }
 

@@ -92,4 +92,12 @@ describe('adding an encoded histogram word by word', () => {
     recorder.addEncoded(hdr.encodeIntoCompressedBase64(other));
     assert.equal(recorder.count, 3);
   });
+
+  it('skips a delta that cannot be decoded, counts it, and keeps the others', () => {
+    const recorder = new LatencyRecorder();
+    recorder.addEncoded('not a histogram');
+    recorder.addEncoded(new LatencyEncoder().encodeDelta(held(samples(14, 10))).connectUs as string);
+    assert.equal(recorder.count, 10);
+    assert.equal(recorder.undecodable, 1);
+  });
 });
