@@ -63,6 +63,8 @@ enum stat_index {
   ST_SILENT,           /* at the last ping round: client connections that never received a byte */
   ST_CLOSED_TLS,       /* the TLS handshake failed or a record was bad (tls.c; reasons in its table) */
   ST_TLS_HANDSHAKES,   /* TLS handshakes completed */
+  ST_CLOSED_HTTP_HEADERS, /* an HTTP line or header block past its limit (proto.h HTTP_*_MAX) */
+  ST_CLOSED_HTTP_BODY,    /* an HTTP body past HTTP_BODY_MAX */
   ST_COUNT
 };
 
@@ -79,6 +81,8 @@ enum stat_index {
 #define CR_REFUSED ST_CLOSED_REFUSED
 #define CR_KEEPALIVE ST_CLOSED_KEEPALIVE
 #define CR_TLS ST_CLOSED_TLS
+#define CR_HTTP_HEADERS ST_CLOSED_HTTP_HEADERS
+#define CR_HTTP_BODY ST_CLOSED_HTTP_BODY
 
 /* One record per file descriptor, 32 bytes. While connecting the header buffer is
  * unused, so it holds the connect start time instead. */

@@ -19,6 +19,7 @@ const char *const stat_names[ST_COUNT] = {
     "samplesDropped",  "listeners",       "closedServer",  "closedIdle",
     "closedRefused",   "closedKeepalive", "closedEarly",   "silent",
     "closedTls",       "tlsHandshakes",
+    "closedHttpHeaders", "closedHttpBody",
 };
 
 void stats_error(struct holder *h, int err) {

@@ -71,8 +71,15 @@ static void test_code(void *ctx, int kind, uint32_t code) {
   test_push(ctx, text);
 }
 
+static void test_bad(void *ctx, const uint8_t *p, size_t n) {
+  char text[8 + 2 * PROTO_BAD_BYTES + 1] = "bad ";
+  for (size_t i = 0; i < n && i < PROTO_BAD_BYTES; i++) snprintf(text + 4 + 2 * i, 3, "%02x", p[i]);
+  test_push(ctx, text);
+}
+
 /* protoFeedForTest(kind, chunks[], expectAccept|null) -> { events, verdict, out }.
- * verdict: -1 open, else 'protocol' | 'server_close' | 'refused' as 0 | 1 | 2. */
+ * verdict: -1 open, else 'protocol' | 'server_close' | 'refused' | 'http_headers_too_large'
+ * | 'http_body_too_large' as 0-4 (enum proto_verdict). */
 static napi_value js_proto_feed(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -93,7 +100,7 @@ static napi_value js_proto_feed(napi_env env, napi_callback_info info) {
   struct proto_out out = {outbuf, 0, sizeof outbuf};
   struct test_ctx t = {env, NULL, 0, rearm};
   CHECK(env, napi_create_array(env, &t.events));
-  struct proto_sink sink = {&t, test_answer, test_message, test_code};
+  struct proto_sink sink = {&t, test_answer, test_message, test_code, test_bad};
   int verdict = PV_OK;
   for (uint32_t i = 0; i < chunks && verdict == PV_OK; i++) {
     napi_value chunk;

@@ -1,6 +1,6 @@
 // Every failure connlab reports has a stable code. Callers match on `code`, never on
 // message text or class; the CLI maps codes to exit codes. Each code is documented in
-// README.md ("Error codes") and covered by test/errors.test.ts.
+// docs/errors.md and covered by test/errors.test.ts.
 
 export const ERROR_CODES = {
   CONNLAB_ERR_USAGE: 'a flag or argument is unknown, missing or repeated',
@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   CONNLAB_ERR_CRASH_LOOP: 'a worker kept dying soon after each restart, so the supervisor stopped restarting it',
   CONNLAB_ERR_CLOSED: 'a pool, serve, load or bench handle was used after close() or destroy()',
   CONNLAB_ERR_PROTOCOL: 'bytes that are not a valid connlab wire frame',
+  CONNLAB_ERR_OUTPUT: 'a report or result file could not be written after the run; the result was printed first',
   CONNLAB_ERR_PROTOCOL_UNSUPPORTED: 'the chosen holder or worker runtime cannot speak that protocol (the plain-Node holder: connlab and tcp, no TLS; the C worker runtime: no TLS)',
 } as const;
 
@@ -60,11 +61,22 @@ export function isConnlabError(value: unknown): value is ConnlabError {
   );
 }
 
+/**
+ * Stands for the command's name in a hint. The library does not know which command
+ * called it; the CLI replaces this with the real name before printing (`fillCommand`).
+ */
+export const COMMAND_PLACEHOLDER = '<command>';
+
+/** A hint with the command's name where the library wrote `COMMAND_PLACEHOLDER`. */
+export function fillCommand(hint: string, command: string): string {
+  return hint.replaceAll(COMMAND_PLACEHOLDER, command);
+}
+
 /** Shorthand for the most common failure: one option, one bad value, one fix. */
 export function invalidArgument(option: string, value: string, expected: string): ConnlabError {
   return new ConnlabError(
     'CONNLAB_ERR_INVALID_ARGUMENT',
     `${option} ${JSON.stringify(value)} is not valid: expected ${expected}`,
-    { hint: `fix ${option}; \`connlab <command> --help\` shows examples` },
+    { hint: `fix ${option}; \`connlab ${COMMAND_PLACEHOLDER} --help\` shows examples` },
   );
 }

@@ -25,13 +25,16 @@ export type { HolderKind, ListenAddress } from './engine/messages.ts';
 // load: open and hold N connections to any TCP server.
 export {
   LoadHandle,
+  loadPlanJson,
   planLoad,
   startLoad,
   type LoadOptions,
   type LoadProgress,
+  type LoadPlanJson,
   type LoadResult,
   type RampSummary,
 } from './load/load.ts';
+export { snakeCase, snakeCaseKeys } from './json/snake-case.ts';
 export type { ProtocolSettings, TlsSettings } from './load/protocol-options.ts';
 export { classifyErrno, classifyErrors, type Cause, type Classification, type ClassifyContext } from './load/classify.ts';
 
@@ -46,6 +49,8 @@ export { planBench, type BenchPlan } from './bench/plan-bench.ts';
 export { renderBenchReport } from './bench/report-html.ts';
 export { startTargetBench, type TargetBenchOptions, type TargetBenchRun } from './bench/target/run-target.ts';
 export type { TargetSection, TargetStep, TargetFit, TargetFailure, TargetExtrapolation } from './bench/target/target-result.ts';
+export type { RemoteServer, RemoteSection } from './bench/target/probe.ts';
+export { DEFAULT_SCRAPE_LIMITS, scrapeEndpoint, type Scrape, type ScrapeLimits } from './bench/target/scrape.ts';
 
 // The connection holders, for programs that hold connections in their own process.
 export { createHolder, resolveHolderKind, type HolderChoice } from './engine/create-holder.ts';
@@ -68,6 +73,9 @@ export {
 export { planTuples, type PlanInput, type Slice, type TuplePlan } from './tuple/plan.ts';
 export { freeLoopbackPort } from './tuple/free-port.ts';
 export { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from './units.ts';
+
+// thresholds: METRIC OP VALUE checks over a result, the verdict for CI.
+export * from './thresholds/index.ts';
 
 // demo: reproduce each limit with its real error.
 export {

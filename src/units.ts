@@ -4,9 +4,12 @@
 
 import { invalidArgument } from './errors.ts';
 
-const COUNT_SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
-const BYTE_SUFFIX: Record<string, number> = {
+/** Count suffixes: decimal (`100k`, `1m`). */
+export const COUNT_SUFFIX: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
+/** Duration suffixes, in milliseconds. */
+export const DURATION_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+/** Byte suffixes: k/m/g alone binary, kb/mb/gb decimal, kib/mib/gib binary. */
+export const BYTE_SUFFIX: Record<string, number> = {
   '': 1, b: 1,
   k: 1024, kb: 1e3, kib: 1024,
   m: 1024 ** 2, mb: 1e6, mib: 1024 ** 2,

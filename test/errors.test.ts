@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ConnlabError, ERROR_CODES, isConnlabError, USAGE_CODES, type ErrorCode } from '../src/errors.ts';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map(
   [...readme.matchAll(/^\| `(CONNLAB_ERR_[A-Z_]+)` \|.*\| (\d) \|$/gm)].map((m) => [m[1], Number(m[2])]),
 );
 
 describe('error codes', () => {
   for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
-    it(`${code} is documented in the README with the exit status the CLI gives it`, () => {
-      assert.ok(documented.has(code), `${code} missing from README "Error codes"`);
+    it(`${code} is documented in docs/errors.md with the exit status the CLI gives it`, () => {
+      assert.ok(documented.has(code), `${code} missing from docs/errors.md`);
       assert.equal(documented.get(code), USAGE_CODES.has(code) ? 2 : 1);
     });
   }

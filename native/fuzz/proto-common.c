@@ -108,14 +108,23 @@ void pm_filler_headers(struct pmodel *m, struct rng *r) {
   char value[400];
   for (uint64_t i = rng_below(r, 5); i > 0; i--) {
     switch (rng_below(r, 6)) {
-      case 0: /* longer than HTTP_LINE_MAX: skipped unread */
-        random_text(r, value, rng_range(r, HTTP_LINE_MAX, 300));
+      case 0: { /* longer than HTTP_LINE_KEEP: skipped unread; rarely near HTTP_LINE_MAX */
+        static char big[HTTP_LINE_MAX];
+        if (rng_one_in(r, 16)) { /* "X-Long:" + the value + CRLF may take the whole line */
+          random_text(r, big, rng_range(r, HTTP_LINE_MAX - 64, HTTP_LINE_MAX - 10));
+          pm_str(m, "X-Long: ");
+          pm_str(m, big);
+          pm_str(m, "\r\n");
+          break;
+        }
+        random_text(r, value, rng_range(r, HTTP_LINE_KEEP, 300));
         pm_header(m, r, "X-Long", value);
         break;
-      case 1: { /* a name longer than HTTP_LINE_MAX: its colon is past what the parser keeps */
+      }
+      case 1: { /* a name longer than HTTP_LINE_KEEP: its colon is past what the parser keeps */
         char name[120];
         memset(name, 'n', sizeof name);
-        name[rng_range(r, HTTP_LINE_MAX, sizeof name - 1)] = 0;
+        name[rng_range(r, HTTP_LINE_KEEP, sizeof name - 1)] = 0;
         pm_header(m, r, name, "v");
         break;
       }
@@ -155,7 +164,19 @@ static void on_code(void *ctx, int kind, uint32_t code) {
   rec_add((struct pev){EV_CODE, (uint32_t)kind, code, 0, 0});
 }
 
-static const struct proto_sink sink = {NULL, on_answer, on_message, on_code};
+/* The bad sample: bounded, and (pc_check_any) the same however the input is cut. */
+static uint8_t bad_got[PROTO_BAD_BYTES];
+static size_t bad_len, bad_calls;
+
+static void on_bad(void *ctx, const uint8_t *p, size_t n) {
+  (void)ctx;
+  FUZZ_CHECK(n <= PROTO_BAD_BYTES, "a bad sample of %zu bytes", n);
+  memcpy(bad_got, p, n);
+  bad_len = n;
+  bad_calls++;
+}
+
+static const struct proto_sink sink = {NULL, on_answer, on_message, on_code, on_bad};
 
 /* Each read sits at the very end of its allocation, and so does the answer buffer, so
  * ASan reports a parser that reads or writes one byte past either. */
@@ -187,12 +208,18 @@ static size_t out_cap_for(size_t n) { return 3 * n + 6 + WS_HEAD_KEEP + 8; }
 #define GLUE_OUT_BYTES 256
 
 static int feed_one(const struct pclient *c, const uint8_t *p, size_t n, size_t out_cap) {
+  size_t bad_before = bad_calls;
   uint8_t *in = tail(&in_buf, n);
   memcpy(in, p, n);
   struct proto_out out = {tail(&out_buf, out_cap), 0, out_cap};
   int v = c->feed(in, n, &sink, &out);
   FUZZ_CHECK(out.len <= out_cap, "%zu answer bytes in a %zu-byte buffer", out.len, out_cap);
-  FUZZ_CHECK(v == PV_OK || v == PV_PROTOCOL || v == PV_SERVER_CLOSE || v == PV_REFUSED, "verdict %d", v);
+  FUZZ_CHECK(v == PV_OK || v == PV_PROTOCOL || v == PV_SERVER_CLOSE || v == PV_REFUSED || v == PV_HEADERS_TOO_LARGE ||
+                 v == PV_BODY_TOO_LARGE,
+             "verdict %d", v);
+  FUZZ_CHECK(bad_calls <= 1 && (bad_calls == 0 || v == PV_PROTOCOL), "%zu bad samples, verdict %d", bad_calls, v);
+  /* http and ws point at what broke them (mqtt leaves it to client.c: the read) */
+  FUZZ_CHECK(v != PV_PROTOCOL || c->feed_reports_bad == 0 || bad_calls == bad_before + 1, "a protocol verdict without its bad sample");
   got = grow_to(got, &got_cap, got_len + out.len + 1, 1);
   if (out.len) memcpy(got + got_len, out.buf, out.len);
   got_len += out.len;
@@ -204,6 +231,7 @@ static void start(const struct pclient *c, const struct pmodel *m) {
   rec.c = c;
   rec.n = 0;
   got_len = 0;
+  bad_len = bad_calls = 0;
 }
 
 /* The stream bytes before `pos`, in hex, for a report. */
@@ -216,7 +244,13 @@ static const char *bytes_before(const struct pmodel *m, size_t pos) {
 }
 
 static const char *verdict_name(int v) {
-  return v == PV_OK ? "open" : v == PV_PROTOCOL ? "protocol" : v == PV_SERVER_CLOSE ? "server close" : v == PV_REFUSED ? "refused" : "?";
+  return v == PV_OK             ? "open"
+         : v == PV_PROTOCOL     ? "protocol"
+         : v == PV_SERVER_CLOSE ? "server close"
+         : v == PV_REFUSED      ? "refused"
+         : v == PV_HEADERS_TOO_LARGE ? "headers too large"
+         : v == PV_BODY_TOO_LARGE    ? "body too large"
+                                     : "?";
 }
 
 static const char *ev_name(uint32_t kind) { return kind == EV_ANSWER ? "answer" : kind == EV_MESSAGE ? "message" : "code"; }
@@ -280,7 +314,9 @@ int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r)
   start(c, m);
   int whole = feed_one(c, m->s.p, len, out_cap_for(len));
   check_answer_frames();
-  size_t whole_n = rec.n, whole_out_len = got_len;
+  size_t whole_n = rec.n, whole_out_len = got_len, whole_bad_len = bad_len;
+  uint8_t whole_bad[PROTO_BAD_BYTES];
+  memcpy(whole_bad, bad_got, bad_len);
   whole_ev = grow_to(whole_ev, &whole_cap, whole_n + 1, sizeof *whole_ev);
   if (whole_n) memcpy(whole_ev, rec.ev, whole_n * sizeof *whole_ev);
   whole_out = grow_to(whole_out, &whole_out_cap, whole_out_len + 1, 1);
@@ -302,6 +338,8 @@ int pc_check_any(const struct pclient *c, const struct pmodel *m, struct rng *r)
   FUZZ_CHECK(v == whole, "cut in %zu reads%s: %s, whole: %s", n_reads, glue ? " with client.c's answer buffer" : "",
              verdict_name(v), verdict_name(whole));
   FUZZ_CHECK(rec.n == whole_n, "cut in %zu reads: %zu events, whole: %zu", n_reads, rec.n, whole_n);
+  FUZZ_CHECK(bad_len == whole_bad_len && memcmp(bad_got, whole_bad, bad_len) == 0, "cut: the bad sample differs (%zu bytes, whole %zu)",
+             bad_len, whole_bad_len);
   for (size_t k = 0; k < whole_n; k++) {
     const struct pev *g = &rec.ev[k], *w = &whole_ev[k];
     FUZZ_CHECK(g->kind == w->kind && g->code_kind == w->code_kind && g->a == w->a && g->b == w->b,

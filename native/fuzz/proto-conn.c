@@ -179,7 +179,11 @@ static void owe(struct link *l, size_t stop) {
 }
 
 static int reason_of(int verdict) {
-  return verdict == PV_PROTOCOL ? CR_PROTOCOL : verdict == PV_REFUSED ? CR_REFUSED : CR_SERVER;
+  return verdict == PV_PROTOCOL             ? CR_PROTOCOL
+         : verdict == PV_REFUSED            ? CR_REFUSED
+         : verdict == PV_HEADERS_TOO_LARGE  ? CR_HTTP_HEADERS
+         : verdict == PV_BODY_TOO_LARGE     ? CR_HTTP_BODY
+                                            : CR_SERVER;
 }
 
 /* The counters against the model's events due by `stop`, plus `extra` answers and one
@@ -217,6 +221,10 @@ static void check_closed(const struct link *l, int reason, size_t consumed) {
   FUZZ_CHECK(l->h->conns[l->hfd].state == CS_FREE, "still open");
   for (int i = ST_CLOSED_PEER; i <= ST_CLOSED_KEEPALIVE; i++) {
     if (i > ST_CLOSED_CHURN && i < ST_CLOSED_SERVER) continue; /* not close reasons */
+    FUZZ_CHECK(delta(l, i) == (uint64_t)(i == reason), "close counter %d moved by %llu, expected reason %d", i,
+               (unsigned long long)delta(l, i), reason);
+  }
+  for (int i = ST_CLOSED_HTTP_HEADERS; i <= ST_CLOSED_HTTP_BODY; i++) {
     FUZZ_CHECK(delta(l, i) == (uint64_t)(i == reason), "close counter %d moved by %llu, expected reason %d", i,
                (unsigned long long)delta(l, i), reason);
   }
@@ -299,7 +307,7 @@ static void run_mutated(struct rng *r, int k) {
   }
   FUZZ_CHECK(l.h->conns[l.hfd].state == CS_FREE, "still open after EOF");
   uint64_t closes = 0;
-  static const int reasons[] = {CR_PEER, CR_PROTOCOL, CR_SERVER, CR_REFUSED, CR_IDLE};
+  static const int reasons[] = {CR_PEER, CR_PROTOCOL, CR_SERVER, CR_REFUSED, CR_IDLE, CR_HTTP_HEADERS, CR_HTTP_BODY};
   for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) closes += delta(&l, reasons[i]);
   FUZZ_CHECK(closes == 1, "%llu closes", (unsigned long long)closes);
   FUZZ_CHECK(STAT_GET(l.h, ST_ESTABLISHED) == 0, "still established");

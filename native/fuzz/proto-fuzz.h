@@ -8,8 +8,9 @@
  * client must send (WebSocket pongs and close echoes, masked) and the verdict that ends
  * the connection with the offset it falls due. It never looks at the parser's state, so
  * the two do not share a mistake. Where the parsers are deliberately narrower than the
- * RFC (a ping longer than WS_HEAD_KEEP closes as protocol; an HTTP line connlab reads a
- * value from must fit HTTP_LINE_MAX), the generators say so where they produce it. */
+ * RFC (an HTTP line connlab reads a value from must fit HTTP_LINE_KEEP; the limits of
+ * proto.h: HTTP_LINE_MAX, HTTP_HEADERS_MAX, HTTP_BODY_MAX), the generators say so where
+ * they produce it. */
 #ifndef CONNLAB_FUZZ_PROTO_H
 #define CONNLAB_FUZZ_PROTO_H
 
@@ -67,6 +68,8 @@ struct pclient {
   void (*on_answer)(void);
   /* Optional: checks the state after the whole stream went in with no verdict. */
   void (*at_end)(const struct pmodel *m);
+  /* Whether every protocol verdict comes with the offending bytes (sink->bad). */
+  int feed_reports_bad;
 };
 
 /* Feeds m's stream in the given reads and checks every read against the model: the
@@ -97,7 +100,7 @@ void ws_client_frame(uint8_t *dst, uint8_t opcode, const uint8_t *payload, size_
  * random amount of optional whitespace, CRLF or a bare LF (RFC 9112 2.2 allows it). */
 void pm_line_end(struct pmodel *m, struct rng *r);
 void pm_header(struct pmodel *m, struct rng *r, const char *name, const char *value);
-/* Headers no parser reads a value from, some longer than HTTP_LINE_MAX. */
+/* Headers no parser reads a value from, some longer than HTTP_LINE_KEEP, a few near HTTP_LINE_MAX. */
 void pm_filler_headers(struct pmodel *m, struct rng *r);
 
 /* The same generators for the real connection path (proto-conn.c), with what client.c

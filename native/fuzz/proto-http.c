@@ -3,7 +3,9 @@
  * ends, Content-Length and chunked bodies (sizes in either case with leading zeros,
  * extensions, trailers), interim 1xx before a final response, 204/304 with a
  * Content-Length that names no body, bodies that end at EOF, Connection: close and
- * HTTP/1.0 without keep-alive, several responses back to back. The client is re-armed
+ * HTTP/1.0 without keep-alive, several responses back to back, status lines and headers
+ * up to HTTP_LINE_MAX, and (invalid) lines, header blocks and bodies past the limits of
+ * proto.h, each due at its first byte over. The client is re-armed
  * on every answer as if its next request had gone out (test-binding.c's protoFeedForTest
  * does the same), for as many requests as the run draws: a response nobody asked for is
  * a protocol error at its first byte. */
@@ -46,7 +48,7 @@ static void at_end(const struct pmodel *m) {
   FUZZ_CHECK(http_resp_until_eof(&hc.r) == m->eof_body, "until-EOF %d, model %d", http_resp_until_eof(&hc.r), m->eof_body);
 }
 
-static const struct pclient client = {"http", reset, feed, on_answer, at_end};
+static const struct pclient client = {"http", reset, feed, on_answer, at_end, 0}; /* unasked bytes: no sample */
 
 /* ---- generators ---- */
 
@@ -80,11 +82,21 @@ static size_t body_length(struct rng *r, int small) {
   }
 }
 
+static void random_line_text(struct rng *r, char *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = (char)(' ' + rng_below(r, 95));
+  dst[n] = 0;
+}
+
 static void status_line(struct pmodel *m, struct rng *r, int http10, unsigned status) {
   static const char *const reasons[] = {"", " ", " OK", " Continue", " Not Modified", " No Content", " Whatever it says"};
+  static char reason[HTTP_LINE_MAX];
   char line[64];
-  snprintf(line, sizeof line, "HTTP/1.%d %03u%s", http10 ? 0 : 1, status, reasons[rng_below(r, 7)]);
+  snprintf(line, sizeof line, "HTTP/1.%d %03u%s", http10 ? 0 : 1, status, rng_one_in(r, 8) ? " " : reasons[rng_below(r, 7)]);
   pm_str(m, line);
+  if (line[strlen(line) - 1] == ' ') { /* a long reason phrase: any length a line may have */
+    random_line_text(r, reason, rng_one_in(r, 4) ? rng_range(r, HTTP_LINE_MAX - 40, HTTP_LINE_MAX - 16) : rng_range(r, 50, 300));
+    pm_str(m, reason);
+  }
   pm_line_end(m, r);
 }
 
@@ -163,6 +175,10 @@ static int gen_response(struct pmodel *m, struct rng *r, uint32_t i, int small) 
   }
   if (!small) pm_filler_headers(m, r);
   pm_line_end(m, r);
+  if (m->s.len - start > HTTP_HEADERS_MAX && i < m->requests) { /* long lines by chance: past the block's limit */
+    pm_verdict(m, PV_HEADERS_TOO_LARGE, start + HTTP_HEADERS_MAX + 1);
+    return 1;
+  }
   if (kind == 0 && !nobody) random_body(m, r, length), features |= F_LENGTH;
   if (kind == 1) chunked_body(m, r, small), features |= F_CHUNKED;
   if (kind == 8) {
@@ -200,6 +216,71 @@ static void gen_ok(struct pmodel *m, struct rng *r, int small) {
   if (!pm_open(m) && rng_one_in(r, 2)) pm_str(m, "HTTP/1.1 200 OK\r\n\r\n"); /* after the end: never read */
 }
 
+static void filler_lines(struct pmodel *m, struct rng *r, size_t at_least) {
+  static char text[1100];
+  for (size_t n = 0; n < at_least;) {
+    size_t k = rng_range(r, 20, sizeof text - 1);
+    random_line_text(r, text, k);
+    pm_str(m, "X-Filler: ");
+    pm_str(m, text);
+    pm_str(m, "\r\n");
+    n += k + 12;
+  }
+}
+
+/* A response that passes one of proto.h's limits, due at its first byte over: 0 a line,
+ * 1 the header block (after interim responses), 2 a Content-Length, 3 a chunked body,
+ * 4 a body to EOF. The last two cost 4 MiB: rarely. Returns 0 when it chose not to. */
+static int gen_over_limit(struct pmodel *m, struct rng *r, unsigned which, size_t start) {
+  static char text[HTTP_LINE_MAX + 64];
+  if (which >= 3 && !rng_one_in(r, 24)) return 0;
+  switch (which) {
+    case 0: { /* a status line or a header line with no room left for its LF */
+      int status = rng_one_in(r, 2);
+      pm_str(m, status ? "HTTP/1.1 200 " : "HTTP/1.1 200 OK\r\nX-Long: ");
+      size_t line_start = status ? start : start + 17;
+      random_line_text(r, text, HTTP_LINE_MAX + rng_below(r, 60));
+      pm_str(m, text);
+      pm_verdict(m, PV_HEADERS_TOO_LARGE, line_start + HTTP_LINE_MAX);
+      pm_line_end(m, r);
+      return 1;
+    }
+    case 1:
+      if (rng_one_in(r, 2)) pm_str(m, "HTTP/1.1 100 Continue\r\n\r\n");
+      pm_str(m, "HTTP/1.1 200 OK\r\n");
+      filler_lines(m, r, HTTP_HEADERS_MAX + 10 - (m->s.len - start));
+      pm_verdict(m, PV_HEADERS_TOO_LARGE, start + HTTP_HEADERS_MAX + 1);
+      pm_str(m, "\r\n");
+      return 1;
+    case 2:
+      snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\nContent-Length: %llu\r\n\r\n",
+               (unsigned long long)(HTTP_BODY_MAX + 1 + rng_below(r, 1000000)));
+      pm_str(m, text);
+      pm_verdict(m, PV_BODY_TOO_LARGE, m->s.len);
+      pm_str(m, "the body");
+      return 1;
+    case 3: { /* chunks without end */
+      pm_str(m, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      size_t body = m->s.len;
+      while (m->s.len - body <= HTTP_BODY_MAX) {
+        size_t n = rng_range(r, 1, 70000);
+        snprintf(text, sizeof text, "%zx\r\n", n);
+        pm_str(m, text);
+        random_body(m, r, n);
+        pm_str(m, "\r\n");
+      }
+      pm_verdict(m, PV_BODY_TOO_LARGE, body + HTTP_BODY_MAX + 1);
+      return 1;
+    }
+    default: /* no length: the body runs to EOF */
+      pm_str(m, "HTTP/1.1 200 OK\r\n\r\n");
+      size_t body = m->s.len;
+      random_body(m, r, HTTP_BODY_MAX + 1 + rng_below(r, 1000));
+      pm_verdict(m, PV_BODY_TOO_LARGE, body + HTTP_BODY_MAX + 1);
+      return 1;
+  }
+}
+
 /* Valid responses, then one broken line whose verdict falls due at its newline (or, in
  * the status line's "HTTP/1." prefix, at the first wrong byte). */
 static void gen_bad(struct pmodel *m, struct rng *r) {
@@ -214,7 +295,10 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
   size_t start = m->s.len;
   if (i >= m->requests) pm_verdict(m, PV_PROTOCOL, start + 1); /* nobody asked for it: its first byte is refused */
   char line[200];
-  switch (rng_below(r, 8)) {
+  unsigned pick = (unsigned)rng_below(r, 13);
+  if (pick >= 8 && i >= m->requests) pick = 4; /* the limits below are for a response that was asked for */
+  if (pick >= 8 && gen_over_limit(m, r, pick - 8, start)) return;
+  switch (pick) {
     case 0: { /* a wrong byte in "HTTP/1." */
       size_t j = rng_below(r, 7);
       memcpy(line, "HTTP/1.1 200 OK\r\n", 18);
@@ -227,7 +311,7 @@ static void gen_bad(struct pmodel *m, struct rng *r) {
     }
     case 1: { /* a status line that is not one */
       static const char *const bad[] = {"HTTP/1.2 200 OK", "HTTP/1.1 2x0 OK", "HTTP/1.1 099 Low", "HTTP/1.1 20", "HTTP/1.1 200OK",
-                                        "HTTP/1.1 200 OK and a reason phrase much longer than a line that is kept"};
+                                        "HTTP/1.1 2000 and a reason phrase much longer than a line that is kept"};
       pm_str(m, bad[rng_below(r, 6)]);
       pm_line_end(m, r);
       break;

@@ -38,7 +38,7 @@ static int feed(const uint8_t *p, size_t n, const struct proto_sink *sink, struc
   return mqtt_client_feed(&mc, p, n, sink);
 }
 
-static const struct pclient client = {"mqtt", reset, feed, on_answer, NULL};
+static const struct pclient client = {"mqtt", reset, feed, on_answer, NULL, 0};
 
 /* ---- generators ---- */
 

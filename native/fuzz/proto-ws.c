@@ -4,9 +4,10 @@
  * parser accepts), "connlab-ts:" stamps, pings with payloads (answered by a masked pong
  * with the same payload, or not at all once the client has sent its close), pongs that
  * are ours (12 bytes: gen, send time) or not, close frames with and without a code
- * (echoed, then the connection ends as the server's close), refused upgrades, and
- * headers that break one rule. A ping longer than WS_HEAD_KEEP bytes closes as protocol:
- * the parser keeps only that much of a payload to echo (ws.c says so). */
+ * (echoed, then the connection ends as the server's close; an invalid code or a reason
+ * that is not UTF-8 is answered with 1002 or 1007 and ends it as protocol, RFC 6455
+ * 7.4), refused upgrades, and headers that break one rule. Pings of any length a
+ * control frame may have (125) are echoed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static int feed(const uint8_t *p, size_t n, const struct proto_sink *sink, struc
   return ws_client_feed(&ws, p, n, ws.open ? NULL : ACCEPT, sink, out);
 }
 
-static const struct pclient client = {"ws", reset, feed, NULL, NULL};
+static const struct pclient client = {"ws", reset, feed, NULL, NULL, 1};
 
 static struct pmodel md;
 
@@ -130,14 +131,10 @@ static void control(struct pmodel *m, struct rng *r, int small) {
     case 0:
     case 2: { /* ping: answered with a pong of the same payload */
       features |= F_PING;
-      size_t len = rng_one_in(r, 40) ? rng_range(r, WS_HEAD_KEEP + 1, 125) : rng_below(r, (small ? 4 : WS_HEAD_KEEP) + 1);
+      size_t len = rng_one_in(r, 8) ? rng_range(r, 100, 125) : rng_below(r, (small ? 4 : 40) + 1);
       rng_fill(r, payload, len);
       frame_header(m, r, 0x89, len, 0);
       pm_bytes(m, payload, len);
-      if (len > WS_HEAD_KEEP) { /* more than the state keeps */
-        pm_verdict(m, PV_PROTOCOL, m->s.len);
-        return;
-      }
       if (!m->closing) ws_client_frame(frame, 10, payload, len, m->mask), pm_answer(m, frame, 6 + len);
       return;
     }
@@ -157,16 +154,54 @@ static void control(struct pmodel *m, struct rng *r, int small) {
   }
 }
 
+/* The model's own account of RFC 6455 7.4 and the IANA registry: the codes a peer may send. */
+static int model_code_ok(unsigned code) {
+  static const unsigned listed[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014};
+  for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++) {
+    if (code == listed[i]) return 1;
+  }
+  return code >= 3000 && code <= 4999;
+}
+
+/* A reason: ASCII, or UTF-8 of every width; `broken` puts one bad sequence in it. */
+static size_t close_reason(struct rng *r, uint8_t *dst, size_t room, int *broken) {
+  static const char *const good[] = {"a", "\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
+  static const char *const bad[] = {"\xff", "\xc0\x80", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80", "\x80", "\xc3"};
+  size_t n = 0, bad_at = *broken ? rng_below(r, room / 5 + 1) : SIZE_MAX, k = 0;
+  *broken = 0;
+  for (;; k++) {
+    const char *s = k == bad_at ? bad[rng_below(r, 7)] : good[rng_one_in(r, 3) ? rng_below(r, 6) : 0];
+    size_t len = strlen(s);
+    if (n + len > room) break;
+    memcpy(dst + n, s, len);
+    n += len;
+    if (k == bad_at) *broken = 1;
+    if (k >= bad_at && rng_one_in(r, 3)) break;
+  }
+  return n;
+}
+
 static void close_frame(struct pmodel *m, struct rng *r, int small) {
-  static const uint16_t codes[] = {1000, 1001, 1002, 1003, 1008, 1011, 3000, 4000, 4999};
+  static const uint16_t codes[] = {1000, 1001, 1002, 1003, 1008, 1011, 1012, 3000, 4000, 4999,
+                                   0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000};
   uint8_t payload[125], frame[8];
   features |= F_CLOSE;
-  size_t len = rng_one_in(r, 4) ? 0 : rng_range(r, 2, small ? 4 : 125);
-  uint16_t code = rng_one_in(r, 4) ? (uint16_t)rng_next(r) : codes[rng_below(r, 9)];
+  size_t len = rng_one_in(r, 4) ? 0 : 2;
+  uint16_t code = rng_one_in(r, 4) ? (uint16_t)rng_next(r) : codes[rng_below(r, sizeof codes / sizeof codes[0])];
   payload[0] = (uint8_t)(code >> 8), payload[1] = (uint8_t)code;
-  for (size_t i = 2; i < len; i++) payload[i] = (uint8_t)('a' + rng_below(r, 26)); /* the reason, UTF-8 */
+  int broken = len && rng_one_in(r, 6);
+  if (len && !rng_one_in(r, 3)) len += close_reason(r, payload + 2, rng_range(r, 1, small ? 4 : 123), &broken);
+  else broken = 0;
+  if (rng_one_in(r, 30)) len = 1, broken = 0; /* one byte: not even a code */
   frame_header(m, r, 0x88, len, 0);
   pm_bytes(m, payload, len);
+  uint16_t refuse = len == 1 || (len >= 2 && !model_code_ok(code)) ? 1002 : broken ? 1007 : 0;
+  if (refuse) { /* answered with the reason for refusing it, never echoed */
+    uint8_t why[2] = {(uint8_t)(refuse >> 8), (uint8_t)refuse};
+    if (!m->closing) ws_client_frame(frame, 8, why, 2, m->mask), pm_answer(m, frame, 8);
+    pm_verdict(m, PV_PROTOCOL, m->s.len);
+    return;
+  }
   pm_event(m, EV_CODE, PC_WS_CLOSE, len ? code : 1005, 0); /* 1005: no status code present (7.1.5) */
   if (!m->closing) ws_client_frame(frame, 8, payload, len ? 2 : 0, m->mask), pm_answer(m, frame, len ? 8 : 6);
   pm_verdict(m, PV_SERVER_CLOSE, m->s.len);

@@ -66,6 +66,7 @@ static void ws_key_of(struct holder *h, int fd, char key[25], char accept[29]) {
 struct sink_ctx {
   struct holder *h;
   int fd;
+  int bad_noted; /* the parser pointed at the offending bytes itself */
 };
 
 static void on_answer(void *ctx, uint32_t gen, uint64_t sent_us) {
@@ -91,6 +92,12 @@ static void on_message(void *ctx, uint64_t stamp_us) {
 }
 
 static void on_code(void *ctx, int kind, uint32_t code) { stats_code(((struct sink_ctx *)ctx)->h, kind, code); }
+
+static void on_bad(void *ctx, const uint8_t *p, size_t n) {
+  struct sink_ctx *x = ctx;
+  stats_bad(x->h, p, n);
+  x->bad_noted = 1;
+}
 
 /* ---- hooks ---- */
 
@@ -158,8 +165,8 @@ static int proto_ping_if_wanted(struct holder *h, int fd);
 static int proto_ping(struct holder *h, int fd);
 
 static int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
-  struct sink_ctx ctx = {h, fd};
-  struct proto_sink sink = {&ctx, on_answer, on_message, on_code};
+  struct sink_ctx ctx = {h, fd, 0};
+  struct proto_sink sink = {&ctx, on_answer, on_message, on_code, on_bad};
   uint8_t buf[256];
   struct proto_out out = {buf, 0, sizeof buf};
   int v = PV_OK;
@@ -182,11 +189,15 @@ static int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   }
   if (out.len && conn_send(h, fd, buf, out.len) != 0) return -1; /* closed already */
   if (v == PV_OK) return proto_ping_if_wanted(h, fd);
-  if (v == PV_PROTOCOL) {
-    stats_bad(h, p, n);
-    return CR_PROTOCOL;
+  switch (v) {
+    case PV_PROTOCOL:
+      if (!ctx.bad_noted) stats_bad(h, p, n); /* mqtt: the read that broke it */
+      return CR_PROTOCOL;
+    case PV_REFUSED: return CR_REFUSED;
+    case PV_HEADERS_TOO_LARGE: return CR_HTTP_HEADERS;
+    case PV_BODY_TOO_LARGE: return CR_HTTP_BODY;
+    default: return CR_SERVER;
   }
-  return v == PV_REFUSED ? CR_REFUSED : CR_SERVER;
 }
 
 static int proto_eof_reason(struct holder *h, int fd) {
@@ -195,7 +206,7 @@ static int proto_eof_reason(struct holder *h, int fd) {
       struct http_client *s = state_of(h, fd);
       if (!s->outstanding) return CR_IDLE;
       if (!http_resp_until_eof(&s->r)) return CR_PEER;
-      struct sink_ctx ctx = {h, fd};
+      struct sink_ctx ctx = {h, fd, 0};
       stats_code(h, PC_HTTP_STATUS, s->r.status);
       on_answer(&ctx, s->gen, s->sent_us); /* the body ended with the connection */
       return CR_SERVER;

@@ -2,8 +2,12 @@
  * chunked bodies with trailers, the no-body statuses (1xx, 204, 304), bodies that end
  * at EOF, and the WebSocket upgrade answer. Streaming: any split of the input gives the
  * same result; the only per-connection buffer is the current line's first
- * HTTP_LINE_MAX bytes (every line this parser reads a value from fits in it; a longer
- * one of those is an error, any other long header is skipped). */
+ * HTTP_LINE_KEEP bytes (every line this parser reads a value from fits in it; a longer
+ * one of those is an error, any other line up to HTTP_LINE_MAX is skipped). Bounded:
+ * a line past HTTP_LINE_MAX or a header block past HTTP_HEADERS_MAX ends the response
+ * as HTTP_HEADERS_TOO_LARGE, more than HTTP_BODY_MAX bytes after the header block (a
+ * Content-Length past it at once) as HTTP_BODY_TOO_LARGE, each at its first byte over:
+ * an endless header block or chunked body costs a connection, not a worker's time. */
 #include <string.h>
 
 #include "proto.h"
@@ -17,6 +21,22 @@ enum http_phase { HP_STATUS = 0, HP_HEADERS, HP_BODY, HP_CHUNK_SIZE, HP_CHUNK_DA
 #define HF_HTTP10 16
 
 void http_resp_reset(struct http_resp *r) { memset(r, 0, sizeof *r); }
+
+int http_verdict(int done) {
+  return done == HTTP_HEADERS_TOO_LARGE ? PV_HEADERS_TOO_LARGE : done == HTTP_BODY_TOO_LARGE ? PV_BODY_TOO_LARGE : PV_PROTOCOL;
+}
+
+static size_t kept(const struct http_resp *r) { return r->line_len < HTTP_LINE_KEEP ? r->line_len : HTTP_LINE_KEEP; }
+static int line_over(const struct http_resp *r) { return r->line_len > HTTP_LINE_KEEP; }
+
+void http_report_bad(const struct http_resp *r, int extra, const struct proto_sink *sink) {
+  if (!sink->bad) return;
+  uint8_t b[PROTO_BAD_BYTES];
+  size_t n = kept(r) < PROTO_BAD_BYTES ? kept(r) : PROTO_BAD_BYTES;
+  memcpy(b, r->line, n);
+  if (extra >= 0 && n < PROTO_BAD_BYTES) b[n++] = (uint8_t)extra;
+  sink->bad(sink->ctx, b, n);
+}
 
 int http_resp_until_eof(const struct http_resp *r) { return r->phase == HP_EOF; }
 
@@ -76,9 +96,9 @@ static int parse_decimal(const uint8_t *v, size_t len, uint64_t *out) {
 
 static int parse_header(struct http_resp *r, const char *expect_accept) {
   const uint8_t *l = r->line;
-  size_t len = r->line_len;
+  size_t len = kept(r);
   const uint8_t *colon = memchr(l, ':', len);
-  if (!colon || colon == l) return r->line_over ? 0 : -1; /* a long line we do not read */
+  if (!colon || colon == l) return line_over(r) ? 0 : -1; /* a long line we do not read */
   size_t name_len = (size_t)(colon - l);
   const uint8_t *v = colon + 1;
   size_t vlen = len - name_len - 1;
@@ -86,7 +106,7 @@ static int parse_header(struct http_resp *r, const char *expect_accept) {
   while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
   int ours = name_is(l, name_len, "content-length") || name_is(l, name_len, "transfer-encoding") ||
              name_is(l, name_len, "sec-websocket-accept");
-  if (ours && r->line_over) return -1;
+  if (ours && line_over(r)) return -1;
   if (name_is(l, name_len, "content-length")) {
     if (parse_decimal(v, vlen, &r->remaining) != 0) return -1;
     r->flags |= HF_LENGTH;
@@ -109,8 +129,10 @@ static int end_of_headers(struct http_resp *r, const char *expect_accept) {
   uint16_t s = r->status;
   if (expect_accept) return HTTP_COMPLETE; /* an upgrade answer: 101 or a refusal, the body is not read */
   if (s == 101) return HTTP_ERROR;         /* an upgrade nobody asked for */
-  if (s < 200) {                           /* interim (100 Continue, 103 Early Hints): the final one follows */
+  if (s < 200) { /* interim (100 Continue, 103 Early Hints): the final one follows, in the same header budget */
+    uint32_t head = r->head_bytes;
     http_resp_reset(r);
+    r->head_bytes = head;
     return HTTP_MORE;
   }
   if (s == 204 || s == 304) return HTTP_COMPLETE;
@@ -119,6 +141,7 @@ static int end_of_headers(struct http_resp *r, const char *expect_accept) {
     return HTTP_MORE;
   }
   if (r->flags & HF_LENGTH) {
+    if (r->remaining > HTTP_BODY_MAX) return HTTP_BODY_TOO_LARGE; /* more than we drain: refuse it now */
     if (r->remaining == 0) return HTTP_COMPLETE;
     r->phase = HP_BODY;
     return HTTP_MORE;
@@ -130,7 +153,7 @@ static int end_of_headers(struct http_resp *r, const char *expect_accept) {
 static int chunk_size(struct http_resp *r) {
   uint64_t x = 0;
   size_t i = 0;
-  if (r->line_over) return -1;
+  if (line_over(r)) return -1;
   for (; i < r->line_len; i++) {
     int c = lower(r->line[i]);
     int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -147,10 +170,10 @@ static int chunk_size(struct http_resp *r) {
 
 /* One whole line is in r->line. Returns HTTP_MORE, HTTP_COMPLETE or HTTP_ERROR. */
 static int on_line(struct http_resp *r, const char *expect_accept) {
-  int empty = r->line_len == 0 && !r->line_over;
+  int empty = r->line_len == 0;
   switch (r->phase) {
-    case HP_STATUS:
-      if (r->line_over || parse_status(r) != 0) return HTTP_ERROR;
+    case HP_STATUS: /* only "HTTP/1.x NNN " is read; the reason phrase may be as long as any line */
+      if (parse_status(r) != 0) return HTTP_ERROR;
       r->phase = HP_HEADERS;
       return HTTP_MORE;
     case HP_HEADERS:
@@ -171,18 +194,31 @@ static int on_line(struct http_resp *r, const char *expect_accept) {
   }
 }
 
+/* Body phases (every phase from HP_BODY on) count against HTTP_BODY_MAX, the others
+ * against HTTP_HEADERS_MAX; either is checked at the byte that would pass it. */
+static int in_body(const struct http_resp *r) { return r->phase >= HP_BODY; }
+
+/* Skips body bytes the phase does not read (a Content-Length body, chunk data, a body
+ * that ends at EOF) within what the body budget has left. Returns how many. */
+static size_t skip_body(struct http_resp *r, size_t avail) {
+  size_t room = HTTP_BODY_MAX - r->body_bytes;
+  size_t take = avail < room ? avail : room;
+  if (r->phase != HP_EOF && take > r->remaining) take = (size_t)r->remaining;
+  r->body_bytes += (uint32_t)take;
+  if (r->phase != HP_EOF) r->remaining -= take;
+  return take;
+}
+
 int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used, const char *expect_accept) {
   size_t i = 0;
   while (i < n) {
-    if (r->phase == HP_EOF) {
-      i = n;
-      break;
+    if (in_body(r) && r->body_bytes >= HTTP_BODY_MAX) {
+      *used = i + 1;
+      return HTTP_BODY_TOO_LARGE;
     }
-    if (r->phase == HP_BODY || r->phase == HP_CHUNK_DATA) {
-      size_t take = n - i < r->remaining ? n - i : (size_t)r->remaining;
-      i += take;
-      r->remaining -= take;
-      if (r->remaining > 0) break;
+    if (r->phase == HP_EOF || r->phase == HP_BODY || r->phase == HP_CHUNK_DATA) {
+      i += skip_body(r, n - i);
+      if (r->phase == HP_EOF || r->remaining > 0) continue;
       if (r->phase == HP_BODY) {
         *used = i;
         return HTTP_COMPLETE;
@@ -191,6 +227,11 @@ int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used
       continue;
     }
     uint8_t c = p[i++];
+    if (in_body(r)) r->body_bytes++;
+    else if (++r->head_bytes > HTTP_HEADERS_MAX) {
+      *used = i;
+      return HTTP_HEADERS_TOO_LARGE;
+    }
     if (c != '\n') {
       /* A status line must start "HTTP/1.": say so at the first wrong byte, not at a newline
        * that a binary answer (a connlab PONG, TLS) may never send. */
@@ -198,14 +239,16 @@ int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used
         *used = i;
         return HTTP_ERROR;
       }
-      if (r->line_len < HTTP_LINE_MAX) r->line[r->line_len++] = c;
-      else r->line_over = 1;
+      if (r->line_len < HTTP_LINE_KEEP) r->line[r->line_len] = c;
+      if (++r->line_len >= HTTP_LINE_MAX) { /* no room left for its LF */
+        *used = i;
+        return in_body(r) ? HTTP_BODY_TOO_LARGE : HTTP_HEADERS_TOO_LARGE;
+      }
       continue;
     }
-    if (r->line_len > 0 && r->line[r->line_len - 1] == '\r' && !r->line_over) r->line_len--;
+    if (r->line_len > 0 && !line_over(r) && r->line[r->line_len - 1] == '\r') r->line_len--;
     int done = on_line(r, expect_accept);
-    r->line_len = 0;
-    r->line_over = 0;
+    if (done != HTTP_ERROR) r->line_len = 0; /* an error keeps its line for the report */
     if (done != HTTP_MORE) {
       *used = i;
       return done;
@@ -218,11 +261,14 @@ int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used
 /* The http client: a response is an answer to the request sent with it. */
 int http_client_feed(struct http_client *s, const uint8_t *p, size_t n, const struct proto_sink *sink) {
   while (n > 0) {
-    if (!s->outstanding) return PV_PROTOCOL; /* bytes nobody asked for */
+    if (!s->outstanding) return PV_PROTOCOL; /* bytes nobody asked for: client.c samples the read */
     size_t used = 0;
     int done = http_resp_feed(&s->r, p, n, &used, NULL);
-    if (done == HTTP_ERROR) return PV_PROTOCOL;
     if (done == HTTP_MORE) return PV_OK;
+    if (done != HTTP_COMPLETE) {
+      if (done == HTTP_ERROR) http_report_bad(&s->r, used ? p[used - 1] : -1, sink);
+      return http_verdict(done);
+    }
     s->outstanding = 0;
     sink->code(sink->ctx, PC_HTTP_STATUS, s->r.status);
     sink->answer(sink->ctx, s->gen, s->sent_us);

@@ -20,6 +20,8 @@ enum proto_verdict {
   PV_PROTOCOL = 0,   /* malformed bytes */
   PV_SERVER_CLOSE,   /* the server said goodbye in-protocol: Connection: close, ws close, EOF body */
   PV_REFUSED,        /* the handshake was refused: ws status != 101 or a bad accept, CONNACK rc != 0 */
+  PV_HEADERS_TOO_LARGE, /* HTTP: a line past HTTP_LINE_MAX or a header block past HTTP_HEADERS_MAX */
+  PV_BODY_TOO_LARGE,    /* HTTP: a response body (framing included) past HTTP_BODY_MAX */
 };
 
 /* Kinds of codes a parser reports (sink->code). */
@@ -34,7 +36,13 @@ struct proto_sink {
    * CLOCK_REALTIME µs the payload carried ("connlab-ts:<µs>" prefix) or 0. */
   void (*message)(void *ctx, uint64_t stamp_us);
   void (*code)(void *ctx, int kind, uint32_t code);
+  /* Optional (NULL: not wanted): the bytes that broke the protocol, from the state and
+   * the input (a frame header that began in an earlier read, the start of a bad line),
+   * at most PROTO_BAD_BYTES; reported just before a verdict other than PV_OK. */
+  void (*bad)(void *ctx, const uint8_t *p, size_t n);
 };
+
+#define PROTO_BAD_BYTES 16
 
 struct proto_out {
   uint8_t *buf;
@@ -43,27 +51,47 @@ struct proto_out {
 
 /* ---- HTTP/1.1 responses (http.c) ---- */
 
-#define HTTP_LINE_MAX 64 /* the part of a line kept: status line, the headers we read, chunk sizes */
+/* The limits of one response (docs/protocol-edges.md). A hostile or broken server must
+ * not hold a connection reading forever: an endless header block or body closes it with
+ * its own reason. Overridable at build time (-D) for tests only. */
+#define HTTP_LINE_KEEP 64 /* the part of a line kept: status line, the headers we read, chunk sizes */
+#ifndef HTTP_LINE_MAX
+#define HTTP_LINE_MAX 8192 /* bytes of one line, its LF included (nginx's large_client_header_buffers) */
+#endif
+#ifndef HTTP_HEADERS_MAX
+#define HTTP_HEADERS_MAX 65536 /* status line and headers of a response, interim (1xx) ones included */
+#endif
+#ifndef HTTP_BODY_MAX
+#define HTTP_BODY_MAX (4u << 20) /* bytes after the header block: body, chunk framing, trailers */
+#endif
+_Static_assert(HTTP_LINE_MAX < 65536 && HTTP_LINE_MAX > HTTP_LINE_KEEP, "line_len is 16 bits");
+_Static_assert(HTTP_BODY_MAX < 0xffffffffu && HTTP_HEADERS_MAX < 0xffffffffu, "the counters are 32 bits");
 
 struct http_resp {
-  uint8_t line[HTTP_LINE_MAX];
-  uint64_t remaining; /* body or chunk bytes still to skip */
+  uint8_t line[HTTP_LINE_KEEP];
+  uint64_t remaining;  /* body or chunk bytes still to skip */
+  uint32_t head_bytes; /* of the header block so far, interim responses included */
+  uint32_t body_bytes; /* after the header block so far */
   uint16_t status;
-  uint8_t line_len;
-  uint8_t line_over; /* the current line was longer than HTTP_LINE_MAX */
+  uint16_t line_len; /* bytes of the current line so far (the first HTTP_LINE_KEEP kept), LF excluded */
   uint8_t phase;     /* enum http_phase */
   uint8_t flags;     /* HF_* */
   uint8_t ws_ok;     /* WebSocket handshake headers seen (WS_OK_* bits) */
   uint8_t pad;
 };
 
-enum http_done { HTTP_MORE = 0, HTTP_COMPLETE, HTTP_ERROR };
+enum http_done { HTTP_MORE = 0, HTTP_COMPLETE, HTTP_ERROR, HTTP_HEADERS_TOO_LARGE, HTTP_BODY_TOO_LARGE };
 
 /* Feeds bytes of one response. Returns HTTP_COMPLETE when a final response ended at
- * *used bytes (the rest belongs to what follows), HTTP_ERROR on malformed input, or
+ * *used bytes (the rest belongs to what follows), HTTP_ERROR on malformed input,
+ * HTTP_HEADERS_TOO_LARGE / HTTP_BODY_TOO_LARGE at the first byte past a limit above, or
  * HTTP_MORE having consumed all n. `expect_accept` (28 chars) is checked against
  * Sec-WebSocket-Accept when non-NULL; 101 then ends the response at its headers. */
 int http_resp_feed(struct http_resp *r, const uint8_t *p, size_t n, size_t *used, const char *expect_accept);
+/* The verdict for an http_resp_feed result other than HTTP_MORE / HTTP_COMPLETE. */
+int http_verdict(int done);
+/* Reports the current line's kept bytes (and `extra`, the byte that broke it, if >= 0) as bad. */
+void http_report_bad(const struct http_resp *r, int extra, const struct proto_sink *sink);
 void http_resp_reset(struct http_resp *r);
 /* The response is complete only at EOF (no length, not chunked): the server's close ends it. */
 int http_resp_until_eof(const struct http_resp *r);
@@ -88,7 +116,10 @@ int http_client_feed(struct http_client *s, const uint8_t *p, size_t n, const st
 
 /* ---- WebSocket (ws.c) ---- */
 
-#define WS_HEAD_KEEP 32 /* payload bytes of a frame kept: pong id, close code, a timestamp prefix */
+/* Payload bytes of a frame kept: a whole control frame (RFC 6455 5.5: at most 125), so
+ * a ping is echoed and a close reason checked whatever the read boundaries; of a data
+ * frame, its start (a timestamp prefix). */
+#define WS_HEAD_KEEP 125
 
 struct ws_frame {
   uint64_t remaining;
@@ -118,6 +149,9 @@ struct ws_client {
 void ws_key_for(const uint8_t nonce[16], char key[25], char accept[29]);
 int ws_client_feed(struct ws_client *s, const uint8_t *p, size_t n, const char *expect_accept,
                    const struct proto_sink *sink, struct proto_out *out);
+/* RFC 6455 7.4: a close code a peer may send; and well-formed UTF-8 (a close reason). */
+int ws_close_code_valid(uint32_t code);
+int ws_utf8_valid(const uint8_t *p, size_t n);
 /* A masked client frame (opcode, payload <= 125) appended to out; -1 if it does not fit. */
 int ws_frame_write(struct proto_out *out, uint8_t opcode, const uint8_t *payload, size_t len, uint32_t mask);
 void sha1(const uint8_t *data, size_t len, uint8_t digest[20]);

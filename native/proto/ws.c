@@ -2,10 +2,14 @@
  * Sec-WebSocket-Accept = base64(SHA-1(key + GUID))), then server frames: unmasked,
  * no extensions (RSV bits 0), control frames unfragmented and at most 125 bytes.
  * Pongs whose 12-byte payload is ours (gen u32, CLOCK_MONOTONIC µs u64, big-endian)
- * answer a ping round; server pings are answered with a pong (payloads up to
- * WS_HEAD_KEEP bytes, which is what the state keeps); a close frame is echoed and ends
- * the connection with its code reported. Data messages are counted, with the delivery
- * time when they start with "connlab-ts:<CLOCK_REALTIME µs>". */
+ * answer a ping round; server pings are answered with a pong of the same payload (any
+ * length a control frame may have: the state keeps WS_HEAD_KEEP = 125 bytes); a close
+ * frame with a valid code (7.4) and a UTF-8 reason is echoed and ends the connection
+ * with its code reported; any other close is answered with 1002 (1007 for a reason that
+ * is not UTF-8) and ends it as a protocol error, its code never echoed (7.1.5, 7.4.1).
+ * Data messages are counted, with the delivery time when they start with
+ * "connlab-ts:<CLOCK_REALTIME µs>". A broken frame reports its own bytes (the header,
+ * then the payload kept) as the bad sample, never the handshake before it. */
 #include <string.h>
 
 #include "proto.h"
@@ -103,6 +107,34 @@ static uint64_t be(const uint8_t *p, int n) {
   return v;
 }
 
+/* A close code a peer may send (RFC 6455 7.4.1-7.4.2, the IANA registry up to 1014):
+ * 1004 is reserved, 1005, 1006 and 1015 must never be on the wire, 1016-2999 belong to
+ * future RFCs, 3000-4999 to libraries and applications. As the ws package decides. */
+int ws_close_code_valid(uint32_t code) {
+  return (code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006) || (code >= 3000 && code <= 4999);
+}
+
+/* Whether p[0..n) is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+int ws_utf8_valid(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    size_t k = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+    if (k == 9 || n - i <= k) return k == 0;
+    uint8_t lo = 0x80, hi = 0xBF; /* the second byte's range (Table 3-7 of Unicode) */
+    if (c == 0xE0) lo = 0xA0;
+    else if (c == 0xED) hi = 0x9F;
+    else if (c == 0xF0) lo = 0x90;
+    else if (c == 0xF4) hi = 0x8F;
+    for (size_t j = 1; j <= k; j++) {
+      uint8_t b = p[i + j];
+      if (b < (j == 1 ? lo : 0x80) || b > (j == 1 ? hi : 0xBF)) return 0;
+    }
+    i += k + 1;
+  }
+  return 1;
+}
+
 /* The frame header is complete: validate it and set up the payload. */
 static int frame_header(struct ws_frame *f) {
   uint8_t b0 = f->hdr[0], b1 = f->hdr[1];
@@ -142,13 +174,34 @@ static int answer(struct proto_out *out, size_t base, uint8_t opcode, const uint
   return ws_frame_write(out, opcode, payload, len, mask);
 }
 
+/* The frame that broke the protocol, as the bad sample: its header, then its payload. */
+static void report_bad(const struct ws_frame *f, const struct proto_sink *sink) {
+  if (!sink->bad) return;
+  uint8_t b[PROTO_BAD_BYTES];
+  size_t n = f->hdr_len < PROTO_BAD_BYTES ? f->hdr_len : PROTO_BAD_BYTES;
+  memcpy(b, f->hdr, n);
+  size_t more = f->head_len < PROTO_BAD_BYTES - n ? f->head_len : PROTO_BAD_BYTES - n;
+  memcpy(b + n, f->head, more);
+  sink->bad(sink->ctx, b, n + more);
+}
+
+/* A close frame that breaks 7.4 (a bad code, one byte, a reason not UTF-8): answered
+ * with 1002 (1007 for the reason) unless we closed first, never echoed. */
+static int close_refused(struct ws_client *s, struct proto_out *out, size_t base, uint16_t why) {
+  if (!s->closing) {
+    uint8_t code[2] = {(uint8_t)(why >> 8), (uint8_t)why};
+    answer(out, base, 8, code, 2, s->mask);
+    s->closing = 1;
+  }
+  return PV_PROTOCOL;
+}
+
 /* A frame's payload has all arrived. */
 static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct proto_out *out, size_t base) {
   struct ws_frame *f = &s->u.frame;
-  uint64_t full = f->head_len; /* control payloads are <= 125; head holds up to WS_HEAD_KEEP */
+  uint64_t full = f->head_len; /* control payloads are <= 125 = WS_HEAD_KEEP: all of it */
   switch (f->opcode) {
     case 9: /* ping: answer it */
-      if ((f->hdr[1] & 0x7f) > WS_HEAD_KEEP) return PV_PROTOCOL; /* too long to echo from the state */
       if (!s->closing && answer(out, base, 10, f->head, (size_t)full, s->mask) != 0) return PV_PROTOCOL;
       return PV_OK;
     case 10: /* pong: ours carries gen and send time */
@@ -156,7 +209,8 @@ static int frame_done(struct ws_client *s, const struct proto_sink *sink, struct
       return PV_OK;
     case 8: {
       uint32_t code = full >= 2 ? (uint32_t)be(f->head, 2) : 1005;
-      if (full == 1) return PV_PROTOCOL;
+      if (full == 1 || (full >= 2 && !ws_close_code_valid(code))) return close_refused(s, out, base, 1002);
+      if (full > 2 && !ws_utf8_valid(f->head + 2, (size_t)full - 2)) return close_refused(s, out, base, 1007);
       sink->code(sink->ctx, PC_WS_CLOSE, code);
       if (!s->closing) {
         uint8_t echo[2] = {(uint8_t)(code >> 8), (uint8_t)code};
@@ -184,7 +238,11 @@ static int frames_feed(struct ws_client *s, const uint8_t *p, size_t n, const st
       }
       if (f->hdr_len < f->hdr_need) continue;
       int v = frame_header(f);
-      if (v != PV_OK) return v;
+      if (v != PV_OK) {
+        f->head_len = 0;
+        report_bad(f, sink);
+        return v;
+      }
       if (f->remaining > 0) continue;
     } else {
       size_t take = n < f->remaining ? n : (size_t)f->remaining;
@@ -198,6 +256,7 @@ static int frames_feed(struct ws_client *s, const uint8_t *p, size_t n, const st
       if (f->remaining > 0) continue;
     }
     int v = frame_done(s, sink, out, base);
+    if (v == PV_PROTOCOL) report_bad(f, sink);
     frame_reset(f);
     if (v != PV_OK) return v;
   }
@@ -209,8 +268,11 @@ int ws_client_feed(struct ws_client *s, const uint8_t *p, size_t n, const char *
   if (!s->open) {
     size_t used = 0;
     int done = http_resp_feed(&s->u.handshake, p, n, &used, expect_accept);
-    if (done == HTTP_ERROR) return PV_PROTOCOL;
     if (done == HTTP_MORE) return PV_OK;
+    if (done != HTTP_COMPLETE) {
+      if (done == HTTP_ERROR) http_report_bad(&s->u.handshake, used ? p[used - 1] : -1, sink);
+      return http_verdict(done);
+    }
     struct http_resp *r = &s->u.handshake;
     sink->code(sink->ctx, PC_HTTP_STATUS, r->status);
     uint8_t want = WS_OK_UPGRADE | WS_OK_CONNECTION | WS_OK_ACCEPT;

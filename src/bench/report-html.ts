@@ -9,6 +9,7 @@ import { renderPage } from './report-page.ts';
 import type { BenchResult, TimelinePoint } from './result.ts';
 import { renderLineChart } from './svg-chart.ts';
 import { renderTargetSection } from './target/report-target.ts';
+import { renderThresholdsSection } from './report-thresholds.ts';
 
 /** A value of the result, formatted the one way its path says, tagged with that path. */
 function field(path: string, value: unknown, tag = 'span', className = 'num'): string {
@@ -149,6 +150,7 @@ export function renderBenchReport(result: BenchResult): string {
   const title = `connlab bench: ${formatCount(result.connections.established)} connections on ${result.machine.hostname}`;
   return renderPage(title, `
 ${renderHeader(result)}
+${renderThresholdsSection(result)}
 ${renderTargetSection(result)}
 ${renderSummary(result)}
 ${renderCharts(result)}

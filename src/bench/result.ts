@@ -7,6 +7,7 @@ import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
 import type { LatencyHistograms } from '../load/load.ts';
 import type { TargetSection } from './target/target-result.ts';
+import type { ThresholdVerdict } from '../thresholds/evaluate.ts';
 
 export const BENCH_SCHEMA = 'connlab.bench/1';
 
@@ -86,6 +87,8 @@ export interface BenchResult {
   histograms?: LatencyHistograms;
   /** Set by `connlab merge`: which results this one adds up. */
   merged?: MergeInfo;
+  /** With --threshold or --thresholds: every threshold judged over this result (docs/thresholds.md). */
+  thresholds?: ThresholdVerdict;
 }
 
 export interface MergeInfo {

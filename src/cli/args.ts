@@ -7,14 +7,40 @@ import { ConnlabError } from '../errors.ts';
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseCommandArgs<T extends Options>(command: string, argv: string[], options: T, allowPositionals = false) {
+  let parsed;
   try {
-    return parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true, tokens: true });
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
     throw new ConnlabError('CONNLAB_ERR_USAGE', message.replace(/\. To specify a positional.*$/, ''), {
       hint: `see \`connlab ${command} --help\``,
       cause: error,
     });
+  }
+  refuseRepeated(command, parsed.tokens, options);
+  const { tokens: _tokens, ...rest } = parsed;
+  return rest;
+}
+
+type Token = { kind: string; name?: string };
+
+/**
+ * util.parseArgs keeps the last of `-c 10 -c 20` without a word; a flag that takes one
+ * value given twice is almost always a mistake in a script (which one did it mean?), so
+ * it is a usage error. Flags declared `multiple` (like --header) may repeat.
+ */
+export function refuseRepeated(command: string, tokens: readonly Token[], options: Options): void {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const option = options[token.name];
+    if (option === undefined || option.type !== 'string' || option.multiple) continue;
+    if (seen.has(token.name)) {
+      throw new ConnlabError('CONNLAB_ERR_USAGE', `--${token.name} is given more than once`, {
+        hint: `pass --${token.name} once; see \`connlab ${command} --help\``,
+      });
+    }
+    seen.add(token.name);
   }
 }
 

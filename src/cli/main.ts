@@ -3,7 +3,7 @@
 // the command modules and the library.
 
 import { readFileSync } from 'node:fs';
-import { isConnlabError, USAGE_CODES } from '../errors.ts';
+import { fillCommand, isConnlabError, USAGE_CODES } from '../errors.ts';
 import * as bench from './commands/bench.ts';
 import * as dashboard from './commands/dashboard.ts';
 import * as demo from './commands/demo.ts';
@@ -66,14 +66,14 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   try {
     return await command.run(rest, io);
   } catch (error) {
-    return reportError(error, io);
+    return reportError(error, io, name);
   }
 }
 
-function reportError(error: unknown, io: Io): number {
+function reportError(error: unknown, io: Io, command: string): number {
   if (isConnlabError(error)) {
     io.stderr.write(`${paint(io.stderr, 'red', 'connlab:')} ${error.message} [${error.code}]\n`);
-    if (error.hint) io.stderr.write(`  hint: ${error.hint}\n`);
+    if (error.hint) io.stderr.write(`  hint: ${fillCommand(error.hint, command)}\n`);
     return USAGE_CODES.has(error.code) ? 2 : 1;
   }
   // A bug, not a user mistake: keep the stack, it is what a bug report needs.

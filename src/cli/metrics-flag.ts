@@ -9,7 +9,7 @@ import { ConnlabMetrics } from '../metrics/registry.ts';
 export const metricsOption = { metrics: { type: 'string' } } as const;
 
 export const metricsHelp = `  --metrics [HOST:]PORT      Prometheus text at http://HOST:PORT/metrics while it runs
-                             (host 127.0.0.1 unless given; names: README, "Metrics")`;
+                             (host 127.0.0.1 unless given; names: docs/commands/metrics.md)`;
 
 export interface CommandMetrics {
   metrics: ConnlabMetrics;

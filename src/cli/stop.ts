@@ -2,13 +2,16 @@
 // The first signal asks for a graceful stop (the result is still written); a second
 // one calls `onForce`, which ends every worker by PID at once.
 
-export type StopReason = 'duration' | 'SIGINT' | 'SIGTERM';
+/** `threshold`: --abort-on-fail saw a threshold that can no longer pass. */
+export type StopReason = 'duration' | 'SIGINT' | 'SIGTERM' | 'threshold';
 
 export interface StopWatch {
   /** Resolves with why the command should stop. */
   stopped: Promise<StopReason>;
   /** Resolves early with the reason if a stop comes first; otherwise after ms. */
   sleep(ms: number): Promise<StopReason | undefined>;
+  /** Stops from inside the command (the first reason wins). */
+  stop(reason: StopReason): void;
   dispose(): void;
 }
 
@@ -39,6 +42,7 @@ export function watchForStop(durationMs: number | undefined, onForce: () => void
         resolve(r);
       });
     }),
+    stop: (r) => resolveStop(r),
     dispose() {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);

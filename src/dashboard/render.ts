@@ -6,6 +6,7 @@ import { renderCharts, renderLimits } from '../bench/report-html.ts';
 import { escapeHtml, formatBytes, formatCount } from '../bench/report-format.ts';
 import type { BenchResult, TimelinePoint } from '../bench/result.ts';
 import type { ErrorRow, SourceRow } from './sampler.ts';
+import type { EndpointStatus } from './scrape.ts';
 
 export interface DashboardSnapshot {
   /** Which command: "connlab load", "connlab bench" … */
@@ -16,6 +17,8 @@ export interface DashboardSnapshot {
   errors: readonly ErrorRow[];
   /** Bench: doctor's limits for the run (binding limit and headroom). */
   limits?: BenchResult['limits'];
+  /** `connlab dashboard`: each scraped endpoint, and why one was cut. */
+  endpoints?: readonly EndpointStatus[];
 }
 
 const num = (text: string, field: string): string => `<span class="num" data-live="${escapeHtml(field)}">${escapeHtml(text)}</span>`;
@@ -36,6 +39,13 @@ function errorsTable(s: DashboardSnapshot): string {
   return `<section id="errors"><h2>Errors by limit</h2><table><thead><tr><th>errno</th><th>Limit</th><th class="num">Count</th></tr></thead><tbody>${body}</tbody></table></section>`;
 }
 
+function endpointsTable(s: DashboardSnapshot): string {
+  if (!s.endpoints) return '';
+  const rows = s.endpoints.map((e) => `<tr><td><code>${escapeHtml(e.url)}</code></td><td>${e.cut ? `<code>${escapeHtml(e.cut)}</code>` : 'read whole'}</td>`
+    + `<td>${escapeHtml(e.detail)}</td><td class="num">${escapeHtml(formatCount(e.series))}</td></tr>`);
+  return `<section id="endpoints"><h2>Endpoints</h2><table><thead><tr><th>URL</th><th>Scrape</th><th>Why</th><th class="num">Series</th></tr></thead><tbody>${rows.join('\n')}</tbody></table></section>`;
+}
+
 export function renderDashboardBody(s: DashboardSnapshot): string {
   const last = s.timeline.at(-1);
   // A connection with both ends here is two sockets: count it once, at load when there is one.
@@ -45,6 +55,7 @@ export function renderDashboardBody(s: DashboardSnapshot): string {
 <h1>${num(formatCount(held), 'connections')} connections held</h1>
 <p class="lede">phase ${num(last?.phase ?? 'start', 'phase')} · ${num(String(last?.t ?? 0), 't')} s · update ${num(String(s.seq), 'seq')}</p></header>
 ${sourcesTable(s)}
+${endpointsTable(s)}
 ${renderCharts({ timeline: s.timeline })}
 <div class="tables">${errorsTable(s)}${s.limits ? renderLimits({ limits: s.limits }) : ''}</div>`;
 }

@@ -1,6 +1,10 @@
 // `--dashboard [HOST:]PORT`: GET / is the page, GET /events a server-sent event stream
 // with one rendered snapshot a second. One ticker for the whole dashboard; snapshots
 // are rendered only while someone watches. 127.0.0.1 unless the user names a host.
+// Bounded whoever connects: at most MAX_SUBSCRIBERS streams (more are answered 503),
+// and a subscriber that does not read holds at most one frame in the process. Each
+// frame is the whole page, so one it has not taken yet is skipped, not queued, and a
+// subscriber that took nothing for SUBSCRIBER_STALL_TICKS ticks is disconnected.
 
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { BenchResult, TimelinePoint } from '../bench/result.ts';
@@ -9,16 +13,42 @@ import type { SourceLabels } from '../metrics/registry.ts';
 import { DASHBOARD_CSP, renderDashboardPage } from './page.ts';
 import { renderDashboardBody, type DashboardSnapshot } from './render.ts';
 import { PoolSampler, type ErrorRow, type SourceRow } from './sampler.ts';
+import type { EndpointStatus } from './scrape.ts';
 
 /** Where the dashboard's rows and points come from: local pools, or scraped endpoints. */
 export interface DashboardSampler {
   rows(): SourceRow[];
   errors(): ErrorRow[];
   sample(): Promise<TimelinePoint>;
+  /** Stops work in flight (a scrape) so close() does not wait for it. */
+  close?(): void;
+  /** Scraped endpoints: which were cut and why. */
+  status?(): EndpointStatus[];
 }
 
 /** An hour of one-second points: enough for any run we make, bounded for any run at all. */
 export const MAX_TIMELINE_POINTS = 3600;
+/** Live streams at once: a handful of people watching, not a crowd. */
+export const MAX_SUBSCRIBERS = 32;
+/** Ticks a subscriber may leave a frame untaken before it is disconnected. */
+export const SUBSCRIBER_STALL_TICKS = 10;
+
+/** What the streams hold now, for a caller (and a test) to check the bound. */
+export interface SubscriberStats {
+  subscribers: number;
+  /** Bytes written to the streams that their sockets have not taken (writableLength, summed). */
+  buffered_bytes: number;
+  /** Turned away at the cap, since the start. */
+  refused: number;
+  /** Disconnected for not reading, since the start. */
+  dropped: number;
+}
+
+interface Subscriber {
+  /** A frame is waiting for 'drain': the next ones are skipped. */
+  waiting: boolean;
+  stalledTicks: number;
+}
 
 export interface DashboardOptions {
   host: string;
@@ -32,7 +62,9 @@ export interface DashboardOptions {
 export class Dashboard {
   readonly #sampler: DashboardSampler;
   readonly #timeline: TimelinePoint[] = [];
-  readonly #clients = new Set<ServerResponse>();
+  readonly #clients = new Map<ServerResponse, Subscriber>();
+  #refused = 0;
+  #dropped = 0;
   readonly #title: string;
   readonly #server: Server;
   #external = false;
@@ -40,6 +72,7 @@ export class Dashboard {
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> = Promise.resolve();
+  #busy = false;
   url = '';
 
   private constructor(title: string, sampler: DashboardSampler) {
@@ -65,7 +98,11 @@ export class Dashboard {
     const address = dashboard.#server.address();
     dashboard.url = `http://${options.host}:${typeof address === 'object' && address ? address.port : options.port}/`;
     dashboard.#timer = setInterval(() => {
-      dashboard.#ticking = dashboard.#ticking.then(() => dashboard.#tick()).catch(() => {});
+      // A tick slower than the interval (a slow scrape, a heavy render) is not queued
+      // behind: the next one is skipped, so pending ticks never pile up.
+      if (dashboard.#busy) return;
+      dashboard.#busy = true;
+      dashboard.#ticking = dashboard.#tick().catch(() => {}).finally(() => (dashboard.#busy = false));
     }, options.intervalMs ?? 1000);
     return dashboard;
   }
@@ -94,29 +131,63 @@ export class Dashboard {
     return {
       title: this.#title, seq: this.#seq, timeline: this.#timeline, sources: this.#sampler.rows(), errors: this.#sampler.errors(),
       ...(this.#limits ? { limits: this.#limits } : {}),
+      ...(this.#sampler.status ? { endpoints: this.#sampler.status() } : {}),
     };
   }
 
+  /** The streams now: how many, and what they hold unread. */
+  subscriberStats(): SubscriberStats {
+    let buffered = 0;
+    for (const client of this.#clients.keys()) buffered += client.writableLength;
+    return { subscribers: this.#clients.size, buffered_bytes: buffered, refused: this.#refused, dropped: this.#dropped };
+  }
+
   #subscribe(response: ServerResponse): void {
+    if (this.#clients.size >= MAX_SUBSCRIBERS) {
+      this.#refused += 1;
+      response.writeHead(503, { 'retry-after': '10', 'content-type': 'text/plain' }).end(`at most ${MAX_SUBSCRIBERS} live viewers\n`);
+      return;
+    }
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     response.write('retry: 1000\n\n');
-    this.#clients.add(response);
+    const state: Subscriber = { waiting: false, stalledTicks: 0 };
+    this.#clients.set(response, state);
+    response.on('drain', () => {
+      state.waiting = false;
+      state.stalledTicks = 0;
+    });
     response.on('close', () => this.#clients.delete(response));
+  }
+
+  /** Writes a frame to every subscriber that took the last one; drops one stalled too long. */
+  #send(frame: string): void {
+    for (const [client, state] of this.#clients) {
+      if (state.waiting) {
+        state.stalledTicks += 1;
+        if (state.stalledTicks >= SUBSCRIBER_STALL_TICKS) {
+          this.#dropped += 1;
+          this.#clients.delete(client);
+          client.destroy();
+        }
+        continue;
+      }
+      state.waiting = !client.write(frame);
+    }
   }
 
   async #tick(): Promise<void> {
     if (!this.#external) this.#push(await this.#sampler.sample());
     this.#seq += 1;
     if (this.#clients.size === 0) return;
-    const frame = `data: ${JSON.stringify({ seq: this.#seq, html: renderDashboardBody(this.#snapshot()) })}\n\n`;
-    for (const client of this.#clients) client.write(frame);
+    this.#send(`data: ${JSON.stringify({ seq: this.#seq, html: renderDashboardBody(this.#snapshot()) })}\n\n`);
   }
 
   /** Ends every stream and the server; safe to call twice. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#sampler.close?.();
     await this.#ticking;
-    for (const client of this.#clients) client.end();
+    for (const client of this.#clients.keys()) client.end();
     this.#clients.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));

@@ -33,7 +33,8 @@ export interface K8sValues {
 
 export const DEFAULT_K8S_VALUES: K8sValues = {
   namespace: 'connlab',
-  image: 'connlab:0.1.0',
+  // What deploy/container/build-image.sh tags; push it to your registry and pass --image.
+  image: 'localhost/connlab:0.1.0',
   connections: 1_000_000,
   shards: 4,
   servePorts: { first: 9000, last: 9007 },

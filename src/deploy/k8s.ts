@@ -99,6 +99,24 @@ function loadScript(v: K8sValues): string {
   ].join('\n');
 }
 
+/** How often one shard's pod is replaced after a failure before the Job gives up on it. */
+export const LOAD_RETRIES_PER_SHARD = 2;
+
+/** How long a load pod waits for serve's first port to accept, in seconds. */
+export const SERVE_WAIT_SECONDS = 300;
+
+/** Polls serve's first port (bash's /dev/tcp: no extra tools in the image) with a bounded back-off. */
+function waitForServeScript(v: K8sValues): string {
+  const target = `${SERVE}.${v.namespace}.svc/${v.servePorts.first}`;
+  return [
+    `deadline=$((SECONDS + ${SERVE_WAIT_SECONDS})) delay=1`,
+    `until (exec 3<>/dev/tcp/${target}) 2>/dev/null; do`,
+    `  if [ $SECONDS -ge $deadline ]; then echo "serve did not accept on ${target} within ${SERVE_WAIT_SECONDS}s" >&2; exit 1; fi`,
+    '  sleep $delay; delay=$(( delay < 16 ? delay * 2 : 16 ))',
+    'done',
+  ].join('\n');
+}
+
 export function loadJob(v: K8sValues): IJob {
   const size = loadPodSize(v);
   return {
@@ -106,8 +124,11 @@ export function loadJob(v: K8sValues): IJob {
     metadata: { name: LOAD, namespace: v.namespace, labels: { app: APP, role: 'load' } },
     spec: {
       completionMode: 'Indexed', completions: v.shards, parallelism: v.shards,
-      // A failed shard is not retried: its result would count connections twice.
-      backoffLimit: 0,
+      // A failed shard gets a fresh pod, a bounded number of times. Nothing is counted twice:
+      // the failed pod's sockets closed with it, the retry opens the same slice of the
+      // four-tuple space (it follows from the index alone), and each index has exactly one
+      // succeeded pod whose log is its result for `connlab merge`.
+      backoffLimitPerIndex: LOAD_RETRIES_PER_SHARD,
       // Keep finished pods an hour, so their logs (the results) can be collected.
       ttlSecondsAfterFinished: 3600,
       template: {
@@ -124,6 +145,8 @@ export function loadJob(v: K8sValues): IJob {
           // Ephemeral ports above load's planned 10000-65000, so the kernel never hands a
           // socket (DNS, the scrape) a port load is about to bind: no EADDRINUSE.
           securityContext: { sysctls: [{ name: 'net.ipv4.ip_local_port_range', value: '65001 65535' }] },
+          // A shard that starts before serve accepts would fail at once: wait, bounded.
+          initContainers: [{ name: 'wait-for-serve', image: v.image, command: ['bash', '-c', waitForServeScript(v)] }],
           containers: [{
             name: 'load', image: v.image,
             command: ['sh', '-c', loadScript(v)],

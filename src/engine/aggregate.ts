@@ -5,7 +5,7 @@
 import type { CloseReason, HolderStats } from './holder.ts';
 
 export function emptyClosed(): Record<CloseReason, number> {
-  return { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0, tls: 0 };
+  return { peer: 0, reset: 0, protocol: 0, slow: 0, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0, tls: 0, http_headers_too_large: 0, http_body_too_large: 0 };
 }
 
 export function emptyStats(): HolderStats {

@@ -9,7 +9,8 @@
  */
 export type CloseReason =
   | 'peer' | 'reset' | 'protocol' | 'slow' | 'local' | 'timeout' | 'churn' | 'lost'
-  | 'server_close' | 'idle' | 'refused' | 'keepalive' | 'tls';
+  | 'server_close' | 'idle' | 'refused' | 'keepalive' | 'tls'
+  | 'http_headers_too_large' | 'http_body_too_large';
 
 /** What a client holder speaks (native/proto/): `connlab` frames, or a real protocol. */
 export type ProtocolKind = 'tcp' | 'http' | 'ws' | 'mqtt' | 'connlab';
@@ -91,7 +92,10 @@ export interface HolderStats {
    * keep-alive timeout); `refused` a handshake refused (WebSocket status != 101 or a wrong
    * Sec-WebSocket-Accept, a CONNACK return code != 0); `keepalive` TCP keepalive probes
    * went unanswered; `tls` the TLS handshake failed or a record was bad (OpenSSL's
-   * reasons in `tls.errors`).
+   * reasons in `tls.errors`); `http_headers_too_large` an HTTP response line past 8 KiB
+   * or a header block past 64 KiB, `http_body_too_large` a body past 4 MiB (the limits
+   * of native/proto/proto.h, docs/protocol-edges.md): a server that sends without end
+   * costs the connection, not the run.
    */
   closed: Record<CloseReason, number>;
   /**

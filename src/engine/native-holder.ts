@@ -143,7 +143,7 @@ const CLOSE_STATS: ReadonlyArray<[Exclude<CloseReason, 'lost'>, string]> = [
   ['peer', 'closedPeer'], ['reset', 'closedReset'], ['protocol', 'closedProtocol'],
   ['slow', 'closedSlow'], ['local', 'closedLocal'], ['timeout', 'closedTimeout'], ['churn', 'closedChurn'],
   ['server_close', 'closedServer'], ['idle', 'closedIdle'], ['refused', 'closedRefused'], ['keepalive', 'closedKeepalive'],
-  ['tls', 'closedTls'],
+  ['tls', 'closedTls'], ['http_headers_too_large', 'closedHttpHeaders'], ['http_body_too_large', 'closedHttpBody'],
 ];
 
 const CODE_KINDS: Record<number, keyof ProtocolCodes> = { 1: 'http_status', 2: 'ws_close', 3: 'mqtt_connack' };

@@ -66,16 +66,25 @@ function ephemeralAdvice(host: HostSnapshot, shape: TrafficShape, target: number
 function processFdsAdvice(host: HostSnapshot, shape: TrafficShape, target: number, limit: Limit): Advice[] {
   const perProcess = Math.ceil(target / shape.processes) + FD_RESERVE_PER_PROCESS;
   const spread = Math.ceil(target / Math.max(1, (host.fds.processSoft ?? 1024) - FD_RESERVE_PER_PROCESS));
-  const out: Advice[] = [
+  const hard = host.fds.processHard;
+  const aboveHard = hard !== null && hard !== undefined && perProcess > hard;
+  // Order matters: no RLIMIT_NOFILE can exceed fs.nr_open, so a `ulimit -n` past it fails
+  // until the sysctl is raised. The advice is read top to bottom, so the sysctl goes first.
+  const nrOpen = (host.fds.nrOpen ?? Infinity) < perProcess
+    ? sysctl(limit.name, 'fs.nr_open', String(roundUp(perProcess, 1024)), `no process limit can exceed fs.nr_open (${host.fds.nrOpen}): raise it before the lines below`)
+    : [];
+  return [
     { limit: limit.name, kind: 'flag', line: `--processes ${spread}`, why: `spread the sockets: ${spread} process(es) per side at the current limit` },
-    { limit: limit.name, kind: 'ulimit', line: `ulimit -n ${perProcess}`, why: 'raises this shell\'s soft limit (up to the hard limit) for the processes it starts' },
+    ...nrOpen,
+    {
+      limit: limit.name, kind: 'ulimit', line: `ulimit -n ${perProcess}`,
+      why: aboveHard
+        ? `above the hard limit (${hard}): only root can raise it, in a root shell (bash sets soft and hard), for the processes that shell starts`
+        : 'raises this shell\'s soft limit (up to the hard limit) for the processes it starts',
+    },
     { limit: limit.name, kind: 'limits.conf', line: `* soft nofile ${perProcess}\n* hard nofile ${perProcess}\nroot soft nofile ${perProcess}\nroot hard nofile ${perProcess}`, why: 'pam_limits gives new sessions this limit (`*` does not cover root)' },
     { limit: limit.name, kind: 'systemd', line: `LimitNOFILE=${perProcess}`, why: 'services started by systemd ignore limits.conf; set it in the unit' },
   ];
-  if ((host.fds.nrOpen ?? Infinity) < perProcess) {
-    out.push(...sysctl(limit.name, 'fs.nr_open', String(roundUp(perProcess, 1024)), 'no process limit can exceed fs.nr_open'));
-  }
-  return out;
 }
 
 function systemFdsAdvice(host: HostSnapshot, shape: TrafficShape, target: number): Advice[] {

@@ -3,6 +3,7 @@
 export { adviseFor, SYSCTL_FILE, type Advice, type AdviceKind } from './advice.ts';
 export { applySysctlChanges, planSysctlChanges, type SysctlChange } from './apply.ts';
 export { diagnose, DOCTOR_SCHEMA, type BindingSummary, type DoctorReport } from './diagnose.ts';
+export { doctorReportJson } from './report-json.ts';
 export { createHostReader, readSysctl, readSysctlNumber, readSysctlNumbers, sysctlPath, type HostReader } from './host-reader.ts';
 export { evaluateLimits, findBinding, FD_RESERVE_PER_PROCESS, type Limit, type LimitName } from './model.ts';
 export * from './parsers.ts';

@@ -15,6 +15,7 @@ import { shardRate, shardShare, type ShardSpec } from '../shard/shard.ts';
 import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { formatIpv4, isLoopback, type Destination, type Range } from '../tuple/address.ts';
 import { DEFAULT_SOURCE_PORTS, loopbackSourcesFor, planTuples, type PlanInput, type TuplePlan } from '../tuple/plan.ts';
+import { readTupleOccupancy, type TupleOccupancy } from '../probe/socket-table.ts';
 import { classifyCloses, classifyErrors, type Classification, type ClassifyContext } from './classify.ts';
 import { protocolOptions, type ProtocolSettings } from './protocol-options.ts';
 import { RampTracker } from './ramp-tracker.ts';
@@ -85,13 +86,53 @@ export interface LoadResult {
   /** With --tls: handshakes completed and failures by OpenSSL's reason (their closes: closed.tls); else null. */
   tls: TlsStats | null;
   processes: { load: number };
-  plan: Omit<TuplePlan, 'slices'> & { source_ports: string };
+  plan: LoadPlanJson;
   memory: { load_private_bytes: number; load_user_bytes_per_connection: number | null };
   holder: string;
   /** `c` or `node`: what the worker processes ran. */
   worker_runtime: string;
   /** Each latency histogram in µs, HdrHistogram compressed base64: what `connlab merge` adds up. */
   histograms: LatencyHistograms;
+}
+
+/**
+ * The tuple plan in a load result, snake_case. `sourceIps` and `sourcePorts` are the names
+ * 0.1 wrote; they are kept for one release so scripts can move (deprecated).
+ */
+export interface LoadPlanJson {
+  strategy: TuplePlan['strategy'];
+  /** This shard's connections (all of them when not sharded). */
+  connections: number;
+  /** How many distinct four-tuples the sources, ports and destinations allow. */
+  capacity: number;
+  /** Source addresses the plan uses. */
+  source_ips: number;
+  /** Source ports per source address. */
+  source_port_count: number;
+  destinations: number;
+  /** The planned source port range (`10000-65000`), or `kernel`. */
+  source_ports: string;
+  shard?: TuplePlan['shard'];
+  /** @deprecated since 0.2: use `source_ips`; removed in 0.3. */
+  sourceIps: number;
+  /** @deprecated since 0.2: use `source_port_count`; removed in 0.3. */
+  sourcePorts: number;
+}
+
+/** The plan as `load --json` reports it (see `LoadPlanJson`). */
+export function loadPlanJson(plan: Omit<TuplePlan, 'slices'>, sourcePorts: string): LoadPlanJson {
+  return {
+    strategy: plan.strategy,
+    connections: plan.connections,
+    capacity: plan.capacity,
+    source_ips: plan.sourceIps,
+    source_port_count: plan.sourcePorts,
+    destinations: plan.destinations,
+    source_ports: sourcePorts,
+    ...(plan.shard ? { shard: plan.shard } : {}),
+    sourceIps: plan.sourceIps,
+    sourcePorts: plan.sourcePorts,
+  };
 }
 
 export interface LatencyHistograms {
@@ -149,12 +190,17 @@ export class LoadHandle {
   #verified = 0;
   #silent = 0;
   #peak = 0;
+  #tuples: Promise<TupleOccupancy | undefined> | undefined;
+  #closing = false;
+  readonly #destinations: readonly Destination[];
   #pingSeq = 0;
+  #rampSettled: Promise<number> | undefined;
   readonly #protocol: ProtocolKind;
   #sourcePorts: string;
   readonly #tls: boolean;
 
-  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false) {
+  constructor(pool: WorkerPool, plan: TuplePlan, holder: string, sourcePorts: string, protocol: ProtocolKind = 'tcp', tls = false,
+    destinations: readonly Destination[] = []) {
     this.#protocol = protocol;
     this.#tls = tls;
     this.pool = pool;
@@ -162,6 +208,7 @@ export class LoadHandle {
     this.holder = holder;
     this.#target = plan.connections;
     this.#sourcePorts = sourcePorts;
+    this.#destinations = destinations;
     // The ramp starts when the first worker starts connecting, not when processes spawn.
     pool.on('message', (_index, message) => {
       if (message.type === 'started') this.#startedAt ??= performance.now();
@@ -172,6 +219,9 @@ export class LoadHandle {
       const totals = this.pool.totals();
       this.#rate.update(totals.connected);
       this.#peak = Math.max(this.#peak, totals.established);
+      // What holds the tuples is read when EADDRNOTAVAIL first shows: by the end of a long
+      // run the TIME_WAIT of an earlier one has expired and this run's own would mislead.
+      if (!this.#closing) this.#probeTuples(totals.errors);
     });
     this.#ramp = new RampTracker(pool.workers.length);
     pool.on('message', (index, message) => {
@@ -187,9 +237,17 @@ export class LoadHandle {
     return { established: totals.established, pending: totals.pending + totals.queued, failed, connectsPerSecond: this.#rate.perSecond, target: this.#target };
   }
 
-  /** Resolves when every worker has tried every tuple of its slice (or died): seconds since start. */
-  async rampDone(): Promise<number> {
-    return ((await this.#ramp.finished) - (this.#startedAt ?? 0)) / 1000;
+  /**
+   * Resolves when every worker has tried every tuple of its slice (or died): seconds since
+   * start. Worker reports trail the ramp by up to an interval, so it first asks for fresh
+   * ones: progress() read after it is current, not the count from before the last connects.
+   */
+  rampDone(): Promise<number> {
+    this.#rampSettled ??= this.#ramp.finished.then(async (end) => {
+      if (this.pool.state === 'open') await this.pool.refresh().catch(() => undefined);
+      return (end - (this.#startedAt ?? 0)) / 1000;
+    });
+    return this.#rampSettled;
   }
 
   /** A liveness round: every connection pings; resolves with how many answered. */
@@ -204,6 +262,13 @@ export class LoadHandle {
     return { verified: this.#verified, established: answered.reduce((sum, r) => sum + r.established, 0) };
   }
 
+  /** Reads the socket table once, when EADDRNOTAVAIL first shows (classify.ts says why). */
+  #probeTuples(errors: Record<string, number>): void {
+    if ((errors.EADDRNOTAVAIL ?? 0) > 0 && !this.#tuples && this.#destinations.length > 0) {
+      this.#tuples = readTupleOccupancy(this.#destinations).catch(() => undefined);
+    }
+  }
+
   /** Ends every worker (gracefully, then by PID) and returns the result. Idempotent. */
   close(context?: ClassifyContext): Promise<LoadResult> {
     return this.#lifecycle.close(async () => {
@@ -211,13 +276,18 @@ export class LoadHandle {
       // After destroy() nobody is left to ask: the last reports are the result.
       if (this.pool.state === 'open') await this.pool.refresh();
       const beforeClose = this.pool.totals();
+      // The table must be read before the connections close: closing puts them in TIME_WAIT.
+      this.#closing = true;
+      if (this.pool.state === 'open') this.#probeTuples(beforeClose.errors); // after destroy() they are gone already
+      const tuples = (await this.#tuples) ?? context?.tuples;
       // A run shorter than a report interval can miss the summed peak: at least the largest
       // peak of any one worker (read now: a worker's report goes when it exits).
       for (const w of this.pool.workers) this.#peak = Math.max(this.#peak, w.report?.stats.peakEstablished ?? 0);
       const privateBytes = this.pool.workers.reduce((sum, w) => sum + (w.report?.memory?.privateBytes ?? 0), 0);
       await this.pool.close();
       const totals = this.pool.totals();
-      return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, context);
+      const withTuples = tuples ? { listenOverflowsRose: false, ...context, tuples } : context;
+      return this.#result(beforeClose, totals, (rampEnd - (this.#startedAt ?? rampEnd)) / 1000, privateBytes, withTuples);
     });
   }
 
@@ -240,7 +310,7 @@ export class LoadHandle {
       ping: { rtt_ms: this.#latency.rttUs.summaryMs() },
       broadcast: { received: totals.broadcastsReceived, latency_ms: this.#latency.broadcastUs.summaryMs() },
       errors: totals.errors,
-      explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent)],
+      explained: [...classifyErrors(totals.errors, context), ...classifyCloses(totals, this.#protocol, this.#silent, this.#tls)],
       closed: totals.closed,
       deaths: deathRecords(this.pool.deaths),
       closed_early: totals.closedEarly,
@@ -248,7 +318,7 @@ export class LoadHandle {
       protocol_bytes: totals.protocolBytes,
       tls: this.#tls ? totals.tls : null,
       processes: { load: this.pool.workers.length },
-      plan: { ...plan, source_ports: this.#sourcePorts },
+      plan: loadPlanJson(plan, this.#sourcePorts),
       memory: {
         load_private_bytes: privateBytes,
         load_user_bytes_per_connection: held.established > 0 ? Math.round(privateBytes / held.established) : null,
@@ -296,7 +366,7 @@ export async function startLoad(options: LoadOptions): Promise<LoadHandle> {
   }));
   const pool = new WorkerPool(configs, { restart: false, runtime });
   const sourcePorts = input.sourcePorts === 'kernel' ? 'kernel' : `${input.sourcePorts.first}-${input.sourcePorts.last}`;
-  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined);
+  const handle = new LoadHandle(pool, plan, kind, sourcePorts, settings.kind, settings.tls !== undefined, options.destinations);
   await pool.start();
   return handle;
 }

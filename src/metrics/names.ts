@@ -1,5 +1,5 @@
 // Every Prometheus metric connlab exposes, in one table: serve, load and bench use these
-// names, the README's metrics table and the Grafana dashboard are checked against them.
+// names; docs/commands/metrics.md's table and the Grafana dashboard are checked against them.
 // Labels common to all: `role` (server | load) and, for a load shard, `shard` ("2/3").
 
 export type MetricType = 'gauge' | 'counter' | 'histogram';

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { exposedSeriesNames, METRICS } from '../../src/metrics/names.ts';
 
 interface Panel { id: number; title: string; targets: { expr: string }[]; gridPos: object }
-const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/connlab-dashboard.json', import.meta.url), 'utf8')) as { panels: Panel[] };
+interface Variable { name: string; query: { query: string } }
+const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/connlab-dashboard.json', import.meta.url), 'utf8')) as { panels: Panel[]; templating: { list: Variable[] } };
 const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
 
 describe('the Grafana dashboard', () => {
@@ -16,7 +17,8 @@ describe('the Grafana dashboard', () => {
   });
 
   it('groups and filters only by labels those metrics carry', () => {
-    const labels = new Set(['role', 'shard', 'le', ...Object.values(METRICS).flatMap((m) => m.labels)]);
+    // namespace: the target label Prometheus' kubernetes-pods job attaches (the run variable).
+    const labels = new Set(['role', 'shard', 'le', 'namespace', ...Object.values(METRICS).flatMap((m) => m.labels)]);
     for (const e of exprs) {
       for (const [, list] of e.matchAll(/by \(([^)]*)\)/g)) for (const l of (list ?? '').split(',')) assert.ok(labels.has(l.trim()), `${l} in ${e}`);
       for (const [, l] of e.matchAll(/[{,]([a-z_]+)=/g)) assert.ok(labels.has(l ?? ''), `${l} in ${e}`);
@@ -28,5 +30,14 @@ describe('the Grafana dashboard', () => {
     for (const t of ['Connections by shard', 'Connect rate', 'Errors by limit', 'Ping round trip percentiles', 'Server memory per connection']) assert.ok(titles.includes(t), t);
     assert.equal(new Set(dashboard.panels.map((p) => p.id)).size, dashboard.panels.length);
     for (const p of dashboard.panels) assert.ok(p.gridPos, p.title);
+  });
+
+  it('tells runs apart: a run variable, and every series filtered by it', () => {
+    const run = dashboard.templating.list.find((v) => v.name === 'run');
+    assert.ok(run, 'no run variable');
+    assert.match(run.query.query, /^label_values\(connlab_[a-z_]+, namespace\)$/);
+    for (const e of exprs) {
+      for (const [selector] of e.matchAll(/connlab_[a-z_]+(\{[^}]*\})?/g)) assert.match(selector, /\{namespace=~"\$run"/, `${selector} in ${e}`);
+    }
   });
 });

@@ -12,7 +12,7 @@ describe('summing worker counters', () => {
     const total = sumStats([a, b]);
     assert.equal(total.established, 15);
     assert.equal(total.accepted, 17);
-    assert.deepEqual(total.closed, { peer: 3, reset: 0, protocol: 0, slow: 4, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0, tls: 0 });
+    assert.deepEqual(total.closed, { peer: 3, reset: 0, protocol: 0, slow: 4, local: 0, timeout: 0, churn: 0, lost: 0, server_close: 0, idle: 0, refused: 0, keepalive: 0, tls: 0, http_headers_too_large: 0, http_body_too_large: 0 });
     assert.deepEqual(total.errors, { EMFILE: 4, ENFILE: 2 });
   });
 

@@ -1,7 +1,9 @@
 // The native parsers under ASan and UBSan (native/fuzz): the harness is built with gcc
 // into a temporary directory and runs for a bounded time against the real holder code:
 // connlab frames (frames_parse and the connection state machine) and the client protocol
-// parsers of native/proto/ (HTTP/1.1 responses, WebSocket frames, MQTT packets).
+// parsers of native/proto/ (HTTP/1.1 responses, WebSocket frames, MQTT packets), the
+// HTTP limits (8 KiB lines, 64 KiB header blocks, 4 MiB bodies) and RFC 6455 close codes
+// included (docs/protocol-edges.md).
 // A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
 // issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
 // like a read (the bug itself, planted in a copy) must be caught.

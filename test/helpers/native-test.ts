@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 /** What protoFeedForTest returns: the parser's events in order, its verdict, the bytes it answered. */
 export interface ProtoFeedResult {
   events: string[];
-  /** -1 still open; 0 protocol error, 1 server close, 2 refused (enum proto_verdict). */
+  /** -1 still open; 0 protocol error, 1 server close, 2 refused, 3 HTTP headers too large, 4 HTTP body too large (enum proto_verdict). */
   verdict: number;
   out: Uint8Array;
   /** http: the response in progress ends at EOF. */

@@ -44,14 +44,14 @@ async function addNamespace(ns: string): Promise<void> {
   await ip('-n', ns, 'link', 'set', 'lo', 'up');
 }
 
-async function build(labels: readonly string[]): Promise<NetnsHost[]> {
-  const bridgeNs = `${PREFIX}${process.pid}-br`;
+async function build(labels: readonly string[], prefix: string): Promise<NetnsHost[]> {
+  const bridgeNs = `${prefix}${process.pid}-br`;
   await addNamespace(bridgeNs);
   await ip('-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
   await ip('-n', bridgeNs, 'link', 'set', 'br0', 'up');
   const hosts: NetnsHost[] = [];
   for (const [i, label] of labels.entries()) {
-    const host = { ns: `${PREFIX}${process.pid}-${label}`, label, address: `198.18.0.${i + 1}` };
+    const host = { ns: `${prefix}${process.pid}-${label}`, label, address: `198.18.0.${i + 1}` };
     await addNamespace(host.ns);
     // The pair is made inside the host's namespace, its peer moved straight to the
     // bridge's: neither end ever exists in the namespace of this machine.
@@ -64,8 +64,11 @@ async function build(labels: readonly string[]): Promise<NetnsHost[]> {
   return hosts;
 }
 
-/** Builds the hosts, runs fn, and removes every namespace (and child) whatever happens. */
-export async function withHosts<T>(labels: readonly string[], fn: (hosts: NetnsHost[]) => Promise<T>): Promise<T> {
+/**
+ * Builds the hosts, runs fn, and removes every namespace (and child) whatever happens.
+ * `prefix` names the namespaces (`<prefix><pid>-<label>`): a suite's own, to tell them apart.
+ */
+export async function withHosts<T>(labels: readonly string[], fn: (hosts: NetnsHost[]) => Promise<T>, prefix = PREFIX): Promise<T> {
   const onSignal = (signal: NodeJS.Signals): void => {
     removeAllSync();
     process.kill(process.pid, signal);
@@ -73,7 +76,7 @@ export async function withHosts<T>(labels: readonly string[], fn: (hosts: NetnsH
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await fn(await build(labels));
+    return await fn(await build(labels, prefix));
   } finally {
     removeAllSync();
     process.off('SIGINT', onSignal);
@@ -82,9 +85,9 @@ export async function withHosts<T>(labels: readonly string[], fn: (hosts: NetnsH
 }
 
 /** Namespaces with our prefix that exist now (to prove the cleanup). */
-export async function leftoverNamespaces(): Promise<string[]> {
+export async function leftoverNamespaces(prefix = PREFIX): Promise<string[]> {
   const { stdout } = await ip('netns', 'list');
-  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${PREFIX}${process.pid}-`));
+  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}${process.pid}-`));
 }
 
 export interface Spawned {
@@ -97,7 +100,12 @@ export interface Spawned {
 /** Runs `node bin/connlab.js args` inside a host; killed by the cleanup if still running. */
 export function connlabIn(host: NetnsHost, args: readonly string[]): Spawned {
   const bin = new URL('../../bin/connlab.js', import.meta.url).pathname;
-  const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnIn(host, process.execPath, [bin, ...args]);
+}
+
+/** Runs any program inside a host (a server, an exporter); killed by the cleanup if still running. */
+export function spawnIn(host: NetnsHost, command: string, args: readonly string[]): Spawned {
+  const child = spawn('ip', ['netns', 'exec', host.ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';

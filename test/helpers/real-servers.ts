@@ -83,9 +83,20 @@ async function startFromConfig(binary: string, what: string, port: number, confi
 
 const nginxArgs = (dir: string, file: string): string[] => ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', file];
 
-/** nginx with 4 workers, keepalive_timeout 300s: `/` answers 200 "ok", `/close` answers with Connection: close. */
+/**
+ * nginx with 4 workers, keepalive_timeout 300s: `/` answers 200 "ok", `/close` answers
+ * with Connection: close, `/big` a 5 MiB file (past connlab's 4 MiB body limit),
+ * `/long-header` a 7,000-byte header line (under its 8 KiB line limit).
+ */
 export function startNginx(port: number, workers = 4): Promise<RealServer> {
-  return startFromConfig(NGINX, 'nginx', port, (dir) => `worker_processes ${workers};
+  return startFromConfig(NGINX, 'nginx', port, (dir) => {
+    writeFileSync(join(dir, 'big'), Buffer.alloc(5 * 1024 * 1024, 0x62));
+    return nginxConfig(dir, port, workers);
+  }, nginxArgs);
+}
+
+function nginxConfig(dir: string, port: number, workers: number): string {
+  return `worker_processes ${workers};
 worker_rlimit_nofile 20000;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
@@ -100,10 +111,12 @@ http {
   server {
     listen 127.0.0.1:${port} reuseport backlog=4096;
     location = /close { keepalive_timeout 0; return 200 "bye\\n"; }
+    location = /big { root ${dir}; }
+    location = /long-header { set $l "${'l'.repeat(3500)}"; add_header X-Long "$l$l"; return 200 "ok\\n"; }
     location / { return 200 "ok\\n"; }
   }
 }
-`, nginxArgs);
+`;
 }
 
 /** Mosquitto (one process) on 127.0.0.1:port, anonymous, no persistence. */

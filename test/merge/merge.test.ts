@@ -47,7 +47,7 @@ function loadResult(index: number, count: number, connect: number[], rtt: number
     tls: null,
     worker_runtime: 'c',
     processes: { load: 2 },
-    plan: { strategy: 'planned', connections: connect.length, capacity: 1e6, sourceIps: 1, sourcePorts: 55000, destinations: 1, source_ports: '10000-65000', shard: { index, count, total: 300 } },
+    plan: { strategy: 'planned', connections: connect.length, capacity: 1e6, source_ips: 1, source_port_count: 55000, destinations: 1, source_ports: '10000-65000', shard: { index, count, total: 300 }, sourceIps: 1, sourcePorts: 55000 },
     memory: { load_private_bytes: 1000 * (index + 1), load_user_bytes_per_connection: null },
     holder: 'native',
     histograms: { connect_us: c.encode(), rtt_us: p.encode(), broadcast_us: b.encode() },

@@ -24,7 +24,8 @@ const ADVICE_ORDER: readonly Advice['kind'][] = ['systemd', 'ulimit', 'sysctl', 
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-export function extrapolate(host: HostSnapshot, server: MeasuredServer): TargetExtrapolation {
+/** doctor's answer for the measured server; `where` names the host in the line ("here", "on that host"). */
+export function extrapolate(host: HostSnapshot, server: MeasuredServer, where = 'here'): TargetExtrapolation {
   const fds = { ...host.fds, processSoft: server.fdSoftLimit ?? host.fds.processSoft, processHard: server.fdHardLimit ?? host.fds.processHard };
   // A fit on a noisy server can come out slightly negative: the model needs a cost, not a refund.
   const userBytes = Math.max(0, Math.round(server.userBytesPerConnection));
@@ -51,7 +52,7 @@ export function extrapolate(host: HostSnapshot, server: MeasuredServer): TargetE
     processes: shape.processes,
     fd_soft_limit: fds.processSoft ?? null,
     line: binding
-      ? `holds ~${fmt(binding.allows)} connections here, bound by ${binding.name} (${limit?.value ?? '?'}); to go further: ${further || 'nothing doctor knows of'}`
-      : 'no limit doctor knows caps this server here',
+      ? `holds ~${fmt(binding.allows)} connections ${where}, bound by ${binding.name} (${limit?.value ?? '?'}); to go further: ${further || 'nothing doctor knows of'}`
+      : `no limit doctor knows caps this server ${where}`,
   };
 }

@@ -34,7 +34,7 @@ export function targetCharts(t: TargetSection): LineChart[] {
   return [
     // Above the idle baseline: the axis starts at 0, and 8 MB of growth on 130 MB of fixed
     // memory would draw as a flat line.
-    fitChart('server_fit', 'Server private dirty memory above its idle baseline, against connections held',
+    fitChart('server_fit', `Server ${t.remote ? t.remote.memory_metric : 'private dirty memory'} above its idle baseline, against connections held`,
       [{ x: 0, y: t.baseline.server_private_dirty_bytes }, ...held.map((s) => ({ x: s.established, y: s.server_private_dirty_bytes }))],
       t.fit, '#2563eb', 'connection', t.baseline.server_private_dirty_bytes),
     fitChart('kernel_fit', 'Socket slab caches against TCP sockets in use (host-wide)', [{ x: t.baseline.kernel_sockets, y: t.baseline.slab_bytes }, ...held.map((s) => ({ x: s.kernel_sockets, y: s.slab_bytes }))], t.kernel_fit, '#0d9488', 'socket'),
@@ -51,6 +51,15 @@ function stepsTable(t: TargetSection): string {
     + `<th class="num">Server private dirty</th><th class="num">Socket slab</th><th class="num">Server CPU</th><th></th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 
+/** A server on another host: where it was read from, and what those endpoints could not show. */
+function remoteRows(t: TargetSection): string {
+  const r = t.remote;
+  if (!r) return '';
+  const endpoints = r.endpoints.map((e) => `${escapeHtml(e.url)} (${escapeHtml(e.role)}${e.error ? `: ${escapeHtml(e.error)}` : ''})`).join(', ');
+  return `<tr><th scope="row">Read from</th><td class="num">${derived(String(r.endpoints.length))}</td><td class="note">${endpoints}; descriptor limit ${field('target.server.fd_soft_limit', t.server.fd_soft_limit)}</td></tr>
+<tr><th scope="row">Not seen</th><td></td><td class="note">${r.unseen.map(escapeHtml).join('; ')}</td></tr>`;
+}
+
 export function renderTargetSection(r: BenchResult): string {
   const t = r.target;
   if (!t) return '';
@@ -64,7 +73,7 @@ export function renderTargetSection(r: BenchResult): string {
 <table class="summary"><tbody>
 <tr><th scope="row">User memory per connection</th><td class="num">${field('target.fit.bytes_per_connection', t.fit.bytes_per_connection)}</td><td class="note">slope over ${field('target.fit.points', t.fit.points)} points, r² ${derived(t.fit.r2.toFixed(4))}; fixed ${field('target.fit.intercept_bytes', t.fit.intercept_bytes)} (idle before the ramp: ${field('target.baseline.server_private_dirty_bytes', t.baseline.server_private_dirty_bytes)})</td></tr>
 <tr><th scope="row">Kernel memory per socket</th><td class="num">${field('target.kernel_bytes_per_server_socket', t.kernel_bytes_per_server_socket)}</td><td class="note">socket slab against TCP sockets in use, r² ${derived(t.kernel_fit.r2.toFixed(4))}; ${field('target.kernel_bytes_per_connection', t.kernel_bytes_per_connection)} per connection with both ends here</td></tr>
-<tr><th scope="row">Server processes</th><td class="num">${derived(String(t.server.pids.length))}</td><td class="note">${field('target.server.holders', t.server.holders)} holding connections; descriptor limit ${field('target.server.fd_soft_limit', t.server.fd_soft_limit)}</td></tr>
+${t.remote ? remoteRows(t) : `<tr><th scope="row">Server processes</th><td class="num">${derived(String(t.server.pids.length))}</td><td class="note">${field('target.server.holders', t.server.holders)} holding connections; descriptor limit ${field('target.server.fd_soft_limit', t.server.fd_soft_limit)}</td></tr>`}
 </tbody></table>
 ${failure}
 ${figures}

@@ -19,15 +19,18 @@ import { formatIpv4, isLoopback, type Destination, type Range } from '../../tupl
 import { DEFAULT_SOURCE_PORTS, usableSourcePorts } from '../../tuple/plan.ts';
 import { benchRunHandle, roundTimeoutMs, type BenchRunHandle, type StopReason } from '../run-bench.ts';
 import type { BenchPhase, BenchResult, TimelinePoint } from '../result.ts';
-import { sampleServer, type SampleRoots, type ServerSample, type ServerSource } from './server-processes.ts';
+import type { SampleRoots, ServerSample, ServerSource } from './server-processes.ts';
+import { localProbe, remoteProbe, type RemoteServer, type TargetProbe } from './probe.ts';
 import { extrapolate } from './extrapolate.ts';
 import { buildTargetResult } from './target-summary.ts';
 import { describeFailure, fitSteps, mergeExplained, stepTargets, type TargetBaseline, type TargetStep } from './target-result.ts';
 
 export interface TargetBenchOptions {
-  /** Where the server listens: loopback only (127.0.0.0/8). */
+  /** Where the server listens: loopback (127.0.0.0/8) with `server`; any address with `remote`. */
   destinations: Destination[];
-  server: ServerSource;
+  /** The server's processes on this host; or `remote`, for a server seen through its metrics. */
+  server?: ServerSource;
+  remote?: RemoteServer;
   connections: number;
   steps: number;
   /** How long each step is held after its liveness round, before it is sampled. */
@@ -42,6 +45,8 @@ export interface TargetBenchOptions {
   command: string;
   sampleIntervalMs?: number;
   roots?: SampleRoots;
+  /** Called with each step's load as it starts: a caller can watch its counters live. */
+  onLoad?: (handle: LoadHandle) => void;
   /** Called with each step once it is sampled (ok or not). */
   onStep?: (step: TargetStep) => void;
   onPhase?: (phase: BenchPhase, step: number) => void;
@@ -53,12 +58,13 @@ export type TargetBenchRun = BenchRunHandle;
 export const MAX_STEPS = 100;
 
 /** Rejects what cannot run, naming the option, before anything starts. */
-export function checkTargetOptions(o: Pick<TargetBenchOptions, 'destinations' | 'connections' | 'steps'>): void {
+export function checkTargetOptions(o: Pick<TargetBenchOptions, 'destinations' | 'connections' | 'steps' | 'remote'> & { host?: Pick<HostSnapshot, 'ports'> }): void {
   const outside = o.destinations.find((d) => !isLoopback(d.ip));
-  if (outside) throw invalidArgument('--target', `${formatIpv4(outside.ip)}:${outside.port}`, 'a loopback address (127.0.0.0/8): bench --target only measures servers on this host');
+  if (outside && !o.remote) throw invalidArgument('--target', `${formatIpv4(outside.ip)}:${outside.port}`, 'a loopback address (127.0.0.0/8): bench --target only measures servers on this host');
   if (o.destinations.length === 0) throw invalidArgument('--target', '', 'at least one address:port');
   if (!Number.isInteger(o.steps) || o.steps < 2 || o.steps > MAX_STEPS) throw invalidArgument('--steps', String(o.steps), `2 to ${MAX_STEPS} steps (a fit needs at least two)`);
   if (o.connections < o.steps) throw invalidArgument('--connections', String(o.connections), `at least one connection per step (--steps ${o.steps})`);
+  if (o.remote) checkRemoteSteps(o.connections, o.steps, o.destinations, o.host?.ports.range);
 }
 
 /** Step `index`'s own loopback sources: 127.(index+1).0.1 onward, enough planned ports for `count`. */
@@ -66,6 +72,41 @@ export function stepSources(index: number, count: number, destinations: readonly
   const perSource = usableSourcePorts(DEFAULT_SOURCE_PORTS, destinations).length * destinations.length;
   const first = 0x7f000001 + (index + 1) * 0x10000;
   return [{ first, last: first + Math.max(1, Math.ceil(count / perSource)) - 1 }];
+}
+
+const size = (r: Range): number => Math.max(0, r.last - r.first + 1);
+
+/** Linux's default ip_local_port_range, when this host's is unknown. */
+const LINUX_EPHEMERAL: Range = { first: 32768, last: 60999 };
+
+/**
+ * Planned source ports toward a remote server: the larger block of 10000-65000 outside
+ * the kernel's ephemeral range. The metrics scrapes (and every other client here) take
+ * ephemeral ports from the same address: a planned port inside that range can be taken
+ * between two steps, and the step's bind fails with EADDRINUSE (seen: step 3 of 4).
+ */
+export function remotePortBlock(ephemeral: Range | undefined): Range {
+  const e = ephemeral ?? LINUX_EPHEMERAL;
+  const below = { first: DEFAULT_SOURCE_PORTS.first, last: Math.min(DEFAULT_SOURCE_PORTS.last, e.first - 1) };
+  const above = { first: Math.max(DEFAULT_SOURCE_PORTS.first, e.last + 1), last: DEFAULT_SOURCE_PORTS.last };
+  return size(below) >= size(above) ? below : above;
+}
+
+/** Step `index`'s own planned source ports toward a remote server: a disjoint slice of remotePortBlock each. */
+export function remoteStepPorts(index: number, steps: number, ephemeral?: Range): Range {
+  const block = remotePortBlock(ephemeral);
+  const width = Math.floor(size(block) / steps);
+  const first = block.first + index * width;
+  return { first, last: first + width - 1 };
+}
+
+/** Toward another host the source address is the kernel's one: each step's ports must cover its connections. */
+function checkRemoteSteps(connections: number, steps: number, destinations: readonly Destination[], ephemeral: Range | undefined): void {
+  const width = size(remoteStepPorts(0, steps, ephemeral));
+  const needed = Math.max(...stepTargets(connections, steps).map((t, i, all) => t - (all[i - 1] ?? 0)));
+  if (needed > width * destinations.length) {
+    throw invalidArgument('--connections', String(connections), `at most ${width * destinations.length} per step toward ${destinations.length} remote destination(s) from one source address (${steps} steps × ${width} ports outside the ephemeral range): more steps or more target ports`);
+  }
 }
 
 const privateOf = (handles: readonly LoadHandle[]): number =>
@@ -89,9 +130,14 @@ class TargetBench {
   #onStop: () => void = () => {};
   readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
 
+  readonly #probe: TargetProbe;
+
   constructor(options: TargetBenchOptions) {
     checkTargetOptions(options);
     this.#o = options;
+    if (options.remote) this.#probe = remoteProbe(options.remote);
+    else if (options.server) this.#probe = localProbe(options.server, options.roots);
+    else throw new ConnlabError('CONNLAB_ERR_USAGE', 'bench --target needs the server: its PID or cgroup on this host, or its metrics endpoints', { hint: 'pass --server-pid, --server-cgroup or --server-metrics URL' });
   }
 
   stop(reason: StopReason): void {
@@ -119,7 +165,7 @@ class TargetBench {
 
   /** One timeline point: the host, the server's processes and what load holds. */
   async #tick(): Promise<void> {
-    const [host, server] = await Promise.all([sampleHost(), sampleServer(this.#o.server, this.#o.roots)]);
+    const { host, server } = await this.#probe.sample();
     const before = this.#lastHost ?? host;
     this.#lastHost = host;
     this.#lastServer = server;
@@ -142,12 +188,9 @@ class TargetBench {
   }
 
   async run(): Promise<BenchResult> {
-    const first = await sampleServer(this.#o.server, this.#o.roots);
-    if (!first.alive) {
-      const what = 'pid' in this.#o.server ? `--server-pid ${this.#o.server.pid}: no such process` : `--server-cgroup ${this.#o.server.cgroup}: no process in it`;
-      throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', what, { hint: 'start the server first and pass its PID (pgrep -o nginx) or its cgroup (systemctl show -p ControlGroup UNIT)' });
-    }
-    this.#baseHost = await sampleHost();
+    const { host: baseHost, server: first } = await this.#probe.sample();
+    this.#checkFirst(first);
+    this.#baseHost = baseHost;
     await this.#tick();
     const ticker = setInterval(() => {
       this.#sampling = this.#sampling.then(() => this.#tick()).catch(() => {});
@@ -158,6 +201,20 @@ class TargetBench {
       clearInterval(ticker);
       await this.#sampling;
     }
+  }
+
+  /** The server must be there before the first connection (and, remote, answer its metrics). */
+  #checkFirst(first: ServerSample): void {
+    const s = this.#o.server;
+    const remote = this.#probe.remote();
+    if (remote && remote.endpoints.every((e) => e.error !== null)) {
+      throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `--server-metrics: no endpoint answered (${remote.endpoints.map((e) => `${e.url}: ${e.error}`).join('; ')})`, {
+        hint: 'check the URLs from this host: curl -s URL | head',
+      });
+    }
+    if (first.alive || !s) return;
+    const what = 'pid' in s ? `--server-pid ${s.pid}: no such process` : `--server-cgroup ${s.cgroup}: no process in it`;
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', what, { hint: 'start the server first and pass its PID (pgrep -o nginx) or its cgroup (systemctl show -p ControlGroup UNIT)' });
   }
 
   async #phases(first: ServerSample): Promise<BenchResult> {
@@ -179,7 +236,7 @@ class TargetBench {
     } finally {
       this.#enter('teardown', this.#steps.length);
       await this.#sampling;
-      const now = await sampleHost();
+      const now = (await this.#probe.sample().catch(() => undefined))?.host ?? this.#baseHost ?? await sampleHost();
       const overflows = counterDelta(this.#baseHost?.netstat ?? now.netstat, now.netstat)['TcpExt.ListenOverflows'] ?? 0;
       results = await Promise.all(this.#handles.map((h) => h.close({ listenOverflowsRose: overflows > 0 }).catch(() => undefined)))
         .then((all) => all.filter((r): r is LoadResult => r !== undefined));
@@ -193,14 +250,16 @@ class TargetBench {
   /** Ramps one step's new connections, verifies everything held so far, holds, samples. */
   async #step(index: number, target: number, before: number): Promise<{ step: TargetStep; alive: boolean }> {
     const o = this.#o;
-    const cpuBefore = (this.#lastServer ?? (await sampleServer(o.server, o.roots))).cpuSeconds;
+    const cpuBefore = (this.#lastServer ?? (await this.#probe.sample()).server).cpuSeconds;
     this.#enter('ramp', index + 1);
     const handle = await startLoad({
-      destinations: o.destinations, connections: target - before, sourceIps: stepSources(index, target - before, o.destinations),
+      destinations: o.destinations, connections: target - before,
+      ...(o.remote ? { sourcePorts: remoteStepPorts(index, o.steps, o.host.ports.range) } : { sourceIps: stepSources(index, target - before, o.destinations) }),
       fdSoftLimit: o.fdSoftLimit, kernelPoolSize: o.kernelPoolSize, protocol: o.protocol,
       ratePerSec: o.ratePerSec, holder: o.holder, connectTimeoutMs: o.connectTimeoutMs,
     });
     this.#handles.push(handle);
+    o.onLoad?.(handle);
     await this.#until(handle.rampDone());
     let verified = 0;
     if (!this.#stopReason) {
@@ -213,7 +272,9 @@ class TargetBench {
       await this.#sleep(o.stepHoldMs);
     }
     await Promise.all(this.#handles.map((h) => h.pool.refresh().catch(() => {})));
-    const [host, server] = await Promise.all([sampleHost(), sampleServer(o.server, o.roots)]);
+    const sample = await this.#probe.sample();
+    const { host, server } = sample;
+    this.#probe.recordStep(sample);
     const established = heldBy(this.#handles);
     const step: TargetStep = {
       step: index + 1, target, established, verified, t: this.#seconds(),
@@ -232,12 +293,12 @@ class TargetBench {
     const o = this.#o;
     const { fit, kernel } = fitSteps(baseline, this.#steps);
     const server = this.#lastServer;
-    const extrapolation = extrapolate(o.host, {
-      userBytesPerConnection: fit.bytes_per_connection, processes: server?.holders.length ?? 1,
+    const extrapolation = extrapolate(this.#probe.snapshot(o.host), {
+      userBytesPerConnection: fit.bytes_per_connection, processes: Math.max(1, server?.holders.length ?? 1),
       fdSoftLimit: server?.fdSoftLimit, fdHardLimit: server?.fdHardLimit,
-    });
+    }, o.remote ? 'on that host' : 'here');
     return buildTargetResult({
-      options: o, outcome, baseline, steps: this.#steps, fit, kernelFit: kernel, failure, extrapolation, loads,
+      options: o, remote: this.#probe.remote(), outcome, baseline, steps: this.#steps, fit, kernelFit: kernel, failure, extrapolation, loads,
       server, loadPrivateBytes: privateOf(this.#handles), timeline: this.#timeline,
       machine: {
         hostname: hostname(), kernel: o.host.kernelRelease ?? 'unknown', cpus: o.host.cpus ?? 0,

@@ -7,6 +7,7 @@
 import type { Classification } from '../../load/classify.ts';
 import type { LimitName } from '../../limits/model.ts';
 import { linearFit } from '../../soak/linear-fit.ts';
+import type { RemoteSection } from './probe.ts';
 
 /** One step of the ramp, sampled after its connections were verified and held. */
 export interface TargetStep {
@@ -116,6 +117,13 @@ export interface TargetSection {
   kernel_bytes_per_connection: number;
   failure: TargetFailure | null;
   extrapolation: TargetExtrapolation;
+  /**
+   * Only for a server on another host (--server-metrics): its endpoints, what they could
+   * not show, and per-step host figures. Then the steps' server_*_bytes hold
+   * `remote.memory_metric` (RSS by default, not smaps' private memory), server.pids is
+   * empty, and kernel_bytes_per_connection counts one socket: the client is elsewhere.
+   */
+  remote?: RemoteSection;
 }
 
 /** Cumulative connection counts at the end of each of `steps` equal steps to `connections`. */

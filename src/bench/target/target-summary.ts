@@ -5,16 +5,21 @@
 // serve's feature and is not run here: its keys are zero.
 
 import type { DeathRecord } from '../../engine/worker-pool.ts';
-import type { LoadResult } from '../../load/load.ts';
+import type { LatencySummaryMs } from '../../engine/latency.ts';
+import type { LatencyHistograms, LoadResult } from '../../load/load.ts';
+import { mergeEncoded } from '../../merge/histograms.ts';
 import { formatIpv4 } from '../../tuple/address.ts';
 import type { LimitName } from '../../limits/model.ts';
 import { BENCH_SCHEMA, type BenchResult, type TimelinePoint } from '../result.ts';
 import type { ServerSample } from './server-processes.ts';
 import type { TargetBenchOptions } from './run-target.ts';
+import type { RemoteSection } from './probe.ts';
 import type { TargetBaseline, TargetExtrapolation, TargetFailure, TargetFit, TargetSection, TargetStep } from './target-result.ts';
 
 export interface TargetResultInput {
   options: TargetBenchOptions;
+  /** What the endpoints of a server on another host showed (--server-metrics), else undefined. */
+  remote?: RemoteSection;
   outcome: BenchResult['outcome'];
   baseline: TargetBaseline;
   steps: TargetStep[];
@@ -31,16 +36,19 @@ export interface TargetResultInput {
   deaths: DeathRecord[];
 }
 
-/** The steps' ramps together: their seconds and connects add; latency is the worst step's. */
-function combinedRamp(loads: readonly LoadResult[]): BenchResult['ramp'] {
+/** The steps' latency histograms added: exact percentiles over every step, and what merge and thresholds read. */
+function combinedHistograms(loads: readonly LoadResult[]): { histograms: LatencyHistograms; connect: LatencySummaryMs } {
+  const add = (key: keyof LatencyHistograms, maxMs: number[] = []) =>
+    mergeEncoded(loads.map((r, i) => ({ label: `step ${i + 1}`, value: r.histograms[key] })), maxMs);
+  const connect = add('connect_us', loads.map((r) => r.ramp.connect_ms.max));
+  return { histograms: { connect_us: connect.encoded, rtt_us: add('rtt_us').encoded, broadcast_us: add('broadcast_us').encoded }, connect: connect.summary };
+}
+
+/** The steps' ramps together: their seconds and connects add; latency from the added histograms. */
+function combinedRamp(loads: readonly LoadResult[], connect: LatencySummaryMs): BenchResult['ramp'] {
   const seconds = loads.reduce((sum, r) => sum + r.ramp.seconds, 0);
   const connects = loads.reduce((sum, r) => sum + r.ramp.per_second * r.ramp.seconds, 0);
-  const worst = (key: 'p50' | 'p99' | 'max'): number => Math.max(0, ...loads.map((r) => r.ramp.connect_ms[key]));
-  return {
-    seconds: Math.round(seconds * 1000) / 1000,
-    per_second: seconds > 0 ? Math.round(connects / seconds) : 0,
-    connect_ms: { p50: worst('p50'), p99: worst('p99'), max: worst('max'), count: loads.reduce((sum, r) => sum + r.ramp.connect_ms.count, 0) },
-  };
+  return { seconds: Math.round(seconds * 1000) / 1000, per_second: seconds > 0 ? Math.round(connects / seconds) : 0, connect_ms: connect };
 }
 
 function mergedErrors(loads: readonly LoadResult[]): Record<string, number> {
@@ -66,14 +74,17 @@ function limitsOf(x: TargetExtrapolation): BenchResult['limits'] {
   return { binding: x.binding, headroom };
 }
 
+/** Sockets per connection on the host measured: both ends on loopback, one on a remote server's host. */
+const socketsPerConnection = (input: TargetResultInput): number => (input.remote ? 1 : 2);
+
 export function targetSection(input: TargetResultInput): TargetSection {
   const o = input.options;
   return {
     addresses: o.destinations.map((d) => `${formatIpv4(d.ip)}:${d.port}`),
     protocol: o.protocol.kind,
     server: {
-      pid: 'pid' in o.server ? o.server.pid : null,
-      cgroup: 'cgroup' in o.server ? o.server.cgroup : null,
+      pid: o.server && 'pid' in o.server ? o.server.pid : null,
+      cgroup: o.server && 'cgroup' in o.server ? o.server.cgroup : null,
       pids: input.server?.pids ?? [],
       holders: input.server?.holders.length ?? 0,
       fd_soft_limit: input.server?.fdSoftLimit ?? null,
@@ -86,9 +97,10 @@ export function targetSection(input: TargetResultInput): TargetSection {
     fit: input.fit,
     kernel_fit: input.kernelFit,
     kernel_bytes_per_server_socket: Math.round(input.kernelFit.bytes_per_connection),
-    kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
+    kernel_bytes_per_connection: Math.round(socketsPerConnection(input) * input.kernelFit.bytes_per_connection),
     failure: input.failure,
     extrapolation: input.extrapolation,
+    ...(input.remote ? { remote: input.remote } : {}),
   };
 }
 
@@ -98,16 +110,17 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
   const lastHeld = input.steps.filter((s) => s.ok).at(-1);
   const established = last?.established ?? 0;
   const held = lastHeld?.established ?? 0;
+  const latency = combinedHistograms(input.loads);
   return {
     schema: BENCH_SCHEMA,
     connections: { target: o.connections, established, verified: last?.verified ?? 0 },
-    ramp: combinedRamp(input.loads),
+    ramp: combinedRamp(input.loads, latency.connect),
     memory: {
-      kernel_bytes_per_connection: Math.round(2 * input.kernelFit.bytes_per_connection),
+      kernel_bytes_per_connection: Math.round(socketsPerConnection(input) * input.kernelFit.bytes_per_connection),
       server_user_bytes_per_connection: Math.round(input.fit.bytes_per_connection),
       load_user_bytes_per_connection: established > 0 ? Math.round(input.loadPrivateBytes / established) : 0,
       kernel_by_cache: slabByCache(input, held),
-      kernel_expected_bytes_per_connection: 2 * o.host.socketCost.kernelBytesPerSocket,
+      kernel_expected_bytes_per_connection: socketsPerConnection(input) * (input.remote ? input.extrapolation.kernel_bytes_per_socket : o.host.socketCost.kernelBytesPerSocket),
       server_private_bytes: lastHeld?.server_private_bytes ?? input.baseline.server_private_bytes,
       load_private_bytes: input.loadPrivateBytes,
     },
@@ -124,5 +137,6 @@ export function buildTargetResult(input: TargetResultInput): BenchResult {
     command: o.command,
     timeline: input.timeline,
     target: targetSection(input),
+    histograms: latency.histograms,
   };
 }

@@ -2,14 +2,13 @@
 // JSON and the HTML report. Ctrl-C or SIGTERM stops early and still writes the result.
 // When fs.file-max is what binds, root raises it for the run and restores it afterwards.
 
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { startBench } from '../../bench/run-bench.ts';
 import { benchLimits, planBench, type BenchPlan } from '../../bench/plan-bench.ts';
 import { planFileMaxRaise } from '../../bench/file-max.ts';
 import { SettingsGuard } from '../../demo/settings.ts';
-import type { WorkerRuntimeChoice } from '../../engine/worker-process.ts';
+import { resolveHolderKind } from '../../engine/create-holder.ts';
+import { resolveWorkerRuntime, type WorkerRuntimeChoice } from '../../engine/worker-process.ts';
 import type { HostSnapshot } from '../../limits/snapshot.ts';
 import { ConnlabError } from '../../errors.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
@@ -18,14 +17,18 @@ import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
+import { runtimeNote } from '../holder-note.ts';
+import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
 import type { Io } from '../io.ts';
 import { renderBenchText } from '../render/bench-text.ts';
 import { renderDoctorText } from '../render/doctor-text.ts';
-import { progressBar, StatusLine } from '../render/status-line.ts';
+import { ProgressLine } from '../render/progress.ts';
 import { watchForStop } from '../stop.ts';
 import { freeLoopbackPort } from '../../tuple/free-port.ts';
 import { runTargetBench, TARGET_FLAGS } from './bench-target.ts';
+import { judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsHelp, thresholdsOption, thresholdsText, watchThresholds, type CommandThresholds } from '../thresholds-flag.ts';
+import type { WorkerPool } from '../../engine/worker-pool.ts';
 
 export const summary = 'the million-connection experiment on this host: ramp, hold, verify, broadcast, report';
 
@@ -48,8 +51,12 @@ or a container) are sampled: private memory from smaps_rollup, CPU, socket slab 
 sockstat. It reports the server's user bytes per connection (the slope of a fit over
 the steps, with r²), kernel bytes per connection, the step and error at which the
 server failed, and doctor's extrapolation: how many connections that server holds on
-this host, bound by what. Only loopback targets (127.0.0.0/8) are accepted: both ends
-run here. Exit status 0 when every step held, 1 when the server failed at a step.
+this host, bound by what. With --server-pid or --server-cgroup only loopback targets
+(127.0.0.0/8) are accepted: both ends run here. A server on another host is read from
+its Prometheus endpoints instead (--server-metrics, docs/bench-target-remote.md): its
+memory metric, and node_exporter's sockets, slab and memory at each step; the report
+says what those endpoints could not show. Exit status 0 when every step held, 1 when
+the server failed at a step.
 
 Options:
   --connections N    connections to establish and hold (default 100k; --target: 10k)
@@ -58,6 +65,10 @@ Options:
   --target ADDR:PORT[,…]  the server to measure, on loopback (127.0.0.0/8 only)
   --server-pid PID   the server's process; its descendants are sampled too
   --server-cgroup PATH  or its cgroup (absolute, or under /sys/fs/cgroup)
+  --server-metrics URL  or, for a server on another host, its /metrics and the host's
+                     node_exporter (repeatable; each scrape bounded: 2 s, 8 MiB)
+  --server-memory-metric NAME  the server's memory series (default
+                     process_resident_memory_bytes)
   --steps K          ramp in K equal steps (default 5, at least 2)
   --protocol P, --path, --host, --header, --subprotocol, --client-id-prefix,
   --username, --password, --keepalive, --rate, --holder, --connect-timeout
@@ -71,6 +82,7 @@ Options:
                      load labelled role="server" / role="load" (host 127.0.0.1)
   --dashboard [H:]P  a live page at http://H:P/, the report's charts updated every
                      second by server-sent events (host 127.0.0.1; works offline)
+${thresholdsHelp}
   --json             print the result as JSON (schema connlab.bench/1)
   --root DIR         read the limits from DIR/proc, DIR/etc (and raise fs.file-max
                      there) instead of this host: for tests with a copied tree
@@ -82,6 +94,8 @@ Examples:
   connlab bench --connections 100k --hold 5s --json > result.json
   connlab bench --target 127.0.0.1:8080 --protocol http --server-pid $(pgrep -o nginx) \\
       --connections 60k --steps 6
+  connlab bench --target 10.0.0.5:8080 --protocol ws --connections 50k \\
+      --server-metrics http://10.0.0.5:8080/metrics --server-metrics http://10.0.0.5:9100/metrics
 
 Ctrl-C (or SIGTERM) stops early: every worker is ended and the partial result is still
 written. A second Ctrl-C ends the workers by PID at once.
@@ -98,6 +112,7 @@ const options = {
   ...dashboardOption,
   root: { type: 'string' },
   ...TARGET_FLAGS,
+  ...thresholdsOption,
 } as const;
 
 export async function run(argv: string[], io: Io): Promise<number> {
@@ -109,8 +124,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (values.report !== undefined && values['no-report']) {
     throw new ConnlabError('CONNLAB_ERR_USAGE', '--report and --no-report contradict each other', { hint: 'pass one of them' });
   }
-  const reportPath = values['no-report'] ? undefined : resolve(values.report ?? 'bench-report.html');
-  if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath);
+  const reportPath = values['no-report'] ? undefined : checkOutputPath(values.report ?? 'bench-report.html', '--report');
+  const thresholds = thresholdsFromFlags(values, 'bench');
+  if (values.target !== undefined) return runTargetBench(values, argv, io, reportPath, thresholds);
   const stray = Object.keys(TARGET_FLAGS).find((flag) => values[flag as keyof typeof TARGET_FLAGS] !== undefined);
   if (stray) throw new ConnlabError('CONNLAB_ERR_USAGE', `--${stray} needs --target`, { hint: 'bench --target ADDR:PORT --server-pid PID measures your server; without --target bench runs connlab serve' });
   const connections = values.connections === undefined ? 100_000 : parseCount(values.connections, '--connections', { min: 1 });
@@ -127,7 +143,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   process.once('exit', restoreOnExit);
   try {
     const { host, plan } = precheck(root, connections, io, guard);
-    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime });
+    return await runBench(argv, io, { connections, holdMs, reportPath, json: values.json === true, host, plan, metrics: values.metrics, dashboard: values.dashboard, workerRuntime, thresholds });
   } finally {
     guard.restore();
     process.off('exit', restoreOnExit);
@@ -167,18 +183,24 @@ interface BenchCommand {
   metrics: string | undefined;
   dashboard: string | undefined;
   workerRuntime: WorkerRuntimeChoice;
+  thresholds: CommandThresholds | undefined;
 }
 
-async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, ...flags }: BenchCommand): Promise<number> {
+async function runBench(argv: string[], io: Io, { connections, holdMs, reportPath, json, host, plan, workerRuntime, thresholds, ...flags }: BenchCommand): Promise<number> {
   io.stderr.write(`bench: ${formatCount(connections)} connections over ${plan.serverWorkers} serve + ${plan.loadWorkers} load workers; hold ${holdMs / 1000}s\n`);
-  const status = new StatusLine(io.stderr);
+  const holder = resolveHolderKind('auto');
+  io.stderr.write(runtimeNote({ holderChoice: undefined, holder, runtimeChoice: workerRuntime, runtime: resolveWorkerRuntime(workerRuntime, holder) }));
+  const progress = new ProgressLine(io.stderr);
+  let holdEndsAtMs: number | undefined;
   const metrics = await startCommandMetrics(flags.metrics);
   const dashboard = await startCommandDashboard(flags.dashboard, 'connlab bench').catch((error: unknown) => { metrics?.close(); throw error; });
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
   dashboard?.setLimits(benchLimits(plan));
+  let loadPool: WorkerPool | undefined;
   const bench = startBench({
     onPool: (pool, role) => {
+      if (role === 'load') loadPool = pool;
       metrics?.metrics.addPool(pool, { role });
       dashboard?.addPool(pool, { role }, role === 'load' ? connections : null);
     },
@@ -190,23 +212,29 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
     kernelPoolSize: readHostFacts().kernelPoolSize,
     port: await freeLoopbackPort(),
     command: ['connlab', 'bench', ...argv].join(' '),
-    onProgress: (p) => status.update(`${p.phase.padEnd(9)} ${progressBar(p.established, p.target)} ${formatCount(p.established)} · ${formatCount(p.connectsPerSecond)}/s · ${p.seconds.toFixed(0)}s`),
+    onProgress: (p) => progress.update({ phase: p.phase, held: p.established, target: p.target, holdEndsAtMs: p.phase === 'hold' ? holdEndsAtMs : undefined }),
     // A log (not a terminal) gets one line per phase instead of the status line.
     onPhase: (phase) => {
+      if (phase === 'hold') holdEndsAtMs = performance.now() + holdMs;
       if (!io.stderr.isTTY) io.stderr.write(`bench: ${phase}\n`);
     },
   });
   const stop = watchForStop(undefined, () => bench.destroy());
   void stop.stopped.then((reason) => {
-    if (reason !== 'duration') bench.stop(reason);
+    if (reason !== 'duration') bench.stop(reason === 'threshold' ? 'stopped' : reason);
   });
+  const watch = watchThresholds(thresholds, () => loadPool?.totals(), connections, () => stop.stop('threshold'));
   try {
     const result = await bench.done;
-    status.done();
-    if (reportPath) writeFileSync(reportPath, renderBenchReport(result));
-    io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : renderBenchText(result, reportPath));
-    return result.outcome === 'completed' ? 0 : 130;
+    progress.done();
+    const judged = judgeThresholds(thresholds, result, io, 'bench', watch.abortedBy());
+    const final = judged ? { ...result, thresholds: judged } : result;
+    // The result first: a report that cannot be written must not take it along.
+    io.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : renderBenchText(result, reportPath) + thresholdsText(judged));
+    if (reportPath) writeReportAfterResult(reportPath, renderBenchReport(final));
+    return thresholdsExitCode(judged, result.outcome === 'completed' ? 0 : 130, result.outcome === 'SIGINT' || result.outcome === 'SIGTERM');
   } finally {
+    watch.dispose();
     stop.dispose();
     metrics?.close();
     await dashboard?.close();

@@ -2,7 +2,7 @@
 // hosts, serve elsewhere), one row per role and shard. Runs until Ctrl-C or --duration.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import { ScrapeSampler } from '../../dashboard/scrape.ts';
+import { ScrapeSampler, type EndpointStatus } from '../../dashboard/scrape.ts';
 import { Dashboard } from '../../dashboard/server.ts';
 import { parseHostPort } from '../../metrics/http.ts';
 import { parseDurationMs } from '../../units.ts';
@@ -18,6 +18,10 @@ Scrapes each connlab /metrics endpoint once a second (what \`load --metrics\`, \
 --metrics\` and \`bench --metrics\` serve) and shows the sum live, with one row per role and
 shard: the same page as --dashboard on a single command. Only the URLs given are
 fetched. Kernel figures stay empty: other hosts' kernels are not visible from here.
+
+Each scrape is bounded: 900 ms, 4 MiB of body, 20,000 series per endpoint. An endpoint
+past a limit (or down) counts nothing that second; the page's Endpoints table and one
+line on stderr, when it happens and when it recovers, say which and why.
 
 Options:
   --listen [HOST:]PORT   where the page is served (default 127.0.0.1:9465)
@@ -51,7 +55,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const urls = positionals.map(parseUrl);
   const { host, port } = parseHostPort(values.listen ?? '9465', '--listen');
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, '--duration');
-  const dashboard = await Dashboard.start({ host, port, title: `connlab dashboard (${urls.length} endpoint(s))`, sampler: new ScrapeSampler(urls) }).catch((error: unknown) => {
+  const onChange = (s: EndpointStatus): void => {
+    io.stderr.write(s.cut ? `endpoint ${s.url} cut (${s.cut}): ${s.detail}\n` : `endpoint ${s.url} read whole again (${s.series} series)\n`);
+  };
+  const sampler = new ScrapeSampler(urls, {}, onChange);
+  const dashboard = await Dashboard.start({ host, port, title: `connlab dashboard (${urls.length} endpoint(s))`, sampler }).catch((error: unknown) => {
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve the dashboard on ${host}:${port}`, { cause: error, hint: 'pick another --listen port' });
   });
   io.stderr.write(`dashboard at ${dashboard.url}, scraping ${urls.length} endpoint(s)\n`);

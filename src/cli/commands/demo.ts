@@ -24,7 +24,8 @@ it is about to do, runs it, prints doctor's prediction beside the observation an
 to lift the limit, then shows the lifted run succeeding. Every setting a demo changes
 is read first and restored afterwards, also on Ctrl-C or SIGTERM.
 
-Demos (\`all\` runs them in this order, in under two minutes):
+Demos (\`all\` runs them in this order; about 12 s as root on a 2-core host, longer
+without root, where ports runs --full-range):
 ${list}
 
 Options:

@@ -5,6 +5,7 @@ import { ConnlabError } from '../../errors.ts';
 import { applySysctlChanges, planSysctlChanges, type SysctlChange } from '../../limits/apply.ts';
 import { diagnose, type DoctorReport } from '../../limits/diagnose.ts';
 import { createHostReader } from '../../limits/host-reader.ts';
+import { doctorReportJson } from '../../limits/report-json.ts';
 import { defaultShape, ROLES, validateShape, type TrafficShape } from '../../limits/shape.ts';
 import { readHostSnapshot } from '../../limits/snapshot.ts';
 import { parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
@@ -117,7 +118,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const report: DoctorReport = diagnose(readHostSnapshot(reader, { user: io.user }), shape);
 
   if (!values.apply) {
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorText(report));
+    io.stdout.write(values.json ? `${JSON.stringify(doctorReportJson(report), null, 2)}\n` : renderDoctorText(report));
     return 0;
   }
   if (io.uid !== 0 && root === '/') {
@@ -129,7 +130,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   // The diff is printed before anything is written, so a failed write still showed it.
   (values.json ? io.stderr : io.stdout).write(renderChanges(changes, false).replace(/Nothing written.*\n$/, ''));
   if (values.yes) applySysctlChanges(changes, root);
-  if (values.json) io.stdout.write(`${JSON.stringify({ ...report, applied: { changes, written: Boolean(values.yes) } }, null, 2)}\n`);
+  if (values.json) io.stdout.write(`${JSON.stringify({ ...doctorReportJson(report), applied: { changes, written: Boolean(values.yes) } }, null, 2)}\n`);
   else io.stdout.write(renderChanges(changes, Boolean(values.yes)).split('\n').slice(changes.length + 1).join('\n'));
   return 0;
 }

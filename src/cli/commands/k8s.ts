@@ -33,7 +33,8 @@ Options:
   --hold D               how long each shard holds (default ${d.holdSeconds}s)
   --rate R               total connects per second over all shards (default: unpaced)
   --start-at TIME        the shards' common start (RFC 3339), for a Job applied just before
-  --image IMAGE          the connlab image (default ${d.image}; deploy/Dockerfile builds it)
+  --image REF            the connlab image (default ${d.image}, the tag that
+                         deploy/container/build-image.sh gives; push it and pass yours)
   --namespace NS         (default ${d.namespace})
   --metrics-port PORT    (default ${d.metricsPort})
   --fd-limit N           the runtime's open-file limit, for sizing (default ${formatCount(d.fdLimit)})

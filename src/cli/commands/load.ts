@@ -3,22 +3,23 @@
 // the result so far.
 
 import { ConnlabError, invalidArgument } from '../../errors.ts';
-import { planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import { loadPlanJson, planLoad, startLoad, type LoadHandle, type LoadOptions, type LoadResult } from '../../load/load.ts';
+import type { TuplePlan } from '../../tuple/plan.ts';
 import { PROTOCOL_KINDS, type ProtocolSettings, type TlsSettings } from '../../load/protocol-options.ts';
 import { judgeLoad } from '../../load/verdict.ts';
 import { counterDelta, readNetstatCounters } from '../../probe/netstat.ts';
 import { formatShard } from '../../shard/shard.ts';
 import { expandTargets, formatIpv4, parseIpList, parsePortRange, parseTargets } from '../../tuple/address.ts';
-import type { TuplePlan } from '../../tuple/plan.ts';
 import { formatCount, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { dashboardHelp, dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import { metricsHelp, metricsOption, startCommandMetrics } from '../metrics-flag.ts';
 import { renderShardPlan, shardFromFlags, shardHelp, shardOptions, waitForStartAt } from '../shard-flags.ts';
+import { judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsHelp, thresholdsOption, thresholdsText, watchThresholds } from '../thresholds-flag.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
-import { holderFallbackNote } from '../holder-note.ts';
+import { runtimeNote } from '../holder-note.ts';
 import type { Io } from '../io.ts';
-import { progressBar, StatusLine } from '../render/status-line.ts';
+import { ProgressLine } from '../render/progress.ts';
 import { watchForStop, type StopWatch } from '../stop.ts';
 import { parseWorkers } from './serve.ts';
 
@@ -32,10 +33,12 @@ port serves every destination at once, and the kernel never searches for a free 
 so one host goes far past 65,535. Toward loopback it picks its own sources from
 127.0.0.2 on. --protocol says what each connection speaks; the default, tcp, never
 sends a byte. Each liveness round (after the ramp, every --ping, after the hold)
-verifies every connection the way its protocol can; see "Protocols" in the README.
+verifies every connection the way its protocol can; see docs/protocols.md.
 
 Exit status: 0 when every target connection was held to the end and verified, else 1
 with one line naming the shortfall and the limit behind it (--allow-partial: 0 anyway).
+With --threshold or --thresholds, the thresholds decide instead: 0 when all pass, 1 when
+one fails; 2 for a malformed one, before anything starts.
 
 Options:
   -c, --connections N        connections to open and hold (100k, 1m)
@@ -83,6 +86,7 @@ Options:
 ${shardHelp}
 ${metricsHelp}
 ${dashboardHelp}
+${thresholdsHelp}
   --dry-run                  print the plan and what limits it, open nothing
   --json                     print the result as JSON (schema connlab.load/1)
   -h, --help                 this help
@@ -136,6 +140,7 @@ const options = {
   ...shardOptions,
   ...metricsOption,
   ...dashboardOption,
+  ...thresholdsOption,
 } as const;
 
 type Values = ReturnType<typeof parseCommandArgs<typeof options>>['values'];
@@ -226,9 +231,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const loadOptions = loadOptionsFromFlags(positionals[0] ?? '', values);
   const holdMs = values.duration === undefined ? 10_000 : parseDurationMs(values.duration, '--duration');
   const pingMs = values.ping === undefined ? 10_000 : parseDurationMs(values.ping, '--ping');
+  const thresholds = thresholdsFromFlags(values, 'load');
   if (values['dry-run']) {
     const { plan, input } = planLoad(loadOptions);
-    io.stdout.write(values.json ? `${JSON.stringify({ schema: 'connlab.load-plan/1', ...plan }, null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
+    io.stdout.write(values.json ? `${JSON.stringify(dryRunJson(plan), null, 2)}\n` : renderPlan(plan, loadOptions) + renderShardPlan(plan, input, loadOptions.ratePerSec ?? null));
     return 0;
   }
   await waitForStartAt(values['start-at']);
@@ -241,18 +247,21 @@ export async function run(argv: string[], io: Io): Promise<number> {
   dashboard?.addPool(load.pool, labels, load.plan.connections);
   if (metrics) io.stderr.write(`metrics at ${metrics.url}\n`);
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
-  io.stderr.write(holderFallbackNote(loadOptions.holder, load.holder));
+  io.stderr.write(runtimeNote({ holderChoice: loadOptions.holder, holder: load.holder, runtimeChoice: loadOptions.workerRuntime, runtime: load.pool.runtime, tls: values.tls === true }));
   const stop = watchForStop(undefined, () => load.destroy());
+  const watch = watchThresholds(thresholds, () => load.pool.totals(), load.plan.connections, () => stop.stop('threshold'));
   try {
     const reason = await drive(load, stop, io, holdMs, pingMs);
     const delta = counterDelta(netstatBefore, await readNetstatCounters());
     const result = await load.close({ listenOverflowsRose: delta['TcpExt.ListenOverflows'] > 0 });
     const verdict = judgeLoad(result, reason);
     const withReason = { ...result, stopped_by: reason, kernel: delta, reached: verdict.reached };
-    io.stdout.write(values.json ? `${JSON.stringify(withReason, null, 2)}\n` : renderResult(result, reason));
+    const judged = judgeThresholds(thresholds, withReason, io, 'load', watch.abortedBy());
+    io.stdout.write(values.json ? `${JSON.stringify(judged ? { ...withReason, thresholds: judged } : withReason, null, 2)}\n` : renderResult(result, reason) + thresholdsText(judged));
     if (verdict.line) io.stderr.write(`${verdict.line}\n`);
-    return verdict.reached || values['allow-partial'] ? 0 : 1;
+    return thresholdsExitCode(judged, verdict.reached || values['allow-partial'] ? 0 : 1, reason === 'SIGINT' || reason === 'SIGTERM');
   } finally {
+    watch.dispose();
     stop.dispose();
     metrics?.close();
     await dashboard?.close();
@@ -260,33 +269,58 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 async function drive(load: LoadHandle, stop: StopWatch, io: Io, holdMs: number, pingMs: number): Promise<string> {
-  const status = new StatusLine(io.stderr);
+  const progress = new ProgressLine(io.stderr);
+  let verified: number | undefined;
+  const show = (phase: string, holdEndsAtMs?: number): void => {
+    const p = load.progress();
+    progress.update({ phase, held: p.established, target: p.target, failed: p.failed, verified, holdEndsAtMs });
+  };
   const ramp = load.rampDone();
   let reason: string | undefined;
   let ramped = false;
   void ramp.then(() => (ramped = true));
   while (!ramped && !reason) {
     reason = await Promise.race([stop.sleep(250), ramp.then(() => undefined)]);
-    const p = load.progress();
-    status.update(`${progressBar(p.established, p.target)} ${formatCount(p.established)}/${formatCount(p.target)} · ${formatCount(p.connectsPerSecond)}/s · in flight ${formatCount(p.pending)} · failed ${formatCount(p.failed)}`);
+    show('ramp');
   }
-  status.done();
+  // The bar shows counts from the last worker report, which can predate the ramp's end:
+  // erase it so the summary below is the only figure on screen.
+  progress.clear();
   if (reason) return reason;
   // --ping 0: no rounds while holding, only the one after the hold that `verified` reports.
   if (pingMs > 0) {
     const first = await load.ping();
+    verified = first.verified;
     io.stderr.write(`ramped; ${formatCount(first.verified)} of ${formatCount(first.established)} verified; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
   } else {
     io.stderr.write(`ramped; holding for ${(holdMs / 1000).toFixed(0)}s\n`);
   }
-  const holdEnd = performance.now() + holdMs;
-  while (performance.now() < holdEnd) {
-    reason = await stop.sleep(pingMs > 0 ? Math.min(pingMs, holdEnd - performance.now()) : holdEnd - performance.now());
-    if (reason) return reason;
-    if (pingMs > 0 && performance.now() < holdEnd - 1) await load.ping();
-  }
+  reason = await hold(load, stop, holdMs, pingMs, (holdEndsAtMs, v) => {
+    verified = v ?? verified;
+    show('hold', holdEndsAtMs);
+  });
+  progress.clear();
+  if (reason) return reason;
   await load.ping();
   return 'duration';
+}
+
+/** The hold: a liveness round every pingMs, a progress tick every second; a stop reason or undefined. */
+async function hold(load: LoadHandle, stop: StopWatch, holdMs: number, pingMs: number, tick: (holdEndsAtMs: number, verified?: number) => void): Promise<string | undefined> {
+  const holdEnd = performance.now() + holdMs;
+  let nextPing = pingMs > 0 ? performance.now() + pingMs : Infinity;
+  tick(holdEnd);
+  while (performance.now() < holdEnd) {
+    const reason = await stop.sleep(Math.max(0, Math.min(1000, nextPing - performance.now(), holdEnd - performance.now())));
+    if (reason) return reason;
+    let verified: number | undefined;
+    if (performance.now() >= nextPing && performance.now() < holdEnd - 1) {
+      verified = (await load.ping()).verified;
+      nextPing = performance.now() + pingMs;
+    }
+    tick(holdEnd, verified);
+  }
+  return undefined;
 }
 
 function renderResult(r: LoadResult, reason: string): string {
@@ -312,4 +346,11 @@ function closedLines(r: LoadResult): string[] {
     ...(r.tls ? [`tls: ${formatCount(r.tls.handshakes)} handshakes${Object.keys(r.tls.errors).length ? `; failed: ${Object.entries(r.tls.errors).map(([why, n]) => `${why} × ${formatCount(n)}`).join(', ')}` : ''}`] : []),
     ...(r.protocol_bytes.length ? [`protocol violations, first bytes: ${r.protocol_bytes.join(' ')}`] : []),
   ];
+}
+
+/** `load --dry-run --json` (schema connlab.load-plan/1): the result's plan keys plus the slices. */
+function dryRunJson(plan: TuplePlan): Record<string, unknown> {
+  const { slices, ...rest } = plan;
+  const { source_ports: _range, ...keys } = loadPlanJson(rest, '');
+  return { schema: 'connlab.load-plan/1', ...keys, slices };
 }

@@ -1,8 +1,7 @@
 // `connlab merge`: reads result files, adds them up exactly (src/merge/), prints a
 // summary or the merged JSON, and writes the HTML report of the merged result.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { renderBenchReport } from '../../bench/report-html.ts';
 import { BENCH_SCHEMA, type BenchResult } from '../../bench/result.ts';
 import { ConnlabError } from '../../errors.ts';
@@ -10,11 +9,14 @@ import { mergeResults, type AnyResult, type LabelledResult, type MergedLoadResul
 import { renderLoadReport } from '../../merge/report-load.ts';
 import { formatCount } from '../../units.ts';
 import { parseCommandArgs } from '../args.ts';
+import { checkOutputPath, writeReportAfterResult } from '../output-file.ts';
 import type { Io } from '../io.ts';
+import { checkThresholdsFor, judgeThresholds, thresholdsExitCode, thresholdsFromFlags, thresholdsText } from '../thresholds-flag.ts';
+import { resultKind } from '../../thresholds/catalogue.ts';
 
 export const summary = 'add up load or bench results from many hosts, with exact percentiles';
 
-export const help = `Usage: connlab merge RESULT.json… [--json] [--report out.html]
+export const help = `Usage: connlab merge RESULT.json… [--json] [--report out.html] [--threshold EXPR…]
 
 Adds up results written by \`connlab load --json\` (for instance one per --shard) or by
 \`connlab bench --json\` into one result of the same schema. Counts, errors and closes add;
@@ -27,16 +29,23 @@ Options:
   --report FILE    write an HTML report: for bench results the bench report (timelines
                    added second by second); for load results a page of tables (parts,
                    exact latency, errors by limit, closes): load has no timeline to chart
+  --threshold EXPR a pass/fail check over the merged result, METRIC OP VALUE (repeatable):
+                   'connect_ms.p99<200ms' 'verified>=99.9%'; exit 1 when one fails, 2
+                   when one is malformed (docs/thresholds.md)
+  --thresholds FILE  thresholds from a YAML or JSON file (a list, or k6's map)
   -h, --help       this help
 
 Examples:
   connlab merge shard-1.json shard-2.json shard-3.json
   connlab merge results/*.json --json > merged.json --report merged.html
+  connlab merge shard-*.json --threshold 'verified>=99.9%' --threshold 'connect_ms.p99<250ms'
 `;
 
 const options = {
   json: { type: 'boolean' },
   report: { type: 'string' },
+  threshold: { type: 'string', multiple: true },
+  thresholds: { type: 'string' },
 } as const;
 
 function readResult(path: string): LabelledResult<AnyResult> {
@@ -44,12 +53,19 @@ function readResult(path: string): LabelledResult<AnyResult> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}`, { hint: 'name result files written with --json', cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file (ENOENT)' : code === 'EISDIR' ? 'it is a directory (EISDIR)' : code === 'EACCES' ? 'permission denied (EACCES)' : code ?? String(error);
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}: ${reason}`, { hint: 'name result files written with --json', cause: error });
   }
   try {
     return { label: path, result: JSON.parse(text) as AnyResult };
   } catch (error) {
-    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `${path} is not JSON`, { hint: 'name result files written with --json', cause: error });
+    // JSON.parse says where it stopped ("… in JSON at position 12 (line 1 column 13)").
+    const where = error instanceof Error ? error.message : String(error);
+    throw new ConnlabError('CONNLAB_ERR_INVALID_ARGUMENT', `cannot read ${path}: not JSON: ${where}`, {
+      hint: text.trim() === '' ? 'the file is empty: did the run that wrote it fail?' : 'name result files written with --json (nothing else on stdout)',
+      cause: error,
+    });
   }
 }
 
@@ -73,11 +89,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new ConnlabError('CONNLAB_ERR_USAGE', 'merge needs result files', { hint: 'connlab merge a.json b.json' });
-  const merged = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`);
-  if (values.report !== undefined) {
-    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(merged as BenchResult) : renderLoadReport(merged as MergedLoadResult);
-    writeFileSync(resolve(values.report), html);
+  const reportPath = values.report === undefined ? undefined : checkOutputPath(values.report, '--report');
+  const thresholds = thresholdsFromFlags(values);
+  // An input's own verdict (its `thresholds`) says nothing of the sum: the merge judges afresh, or not at all.
+  const { thresholds: _inputVerdict, ...merged } = mergeResults(positionals.map(readResult), `connlab merge ${positionals.join(' ')}`) as (MergedLoadResult | BenchResult) & { thresholds?: unknown };
+  checkThresholdsFor(thresholds, resultKind(merged));
+  const judged = judgeThresholds(thresholds, merged, io, 'merge');
+  const final = judged ? { ...merged, thresholds: judged } : merged;
+  io.stdout.write(values.json ? `${JSON.stringify(final, null, 2)}\n` : renderText(merged as MergedLoadResult | BenchResult) + thresholdsText(judged));
+  if (reportPath !== undefined) {
+    const html = merged.schema === BENCH_SCHEMA ? renderBenchReport(final as BenchResult) : renderLoadReport(merged as MergedLoadResult);
+    writeReportAfterResult(reportPath, html);
   }
-  io.stdout.write(values.json ? `${JSON.stringify(merged, null, 2)}\n` : renderText(merged));
-  return 0;
+  return thresholdsExitCode(judged, 0, false);
 }

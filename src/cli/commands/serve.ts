@@ -7,15 +7,18 @@ import {
 } from '../../engine/holder-args.ts';
 import type { ListenAddress } from '../../engine/messages.ts';
 import { deathRecords, type WorkerDeath } from '../../engine/worker-pool.ts';
+import { snakeCaseKeys } from '../../json/snake-case.ts';
+import { parseHostPort } from '../../metrics/http.ts';
 import { createServeRegistry, startMetricsServer } from '../../server/metrics.ts';
 import { startServe, type ServeHandle, type ServeStats } from '../../server/serve.ts';
 import { expandTargets, formatIpv4, parseTargets } from '../../tuple/address.ts';
 import { formatBytes, formatCount, parseBytes, parseCount, parseDurationMs } from '../../units.ts';
 import { oneOf, parseCommandArgs } from '../args.ts';
 import { readHostFacts } from '../../limits/host-facts.ts';
-import { holderFallbackNote } from '../holder-note.ts';
+import { runtimeNote } from '../holder-note.ts';
 import { dashboardOption, startCommandDashboard } from '../dashboard-flag.ts';
 import type { Io } from '../io.ts';
+import { PeriodicLog } from '../render/periodic-log.ts';
 import { StatusLine } from '../render/status-line.ts';
 import { watchForStop } from '../stop.ts';
 
@@ -27,7 +30,7 @@ A holding server for very many idle connections. Worker processes share each lis
 address through SO_REUSEPORT (the kernel balances them); each holds up to ~19,900
 sockets under a 20,000 descriptor limit, on a native epoll holder of ~32 bytes per
 connection. It answers PING with PONG and echoes ECHO frames (the wire protocol is in
-the README), broadcasts on request, and restarts a worker that dies, saying why and
+docs/internals.md), broadcasts on request, and restarts a worker that dies, saying why and
 how many connections it took along (100 ms later, doubling to 5 s; a worker that dies 5
 times within 60 s ends serve with CONNLAB_ERR_CRASH_LOOP and exit status 1).
 
@@ -44,7 +47,7 @@ Options:
                            0: the kernel's autotuning, up to 4 MiB a socket here)
   --stall-timeout D        close a connection whose peer takes none of its queued data for
                            D (TCP_USER_TIMEOUT; default 30s; 0: the kernel's retries).
-                           Both native holder only: Node cannot set them (see README)
+                           Both native holder only: Node cannot set them (docs/commands/serve.md)
   --metrics [HOST:]PORT    Prometheus text at http://HOST:PORT/metrics (host 127.0.0.1)
   --dashboard [HOST:]PORT  a live page at http://HOST:PORT/, updated every second
   --duration D             stop after D (30s, 5m); default: until Ctrl-C or SIGTERM
@@ -96,11 +99,6 @@ export function parseSocketLimits(values: { 'send-buffer'?: string; 'stall-timeo
   return limits;
 }
 
-function parseMetrics(text: string): { host: string; port: number } {
-  const [host, port] = text.includes(':') ? [text.slice(0, text.lastIndexOf(':')), text.slice(text.lastIndexOf(':') + 1)] : ['127.0.0.1', text];
-  return { host, port: parseCount(port, '--metrics', { min: 1 }) };
-}
-
 /** Broadcast rounds closer than this would only queue behind each other. */
 export const MIN_BROADCAST_MS = 10;
 
@@ -126,7 +124,8 @@ export function serveSummary(stats: ServeStats, holder: string, workerRuntime?: 
       server_user_bytes_per_connection: stats.peakConnections > 0 ? Math.round(stats.privateBytes / stats.peakConnections) : null,
     },
     processes: { server: stats.workers.length },
-    workers: stats.workers,
+    /** snake_case; `privateBytes`/`heapUsedBytes` are 0.1's names, kept one release (deprecated). */
+    workers: snakeCaseKeys(stats.workers, { keepCamelCase: true }),
     holder,
     worker_runtime: workerRuntime,
   };
@@ -157,7 +156,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const connections = values.connections === undefined ? 20_000 : parseCount(values.connections, '--connections', { min: 1 });
   const durationMs = values.duration === undefined ? undefined : parseDurationMs(values.duration, '--duration');
   const broadcastMs = values['broadcast-every'] === undefined ? undefined : parseBroadcastEvery(values['broadcast-every']);
-  const metrics = values.metrics === undefined ? undefined : parseMetrics(values.metrics);
+  const metrics = values.metrics === undefined ? undefined : parseHostPort(values.metrics, '--metrics');
+  // Checked here, before any worker starts, like --listen: a bad port is a usage error (exit 2).
+  if (values.dashboard !== undefined) parseHostPort(values.dashboard, '--dashboard');
   const limits = parseSocketLimits(values);
   const serve = await startServe({
     listen,
@@ -169,7 +170,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     ...limits,
     fdSoftLimit: readHostFacts().fdSoftLimit,
   });
-  io.stderr.write(holderFallbackNote(values.holder, serve.holder));
+  io.stderr.write(runtimeNote({ holderChoice: values.holder, holder: serve.holder, runtimeChoice: values['worker-runtime'], runtime: serve.workerRuntime }));
   const dashboard = await startCommandDashboard(values.dashboard, 'connlab serve').catch(async (error: unknown) => { await serve.close(); throw error; });
   dashboard?.addPool(serve.pool, { role: 'server' });
   if (dashboard) io.stderr.write(`dashboard at ${dashboard.url}\n`);
@@ -183,6 +184,8 @@ async function hold(
 ): Promise<number> {
   const stop = watchForStop(opts.durationMs, () => serve.destroy());
   const status = new StatusLine(io.stderr);
+  const rounds = new PeriodicLog(io.stderr, 'broadcast rounds');
+  rounds.beforeWrite = () => status.done();
   serve.on('worker-exit', (_index, _reason, _restarted, death) => {
     status.done();
     io.stderr.write(`${describeDeath(death)}\n`);
@@ -192,8 +195,9 @@ async function hold(
     await serve.close();
     throw new ConnlabError('CONNLAB_ERR_LISTEN', `cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}`, { cause: error, hint: 'pick another --metrics port' });
   }) : undefined;
+  const metricsPort = (metricsServer?.address() as { port?: number } | null)?.port;
   io.stderr.write(`serving on ${opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')} with ${serve.pool.workers.length} ${serve.holder} worker(s) in ${serve.workerRuntime}` +
-    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
+    `${opts.metrics ? `; metrics at http://${opts.metrics.host}:${metricsPort ?? opts.metrics.port}/metrics` : ''}\n${limitsText(serve.holder, opts.limits)}\n`);
   // Wakes for whichever comes first, the status line (once a second) or the next
   // broadcast, so a sub-second --broadcast-every runs at its own pace.
   let nextBroadcast = opts.broadcastMs === undefined ? Infinity : performance.now() + opts.broadcastMs;
@@ -208,11 +212,11 @@ async function hold(
       const startedAt = performance.now();
       const b = await serve.broadcast();
       nextBroadcast = startedAt + opts.broadcastMs;
-      status.done();
-      io.stderr.write(`broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms\n`);
+      rounds.add({ line: `broadcast #${b.seq} written to ${formatCount(b.written)} connections in ${b.durationMs.toFixed(1)} ms`, count: b.written, durationMs: b.durationMs });
     }
   }
   status.done();
+  rounds.flush();
   stop.dispose();
   if (reason === 'failed') {
     // The crash loop is the news: close what still runs, then one line and exit 1.

@@ -25,6 +25,12 @@ export class StatusLine {
     this.#shown = true;
   }
 
+  /** Erases the line, for when what follows says it better (a stale bar must not stay). */
+  clear(): void {
+    if (this.#shown) this.#stream.write('\r\x1b[2K');
+    this.#shown = false;
+  }
+
   /** Leaves the last line in place and moves to a fresh one. */
   done(): void {
     if (this.#shown) this.#stream.write('\n');
