@@ -3,7 +3,9 @@
  * conn_io (the table at the end, handed to holder_init); what the bytes mean is the
  * protocol's (h->pops: proto/frames.c for connlab frames, proto/client.c for the client
  * protocols), and TLS sits between through h->tls. Calls down only: loop_arm_tick, stats,
- * clock. Writes are all-or-nothing: a write that would block
+ * clock. One file of ~450 lines on purpose: accept, connect and the commands all close
+ * through conn_close and are all dispatched from conn_on_event, so splitting them would
+ * make files that call each other back. Writes are all-or-nothing: a write that would block
  * or is short closes the connection as "slow", so no output is ever queued in user
  * space and every frame starts on a frame boundary. What the kernel may queue is
  * capped per socket (conn_apply_limits), so "would block" comes early and a peer
