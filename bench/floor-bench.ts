@@ -3,7 +3,10 @@
 // (the same number of connections over as many process pairs as bench used load workers,
 // one frame each, nothing but syscalls), --rounds times (default 3: one run of either
 // swings by 2x when anything else runs on the 2 cores), the median round by p99 taken.
-// Prints both and the ratio connlab / floor; writes the JSON to
+// Prints both and the ratios connlab / floor: the broadcast's (p50, p99, max) and the
+// ramp's (`ratio.connect`: bench's ramp seconds over the floor's connect seconds, the
+// median of the rounds: the same N connected by as many process pairs doing nothing
+// else); writes the JSON to
 // bench/results/floor-<N>-<date>.json, every floor round included.
 //
 //   npm run bench:floor -- --connections 100k           (default 100k, hold 5s)
@@ -14,7 +17,7 @@
 // after Ctrl-C or a failure.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname, loadavg, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { planFileMaxRaise } from '../src/bench/file-max.ts';
 import { main } from '../src/cli/main.ts';
@@ -23,12 +26,14 @@ import { SettingsGuard } from '../src/demo/settings.ts';
 import { createHostReader } from '../src/limits/host-reader.ts';
 import { readHostSnapshot } from '../src/limits/snapshot.ts';
 import { parseCount } from '../src/units.ts';
-import { freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
+import { compareWithFloor, freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, hold: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' } } });
 const rounds = Math.max(1, Math.min(9, Number.parseInt(values.rounds, 10) || 3));
 const size = values.connections;
 const connections = parseCount(size, '--connections', { min: 1 });
+// The box may be shared: the 1/5/15-minute load before and after says how quiet it was.
+const loadBefore = loadavg();
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const dir = new URL('./results/', import.meta.url).pathname;
 mkdirSync(dir, { recursive: true });
@@ -64,21 +69,17 @@ if (!json) {
   for (let i = 0; i < rounds; i++) {
     floors.push(await runFloor({ connections, processesPerSide: processes, port: await freePortRun(processes, 47000), timeoutSeconds }));
   }
-  const byP99 = [...floors].sort((a, b) => a.broadcast.p99_ms - b.broadcast.p99_ms);
-  const floor = byP99[Math.floor((byP99.length - 1) / 2)] as FloorResult;
-  const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+  const { floor, floor_connect_seconds: floorConnectSeconds, ratio } = compareWithFloor(bench, floors);
   const result = {
     schema: 'connlab.floor-bench/1',
     connections,
-    machine: { hostname: hostname(), ...bench.machine },
-    connlab: { outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, broadcast: bench.broadcast },
+    machine: { hostname: hostname(), ...bench.machine, load_average_before: loadBefore, load_average_after: loadavg() },
+    connlab: { outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, ramp: bench.ramp, broadcast: bench.broadcast },
     floor,
-    floor_rounds: floors.map((f) => ({ broadcast: f.broadcast, delivery: f.delivery })),
-    ratio: {
-      p50: ratio(bench.broadcast.p50_ms, floor.broadcast.p50_ms),
-      p99: ratio(bench.broadcast.p99_ms, floor.broadcast.p99_ms),
-      max: ratio(bench.broadcast.max_ms, floor.broadcast.max_ms),
-    },
+    floor_rounds: floors.map((f) => ({ connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery })),
+    /** The floor's connect time that ratio.connect divides by: the median round's. */
+    floor_connect_seconds: floorConnectSeconds,
+    ratio,
     started_at: bench.started_at,
     command: `node bench/floor-bench.ts --connections ${size} --hold ${values.hold} --rounds ${rounds}`,
   };
@@ -91,7 +92,8 @@ if (!json) {
       `kernel floor (median p99 of ${rounds}: ${floors.map((x) => x.broadcast.p99_ms).join(', ')} ms):\n` +
       `                   ${f.delivered} delivered, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, max ${f.max_ms} ms (${floor.processes_per_side} + ${floor.processes_per_side} processes; ` +
       `write to read alone p50 ${floor.delivery.p50_ms} ms, p99 ${floor.delivery.p99_ms} ms)\n` +
-      `ratio connlab / floor: p50 ${result.ratio.p50}, p99 ${result.ratio.p99}, max ${result.ratio.max}\nwrote ${path}\n`,
+      `connlab ramp: ${bench.ramp.seconds} s; floor connect (median of ${rounds}: ${floors.map((x) => x.connect_seconds).join(', ')} s): ${floorConnectSeconds} s\n` +
+      `ratio connlab / floor: connect ${result.ratio.connect}; broadcast p50 ${result.ratio.p50}, p99 ${result.ratio.p99}, max ${result.ratio.max}\nwrote ${path}\n`,
   );
   process.exitCode = status;
 }

@@ -1,5 +1,11 @@
-/* Per-connection I/O on the loop thread: accept, connect, frame parsing and
- * answers, closes by reason. Writes are all-or-nothing: a write that would block
+/* Per-connection I/O on the loop thread: accept, connect, reads and writes, closes by
+ * reason, and the commands over all connections. The loop reaches this file only through
+ * conn_io (the table at the end, handed to holder_init); what the bytes mean is the
+ * protocol's (h->pops: proto/frames.c for connlab frames, proto/client.c for the client
+ * protocols), and TLS sits between through h->tls. Calls down only: loop_arm_tick, stats,
+ * clock. One file of ~450 lines on purpose: accept, connect and the commands all close
+ * through conn_close and are all dispatched from conn_on_event, so splitting them would
+ * make files that call each other back. Writes are all-or-nothing: a write that would block
  * or is short closes the connection as "slow", so no output is ever queued in user
  * space and every frame starts on a frame boundary. What the kernel may queue is
  * capped per socket (conn_apply_limits), so "would block" comes early and a peer
@@ -19,12 +25,10 @@
 #include <unistd.h>
 
 #include "holder.h"
-#include "proto/proto.h"
 
 /* A connection this holder opened that speaks a protocol of proto/ rather than frames. */
-#define SPEAKS_PROTO(h, c) ((c)->state == CS_CLIENT && (h)->proto.kind != PROTO_CONNLAB)
-
 #define ACCEPT_BURST 4096 /* per readiness event, so one busy listener cannot starve the rest */
+#define ACCEPT_BACKOFF_US 100000
 
 /* The per-descriptor table is one anonymous mapping sized for the descriptor limit.
  * The kernel zero-fills its pages on first touch, so it costs 32 B per descriptor in
@@ -113,7 +117,7 @@ void conn_close(struct holder *h, int fd, int reason) {
     if (c->state == CS_CLIENT && h->ping_gen != 0 && c->ping_gen == h->ping_gen) {
       STAT_SUB(h, ST_VERIFIED, 1);
     }
-    if (c->state == CS_CLIENT) proto_on_close(h, fd, reason);
+    if (c->state == CS_CLIENT) h->pops->on_close(h, fd, reason);
   } else {
     return;
   }
@@ -141,6 +145,35 @@ int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len) {
 
 /* ---- accept ---- */
 
+static void set_listeners(struct holder *h, int op) {
+  for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
+    if (h->conns[fd].state != CS_LISTEN) continue;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(h->epfd, op, fd, &ev);
+  }
+}
+
+/* Out of descriptors at accept(): stop watching the listeners (a level-triggered
+ * listener with a full queue would otherwise spin) and look again after a pause. */
+static void pause_accept(struct holder *h) {
+  if (h->accept_paused) return;
+  set_listeners(h, EPOLL_CTL_DEL);
+  h->accept_paused = 1;
+  h->accept_resume_us = clock_mono_us() + ACCEPT_BACKOFF_US;
+  STAT_ADD(h, ST_ACCEPT_BACKOFFS, 1);
+  loop_arm_tick(h);
+}
+
+static int64_t add_listener(struct holder *h, int fd) {
+  if (conn_apply_limits(h, fd) != 0) return -errno; /* accepted sockets inherit them */
+  if (conn_reserve(h, fd) != 0) return -ENOMEM;
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  if (!h->accept_paused && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
+  h->conns[fd].state = CS_LISTEN;
+  STAT_ADD(h, ST_LISTENERS, 1);
+  return 0;
+}
+
 static void on_acceptable(struct holder *h, int lfd) {
   for (int i = 0; i < ACCEPT_BURST; i++) {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -148,19 +181,20 @@ static void on_acceptable(struct holder *h, int lfd) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR || err == ECONNABORTED) continue;
-      holder_count_error(h, err);
-      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) loop_pause_accept(h);
+      stats_error(h, err);
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) pause_accept(h);
       return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     if (conn_reserve(h, fd) != 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      holder_count_error(h, errno ? errno : ENOMEM);
+      stats_error(h, errno ? errno : ENOMEM);
       close(fd);
       continue;
     }
     STAT_ADD(h, ST_ACCEPTED, 1);
     established(h, fd, CS_SERVER);
-    if (USES_TLS(h, &h->conns[fd])) h->tls->start(h, fd); /* frames once the handshake is done */
+    if (USES_TLS(h, &h->conns[fd])) h->tls->start(h, fd); /* the protocol opens once the handshake is done */
+    else h->pops->open(h, fd);
   }
 }
 
@@ -236,25 +270,25 @@ static int bind_source(int fd, const struct sockaddr_storage *src, socklen_t len
 static void connect_done(struct holder *h, int fd) {
   struct conn *c = &h->conns[fd];
   uint8_t planned = c->planned;
-  samples_push(h, &h->connect_us, now_mono_us() - c->u.start_us);
+  stats_sample(h, &h->connect_us, clock_mono_us() - c->u.start_us);
   memset(c, 0, sizeof *c);
   c->planned = planned;
   STAT_ADD(h, ST_CONNECTED, 1);
   established(h, fd, CS_CLIENT);
-  if (USES_TLS(h, c)) h->tls->start(h, fd);          /* proto_open once the handshake is done */
-  else if (SPEAKS_PROTO(h, c)) proto_open(h, fd);          /* closes fd itself when it cannot start */
+  if (USES_TLS(h, c)) h->tls->start(h, fd); /* the protocol opens once the handshake is done */
+  else h->pops->open(h, fd);                /* closes fd itself when it cannot start */
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) {
   struct sockaddr_storage src, dst;
   socklen_t len;
   if (tuple_addresses(h, t, &src, &dst, &len) != 0) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     return;
   }
   int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     return;
   }
   int rc = conn_apply_limits(h, fd);
@@ -263,10 +297,10 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
     errno = ENOMEM;
     rc = -1;
   }
-  uint64_t start = now_mono_us();
+  uint64_t start = clock_mono_us();
   if (rc == 0) rc = connect(fd, (struct sockaddr *)&dst, len);
   if (rc != 0 && errno != EINPROGRESS) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     close(fd);
     return;
   }
@@ -277,7 +311,7 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
   STAT_ADD(h, ST_PENDING, 1);
   struct epoll_event ev = {.events = rc == 0 ? EPOLLIN : EPOLLOUT, .data.fd = fd};
   if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    holder_count_error(h, errno);
+    stats_error(h, errno);
     STAT_SUB(h, ST_PENDING, 1);
     memset(c, 0, sizeof *c);
     close(fd);
@@ -287,20 +321,24 @@ void conn_issue_connect(struct holder *h, const uint32_t *t) {
     STAT_SUB(h, ST_PENDING, 1);
     connect_done(h, fd);
   }
-  loop_arm_tick(h);
+  if (h->connect_timeout_us && STAT_GET(h, ST_PENDING) > 0) loop_arm_tick(h);
 }
 
-static void on_connect_ready(struct holder *h, int fd) {
+/* The handshake ended, one way or the other (`events` as epoll or poll reported them).
+ * A failed connect always raises EPOLLERR (the kernel sets sk_err, which is what
+ * SO_ERROR reads and clears; a reset also raises EPOLLHUP), so only then is the error
+ * asked for: one syscall fewer on every connect of a ramp. */
+static void on_connect_ready(struct holder *h, int fd, uint32_t events) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   if (err == 0) {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
     if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0) err = errno;
   }
   STAT_SUB(h, ST_PENDING, 1);
   if (err != 0) {
-    holder_count_error(h, err);
+    stats_error(h, err);
     memset(&h->conns[fd], 0, sizeof h->conns[fd]);
     close(fd);
     return;
@@ -308,7 +346,7 @@ static void on_connect_ready(struct holder *h, int fd) {
   connect_done(h, fd);
 }
 
-void conn_expire_connects(struct holder *h, uint64_t now) {
+static void expire_connects(struct holder *h, uint64_t now) {
   if (h->connect_timeout_us == 0 || STAT_GET(h, ST_PENDING) == 0) return;
   for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
     struct conn *c = &h->conns[fd];
@@ -319,105 +357,12 @@ void conn_expire_connects(struct holder *h, uint64_t now) {
      * its EPOLLOUT is then still queued behind this tick. Ask the socket, not the clock. */
     struct pollfd ready = {.fd = fd, .events = POLLOUT};
     if (poll(&ready, 1, 0) == 1) {
-      on_connect_ready(h, fd);
+      on_connect_ready(h, fd, (uint32_t)ready.revents); /* POLLOUT/POLLERR/POLLHUP equal EPOLL's */
       continue;
     }
-    holder_count_error(h, ETIMEDOUT);
+    stats_error(h, ETIMEDOUT);
     conn_close(h, fd, CR_TIMEOUT);
   }
-}
-
-/* ---- frames ---- */
-
-/* Appends len bytes to the answer being built, or returns -1 where that would pass
- * OUT_BYTES. The bound in holder.h says it never does; the check makes a broken bound a
- * protocol close instead of heap corruption (and the fuzz build aborts on it). */
-static int out_append(struct holder *h, size_t *out_len, const uint8_t *p, size_t len) {
-  if (len > OUT_BYTES - *out_len) {
-#ifdef CONNLAB_FUZZ
-    abort();
-#endif
-    return -1;
-  }
-  memcpy(h->out + *out_len, p, len);
-  *out_len += len;
-  return 0;
-}
-
-/* A complete header arrived on an accepted connection. Returns a close reason or -1;
- * appends the answer to h->out. */
-static int server_header(struct holder *h, struct conn *c, size_t *out_len) {
-  uint8_t *hdr = c->u.hdr;
-  uint16_t len = frame_length(hdr);
-  if (hdr[1] != 0) return CR_PROTOCOL;
-  if (hdr[0] == FRAME_PING && len == 0) {
-    size_t at = *out_len;
-    if (out_append(h, out_len, hdr, FRAME_HEADER_BYTES) != 0) return CR_PROTOCOL;
-    h->out[at] = FRAME_PONG;
-    return -1;
-  }
-  if (hdr[0] == FRAME_ECHO) {
-    if (out_append(h, out_len, hdr, FRAME_HEADER_BYTES) != 0) return CR_PROTOCOL;
-    c->remaining = len;
-    c->mode = len ? PM_ECHO : PM_HEADER;
-    return -1;
-  }
-  return CR_PROTOCOL;
-}
-
-/* A complete header arrived on a connection this holder opened. */
-static int client_header(struct holder *h, struct conn *c) {
-  uint8_t *hdr = c->u.hdr;
-  uint16_t len = frame_length(hdr);
-  uint64_t now = now_real_us();
-  uint64_t sent = frame_time_us(hdr);
-  uint64_t elapsed = now > sent ? now - sent : 0;
-  if (hdr[1] != 0) return CR_PROTOCOL;
-  if (hdr[0] == FRAME_PONG && len == 0) {
-    STAT_ADD(h, ST_PONGS_RECEIVED, 1);
-    samples_push(h, &h->rtt_us, elapsed);
-    if (h->ping_gen != 0 && frame_seq(hdr) == h->ping_seq && c->ping_gen != h->ping_gen) {
-      c->ping_gen = h->ping_gen;
-      STAT_ADD(h, ST_VERIFIED, 1);
-    }
-    return -1;
-  }
-  if (hdr[0] == FRAME_BROADCAST) {
-    STAT_ADD(h, ST_BROADCASTS_RECEIVED, 1);
-    samples_push(h, &h->broadcast_us, elapsed);
-    c->remaining = len;
-    c->mode = len ? PM_SKIP : PM_HEADER;
-    return -1;
-  }
-  return CR_PROTOCOL;
-}
-
-/* Feeds n received bytes (n <= SCRATCH_BYTES) through the connection's frame state and
- * builds the answer in h->out: at most n + FRAME_HEADER_BYTES - 1 bytes (holder.h).
- * Returns a close reason, or -1 to keep the connection. */
-int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len) {
-  while (n > 0) {
-    if (c->mode != PM_HEADER) {
-      size_t take = n < c->remaining ? n : c->remaining;
-      if (c->mode == PM_ECHO && out_append(h, out_len, p, take) != 0) return CR_PROTOCOL;
-      p += take;
-      n -= take;
-      c->remaining = (uint16_t)(c->remaining - take);
-      if (c->remaining == 0) c->mode = PM_HEADER;
-      continue;
-    }
-    size_t take = FRAME_HEADER_BYTES - c->hdr_len;
-    if (take > n) take = n;
-    memcpy(c->u.hdr + c->hdr_len, p, take);
-    c->hdr_len = (uint8_t)(c->hdr_len + take);
-    p += take;
-    n -= take;
-    if (c->hdr_len < FRAME_HEADER_BYTES) break;
-    c->hdr_len = 0;
-    int reason = c->state == CS_SERVER ? server_header(h, c, out_len) : client_header(h, c);
-    if (reason >= 0) return reason;
-  }
-  return -1;
 }
 
 static void on_readable(struct holder *h, int fd) {
@@ -427,7 +372,7 @@ static void on_readable(struct holder *h, int fd) {
 
 void conn_input(struct holder *h, int fd, ssize_t n, int err) {
   if (n == 0) {
-    conn_close(h, fd, SPEAKS_PROTO(h, &h->conns[fd]) ? proto_eof_reason(h, fd) : CR_PEER);
+    conn_close(h, fd, h->pops->eof_reason(h, fd));
     return;
   }
   if (n < 0) {
@@ -436,15 +381,7 @@ void conn_input(struct holder *h, int fd, ssize_t n, int err) {
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
   h->conns[fd].flags |= CF_GOT_BYTES;
-  if (SPEAKS_PROTO(h, &h->conns[fd])) {
-    int proto_reason = proto_input(h, fd, h->in, (size_t)n);
-    if (proto_reason >= 0) conn_close(h, fd, proto_reason);
-    return;
-  }
-  size_t out_len = 0;
-  int reason = conn_parse(h, &h->conns[fd], h->in, (size_t)n, &out_len);
-  if (out_len > 0 && conn_send(h, fd, h->out, out_len) != 0) return;
-  if (reason == CR_PROTOCOL) holder_note_bad(h, h->in, (size_t)n);
+  int reason = h->pops->input(h, fd, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);
 }
 
@@ -455,7 +392,7 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
       on_acceptable(h, fd);
       break;
     case CS_CONNECTING:
-      on_connect_ready(h, fd);
+      on_connect_ready(h, fd, events);
       break;
     case CS_CLIENT:
     case CS_SERVER:
@@ -468,13 +405,6 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
 }
 
 /* ---- commands over all connections ---- */
-
-int conn_ping_one(struct holder *h, int fd) {
-  if (SPEAKS_PROTO(h, &h->conns[fd])) return proto_ping(h, fd) > 0;
-  uint8_t frame[FRAME_HEADER_BYTES];
-  frame_header_write(frame, FRAME_PING, 0, h->ping_seq, now_real_us());
-  return conn_send(h, fd, frame, sizeof frame) == 0;
-}
 
 int64_t conn_ping_all(struct holder *h, uint32_t seq) {
   int64_t sent = 0;
@@ -489,27 +419,10 @@ int64_t conn_ping_all(struct holder *h, uint32_t seq) {
       h->conns[fd].flags |= CF_TLS_PING;
       continue;
     }
-    sent += conn_ping_one(h, fd);
+    sent += h->pops->ping(h, fd) > 0;
   }
   STAT_ADD(h, ST_PINGS_SENT, sent);
   STAT_SET(h, ST_SILENT, silent);
-  return sent;
-}
-
-int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, size_t len) {
-  size_t total = FRAME_HEADER_BYTES + len;
-  uint8_t *frame = total <= SCRATCH_BYTES ? h->out : malloc(total);
-  int64_t sent = 0;
-  if (!frame) return -ENOMEM;
-  frame_header_write(frame, FRAME_BROADCAST, (uint16_t)len, seq, now_real_us());
-  if (len) memcpy(frame + FRAME_HEADER_BYTES, payload, len);
-  for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
-    if (h->conns[fd].state != CS_SERVER) continue;
-    if (USES_TLS(h, &h->conns[fd]) && !(h->conns[fd].flags & CF_TLS_OPEN)) continue; /* still in its handshake */
-    if (conn_send(h, fd, frame, total) == 0) sent++;
-  }
-  if (frame != h->out) free(frame);
-  STAT_ADD(h, ST_BROADCASTS_SENT, sent);
   return sent;
 }
 
@@ -560,3 +473,39 @@ void conn_close_all(struct holder *h) {
   }
   h->accept_paused = 0;
 }
+
+/* ---- what the loop calls (holder.h struct io_ops) ---- */
+
+/* The shared tick: the accept back-off and the connect timeout. Nonzero while either
+ * still needs ticks; the loop disarms the timer otherwise, so an idle holder sleeps. */
+static int on_tick(struct holder *h, uint64_t now) {
+  if (h->accept_paused && now >= h->accept_resume_us) {
+    h->accept_paused = 0;
+    set_listeners(h, EPOLL_CTL_ADD);
+  }
+  expire_connects(h, now);
+  return h->accept_paused || (h->connect_timeout_us && STAT_GET(h, ST_PENDING) > 0);
+}
+
+static int64_t on_command(struct holder *h, const struct cmd *c) {
+  switch (c->type) {
+    case CMD_LISTEN: return add_listener(h, c->fd);
+    case CMD_PING_ALL: return conn_ping_all(h, c->seq);
+    case CMD_BROADCAST: return h->pops->broadcast ? h->pops->broadcast(h, c->seq, c->payload, c->payload_len) : 0;
+    case CMD_CHURN: return conn_churn(h, c->seq);
+    case CMD_CLOSE_ALL: conn_close_all(h); return 0;
+    default: return -EINVAL;
+  }
+}
+
+/* After the loop thread has stopped: every session, socket and table. */
+static void on_release(struct holder *h) {
+  if (h->tls) h->tls->release(h); /* every session still open, and the context */
+  for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
+    if (h->conns[fd].state != CS_FREE) close(fd);
+  }
+  conns_release(h);
+  if (h->pops && h->pops->release) h->pops->release(h);
+}
+
+const struct io_ops conn_io = {conn_on_event, on_tick, conn_issue_connect, on_command, on_release};

@@ -30,7 +30,7 @@ enum conn_state { CS_FREE = 0, CS_LISTEN, CS_CONNECTING, CS_CLIENT, CS_SERVER };
 enum parse_mode { PM_HEADER = 0, PM_ECHO, PM_SKIP };
 enum { CP_SOURCE_IP = 1, CP_SOURCE_PORT = 2 }; /* conn.planned: churn reconnects the plan, not the kernel's pick */
 
-/* Indexes into holder.stats; names.c names them in this order (the addon and the C worker export those). */
+/* Indexes into holder.stats; stats.c names them in this order (the addon and the C worker export those). */
 enum stat_index {
   ST_ESTABLISHED,
   ST_PEAK_ESTABLISHED,
@@ -153,7 +153,7 @@ struct proto_cfg {
  * named in holder.tls_sides go through it: conn.c starts the handshake instead of
  * proto_open (client) or the first frame (server), hands every event of such a socket
  * to on_event (which reads records and feeds conn_input), and conn_send writes through
- * send. tls.c starts a client's protocol once the handshake is done. */
+ * send. tls.c opens the protocol (h->pops->open) once the handshake is done. */
 struct holder;
 
 struct tls_ops {
@@ -170,6 +170,29 @@ struct tls_ops {
 /* Whether connection c (client or server, established) runs TLS. */
 #define USES_TLS(h, c) \
   ((h)->tls && ((h)->tls_sides & ((c)->state == CS_CLIENT ? TLS_SIDE_CLIENT : (c)->state == CS_SERVER ? TLS_SIDE_SERVER : 0)))
+/* What the loop calls (redis ae.c's fileProc, libuv's uv__io_t): conn.c's conn_io is the
+ * one implementation, handed to holder_init by the addon and the worker, so loop.c
+ * names no connection function. */
+struct io_ops {
+  void (*event)(struct holder *h, int fd, uint32_t events);
+  int (*tick)(struct holder *h, uint64_t now_us); /* nonzero: keep ticking */
+  void (*connect)(struct holder *h, const uint32_t *tuple);
+  int64_t (*command)(struct holder *h, const struct cmd *c); /* LISTEN PING_ALL BROADCAST CHURN CLOSE_ALL */
+  void (*release)(struct holder *h); /* holder_stop, the thread gone: every socket and table */
+};
+
+/* What conn.c calls for the bytes, like tls_ops for the transport: one table per holder
+ * (h->pops, set by proto_configure). frames_ops speaks connlab frames on both ends;
+ * client_ops the client protocols of proto/. Every hook runs on the loop thread. */
+struct proto_ops {
+  int (*open)(struct holder *h, int fd);  /* established (after TLS): 0, or -1 having closed fd */
+  int (*input)(struct holder *h, int fd, const uint8_t *p, size_t n); /* a close reason, or -1 */
+  int (*eof_reason)(struct holder *h, int fd); /* the peer's FIN: which close it is */
+  int (*ping)(struct holder *h, int fd); /* one liveness request of round h->ping_gen; 1 sent */
+  int64_t (*broadcast)(struct holder *h, uint32_t seq, const uint8_t *payload, size_t len); /* NULL: none */
+  void (*on_close)(struct holder *h, int fd, int reason); /* client connections, before close(fd) */
+  void (*release)(struct holder *h); /* NULL: nothing of its own */
+};
 
 #define CODE_SLOTS 256
 #define BAD_SAMPLES 4
@@ -186,6 +209,8 @@ struct sample_buf {
 };
 
 struct holder {
+  const struct io_ops *io;     /* conn.c's, from holder_init */
+  const struct proto_ops *pops; /* the protocol's, from proto_configure */
   /* Owned by the loop thread. */
   struct conn *conns;
   int conns_cap;
@@ -240,66 +265,60 @@ struct holder {
 #define STAT_SET(h, i, v) __atomic_store_n(&(h)->stats[(i)], (uint64_t)(v), __ATOMIC_RELAXED)
 #define STAT_GET(h, i) __atomic_load_n(&(h)->stats[(i)], __ATOMIC_RELAXED)
 
-/* loop.c */
-int holder_init(struct holder *h, uint32_t connect_timeout_ms, size_t max_samples);
+/* The layers, each calling only those below it (test/hardening/native-cycles.test.ts
+ * checks it): stats.c and clock.c (leaves) < loop.c < conn.c < tls.c and the protocols
+ * (proto/frames.c, proto/client.c over the pure parsers) < proto/registry.c < binding.c and
+ * native/worker/. Upward calls go through tables: the loop calls conn.c through io_ops,
+ * conn.c calls the protocol through proto_ops and TLS through tls_ops. */
+
+/* loop.c: the thread, the command queue and the tick */
+int holder_init(struct holder *h, const struct io_ops *io, uint32_t connect_timeout_ms, size_t max_samples);
 int holder_start(struct holder *h);
 void holder_submit(struct holder *h, struct cmd *c);
 void holder_stop(struct holder *h);
 void holder_free(struct holder *h);
-void holder_count_error(struct holder *h, int err);
-
-/* loop.c: listener pause on EMFILE/ENFILE and the shared tick */
-void loop_pause_accept(struct holder *h);
+/* Starts the shared tick if it is not running; io_ops.tick says when it may stop. */
 void loop_arm_tick(struct holder *h);
 
 /* conn.c: every function runs on the loop thread */
+extern const struct io_ops conn_io; /* what holder_init takes */
 int conn_apply_limits(const struct holder *h, int fd);
 int conn_reserve(struct holder *h, int fd);
 void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);
-int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 void conn_issue_connect(struct holder *h, const uint32_t *tuple);
 /* Before any connect: the IPv6 table (base, then destinations; 16 bytes each). 0 or errno. */
 int holder_set_addresses6(struct holder *h, const uint8_t *table, size_t len);
 void conn_close(struct holder *h, int fd, int reason);
 int64_t conn_ping_all(struct holder *h, uint32_t seq);
-int64_t conn_broadcast(struct holder *h, uint32_t seq, const uint8_t *payload, size_t len);
 int64_t conn_churn(struct holder *h, uint32_t count);
 void conn_close_all(struct holder *h);
-void conn_expire_connects(struct holder *h, uint64_t now_us);
-
 int conn_send(struct holder *h, int fd, const uint8_t *buf, size_t len);
-/* One client connection's ping for the current round (its protocol's, or a connlab
- * frame): > 0 when one was sent. tls.c calls it for a round that came mid-handshake. */
-int conn_ping_one(struct holder *h, int fd);
 /* What a read returned (n bytes in h->in, 0 EOF, < 0 with err): tls.c feeds its records here. */
 void conn_input(struct holder *h, int fd, ssize_t n, int err);
 
-/* proto/client.c: the client protocols, hooked into conn.c at connect, read, EOF,
- * ping and close */
-int proto_open(struct holder *h, int fd);
-int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n);
-int proto_eof_reason(struct holder *h, int fd);
-int proto_ping(struct holder *h, int fd);
-void proto_on_close(struct holder *h, int fd, int reason);
-void proto_release(struct holder *h);
+/* The protocols' tables (proto/frames.c, proto/client.c), and proto/registry.c, which sets
+ * h->pops from the kind before the first connect (every holder: serve's too). */
+extern const struct proto_ops frames_ops, client_ops;
 void proto_configure(struct holder *h, int kind);
-void holder_note_bad(struct holder *h, const uint8_t *p, size_t n);
-void holder_count_code(struct holder *h, int kind, uint32_t code);
 
 /* listener.c */
-int holder_open_listener(const char *host, uint32_t port, int backlog, int *out_fd);
+int listener_open(const char *host, uint32_t port, int backlog, int *out_fd);
 
-/* names.c: the counter names, in enum stat_index order */
-extern const char *const holder_stat_names[ST_COUNT];
+/* stats.c: every counter (calls nothing) */
+extern const char *const stat_names[ST_COUNT]; /* in enum stat_index order */
+void stats_error(struct holder *h, int err);
+void stats_code(struct holder *h, int kind, uint32_t code);
+void stats_bad(struct holder *h, const uint8_t *p, size_t n);
+void stats_sample(struct holder *h, struct sample_buf *b, uint64_t value);
+void stats_free_samples(struct holder *h);
 
-/* samples.c */
-void samples_push(struct holder *h, struct sample_buf *b, uint64_t value);
-void samples_free(struct holder *h);
+/* clock.c */
+uint64_t clock_mono_us(void);
+uint64_t clock_real_us(void);
 
-/* frame.c */
-uint64_t now_mono_us(void);
-uint64_t now_real_us(void);
+/* proto/frames.c: connlab frames (frames_parse is exported for the fuzz harness) */
+int frames_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 void frame_header_write(uint8_t *p, uint8_t type, uint16_t length, uint32_t seq, uint64_t time_us);
 uint16_t frame_length(const uint8_t *hdr);
 uint32_t frame_seq(const uint8_t *hdr);

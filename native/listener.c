@@ -11,7 +11,7 @@
 #include "holder.h"
 
 /* 0 and the listening fd in *out_fd, or a positive errno (EINVAL: not an IP address). */
-int holder_open_listener(const char *host, uint32_t port, int backlog, int *out_fd) {
+int listener_open(const char *host, uint32_t port, int backlog, int *out_fd) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof ss);

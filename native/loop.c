@@ -1,7 +1,9 @@
 /* The holder's thread: one epoll loop that owns every socket, a command queue the
  * JavaScript thread writes (mutex + eventfd wakeup), and one timerfd tick shared by
  * the connect timeout and the accept back-off (armed only while either needs it, so
- * an idle holder makes no wakeups). No per-connection timers. */
+ * an idle holder makes no wakeups). No per-connection timers. Like redis's ae.c, the
+ * loop knows its sockets only through a table (struct io_ops, conn.c's conn_io): it
+ * calls out through it and nothing else of ours calls it back but loop_arm_tick. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,15 +17,10 @@
 
 #define EVENT_BATCH 512
 #define CONNECT_BATCH 256      /* connects issued per loop turn, between event batches */
-#define ACCEPT_BACKOFF_US 100000
 
-void holder_count_error(struct holder *h, int err) {
-  if (err <= 0 || err >= ERRNO_SLOTS) err = 0;
-  __atomic_fetch_add(&h->errors[err], 1, __ATOMIC_RELAXED);
-}
-
-int holder_init(struct holder *h, uint32_t connect_timeout_ms, size_t max_samples) {
+int holder_init(struct holder *h, const struct io_ops *io, uint32_t connect_timeout_ms, size_t max_samples) {
   memset(h, 0, sizeof *h);
+  h->io = io;
   h->epfd = h->evfd = h->tfd = -1;
   h->max_fd = -1;
   h->connect_timeout_us = (uint64_t)connect_timeout_ms * 1000u;
@@ -55,43 +52,14 @@ static void set_tick(struct holder *h, uint64_t interval_us) {
   h->timer_armed = interval_us != 0;
 }
 
-static int tick_needed(struct holder *h) {
-  return h->accept_paused || (h->connect_timeout_us && STAT_GET(h, ST_PENDING) > 0);
-}
-
 void loop_arm_tick(struct holder *h) {
-  if (!h->timer_armed && tick_needed(h)) set_tick(h, h->tick_us);
-}
-
-static void set_listeners(struct holder *h, int op) {
-  for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
-    if (h->conns[fd].state != CS_LISTEN) continue;
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    epoll_ctl(h->epfd, op, fd, &ev);
-  }
-}
-
-/* Out of descriptors at accept(): stop watching the listeners (a level-triggered
- * listener with a full queue would otherwise spin) and look again after a pause. */
-void loop_pause_accept(struct holder *h) {
-  if (h->accept_paused) return;
-  set_listeners(h, EPOLL_CTL_DEL);
-  h->accept_paused = 1;
-  h->accept_resume_us = now_mono_us() + ACCEPT_BACKOFF_US;
-  STAT_ADD(h, ST_ACCEPT_BACKOFFS, 1);
-  loop_arm_tick(h);
+  if (!h->timer_armed) set_tick(h, h->tick_us);
 }
 
 static void on_tick(struct holder *h) {
   uint64_t expirations;
   if (read(h->tfd, &expirations, sizeof expirations) < 0) return;
-  uint64_t now = now_mono_us();
-  if (h->accept_paused && now >= h->accept_resume_us) {
-    h->accept_paused = 0;
-    set_listeners(h, EPOLL_CTL_ADD);
-  }
-  conn_expire_connects(h, now);
-  if (!tick_needed(h)) set_tick(h, 0);
+  if (!h->io->tick(h, clock_mono_us())) set_tick(h, 0);
 }
 
 static void finish(struct holder *h, struct cmd *c, int64_t result) {
@@ -104,16 +72,6 @@ static void finish(struct holder *h, struct cmd *c, int64_t result) {
   c->done = 1;
   pthread_cond_broadcast(&h->cmd_done);
   pthread_mutex_unlock(&h->cmd_lock);
-}
-
-static int64_t add_listener(struct holder *h, int fd) {
-  if (conn_apply_limits(h, fd) != 0) return -errno; /* accepted sockets inherit them */
-  if (conn_reserve(h, fd) != 0) return -ENOMEM;
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-  if (!h->accept_paused && epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
-  h->conns[fd].state = CS_LISTEN;
-  STAT_ADD(h, ST_LISTENERS, 1);
-  return 0;
 }
 
 static void free_connect_queue(struct holder *h) {
@@ -129,33 +87,19 @@ static void free_connect_queue(struct holder *h) {
 
 static void run_command(struct holder *h, struct cmd *c) {
   switch (c->type) {
-    case CMD_LISTEN:
-      finish(h, c, add_listener(h, c->fd));
-      return;
     case CMD_CONNECT:
       c->next = NULL;
       if (h->connect_tail) h->connect_tail->next = c;
       else h->connect_head = c;
       h->connect_tail = c;
       return;
-    case CMD_PING_ALL:
-      finish(h, c, conn_ping_all(h, c->seq));
-      return;
-    case CMD_BROADCAST:
-      finish(h, c, conn_broadcast(h, c->seq, c->payload, c->payload_len));
-      return;
-    case CMD_CHURN:
-      finish(h, c, conn_churn(h, c->seq));
-      return;
-    case CMD_CLOSE_ALL:
-      free_connect_queue(h);
-      conn_close_all(h);
-      if (!tick_needed(h)) set_tick(h, 0);
-      finish(h, c, 0);
-      return;
     case CMD_STOP:
       h->stopping = 1;
       finish(h, c, 0);
+      return;
+    default:
+      if (c->type == CMD_CLOSE_ALL) free_connect_queue(h); /* the queue is the loop's, the sockets the table's */
+      finish(h, c, h->io->command(h, c));
       return;
   }
 }
@@ -177,7 +121,7 @@ static void on_commands(struct holder *h) {
 static void issue_connects(struct holder *h) {
   for (int i = 0; i < CONNECT_BATCH && h->connect_head; i++) {
     struct cmd *c = h->connect_head;
-    conn_issue_connect(h, c->tuples + 4 * c->done_tuples);
+    h->io->connect(h, c->tuples + 4 * c->done_tuples);
     STAT_SUB(h, ST_QUEUED, 1);
     if (++c->done_tuples == c->count) {
       h->connect_head = c->next;
@@ -197,7 +141,7 @@ static void *loop_main(void *arg) {
       int fd = events[i].data.fd;
       if (fd == h->evfd) on_commands(h);
       else if (fd == h->tfd) on_tick(h);
-      else conn_on_event(h, fd, events[i].events);
+      else h->io->event(h, fd, events[i].events);
     }
     if (!h->stopping) issue_connects(h);
   }
@@ -233,6 +177,17 @@ void holder_submit(struct holder *h, struct cmd *c) {
   pthread_mutex_unlock(&h->cmd_lock);
 }
 
+/* The protocol settings the caller put in h->proto (binding.c's setProtocol, the worker's
+ * start): plain memory of the holder's, freed with it. */
+static void free_proto_config(struct proto_cfg *cfg) {
+  free(cfg->request);
+  free(cfg->client_prefix);
+  free(cfg->username);
+  free(cfg->password);
+  cfg->request = NULL;
+  cfg->client_prefix = cfg->username = cfg->password = NULL;
+}
+
 /* Stops the thread and closes every descriptor; the struct stays valid (counters
  * still readable) until holder_free. Safe to call twice. */
 void holder_stop(struct holder *h) {
@@ -244,13 +199,9 @@ void holder_stop(struct holder *h) {
     pthread_join(h->thread, NULL);
     h->started = 0;
   }
-  if (h->tls) h->tls->release(h); /* every session still open, and the context */
-  for (int fd = 0; fd <= h->max_fd && fd < h->conns_cap; fd++) {
-    if (h->conns[fd].state != CS_FREE) close(fd);
-  }
-  conns_release(h);
-  proto_release(h);
+  h->io->release(h);
   free_connect_queue(h);
+  free_proto_config(&h->proto);
   while (h->cmd_head) {
     struct cmd *c = h->cmd_head;
     h->cmd_head = c->next;
@@ -274,7 +225,7 @@ void holder_free(struct holder *h) {
   holder_stop(h);
   free(h->tls_state); /* tls.c's failure reasons, kept readable after holder_stop */
   h->tls_state = NULL;
-  samples_free(h);
+  stats_free_samples(h);
   free(h->addr6);
   h->addr6 = NULL;
   pthread_mutex_destroy(&h->sample_lock);

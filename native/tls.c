@@ -11,7 +11,7 @@
  * readiness. A socket is registered for EPOLLIN once established; only while the
  * handshake wants to write (a full send buffer: rare) is EPOLLOUT added, and removed
  * when it moves on (CF_TLS_WRITE). After the handshake a client's protocol starts
- * (proto_open) and every byte goes through SSL_write (all or nothing, like send():
+ * (h->pops->open) and every byte goes through SSL_write (all or nothing, like send():
  * SSL_MODE_ENABLE_PARTIAL_WRITE stays off, and a write that would block closes the
  * connection `slow`) and SSL_read.
  *
@@ -140,12 +140,12 @@ static void on_start(struct holder *h, int fd) {
   int client = h->conns[fd].state == CS_CLIENT;
   SSL **at = slot(h, fd);
   SSL *s = at ? ossl.SSL_new(client ? t->client : t->server) : NULL;
-  if (client) h->conns[fd].u.start_us = now_mono_us(); /* an early close counts from the TCP handshake */
+  if (client) h->conns[fd].u.start_us = clock_mono_us(); /* an early close counts from the TCP handshake */
   if (!s || ossl.SSL_set_fd(s, fd) != 1 ||
       (client && t->sni && ossl.SSL_ctrl(s, OSSL_CTRL_SET_TLSEXT_HOSTNAME, OSSL_NAMETYPE_HOST_NAME, t->sni) != 1)) {
     if (s) ossl.SSL_free(s);
     ossl.ERR_clear_error();
-    holder_count_error(h, ENOMEM);
+    stats_error(h, ENOMEM);
     conn_close(h, fd, CR_LOCAL);
     return;
   }
@@ -168,10 +168,10 @@ static int opened(struct holder *h, int fd) {
   c->flags |= CF_TLS_OPEN | CF_GOT_BYTES; /* the peer answered: accepted, not silent */
   STAT_ADD(h, ST_TLS_HANDSHAKES, 1);
   if (state != CS_CLIENT) return 0;
-  if (h->proto.kind != PROTO_CONNLAB && (proto_open(h, fd) != 0 || c->state != state)) return -1; /* it closed fd */
+  if (h->pops->open(h, fd) != 0 || c->state != state) return -1; /* it closed fd */
   if (c->flags & CF_TLS_PING) { /* this round's ping, late: the round waits for it */
     c->flags &= (uint8_t)~CF_TLS_PING;
-    if (conn_ping_one(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
+    if (h->pops->ping(h, fd) > 0) STAT_ADD(h, ST_PINGS_SENT, 1);
     if (c->state != state) return -1;
   }
   return 0;
@@ -185,7 +185,7 @@ static int opened(struct holder *h, int fd) {
 static void trim_when_quiet(struct holder *h) {
 #ifdef __GLIBC__
   struct tls_state *t = state(h);
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   if (t->handshaking > 0 || t->handshakes_untrimmed == 0 || now - t->trimmed_us < 1000000) return;
   t->handshakes_untrimmed = 0;
   t->trimmed_us = now;

@@ -352,7 +352,7 @@ void tls13_on_readable(struct holder *h, int fd, struct tls13 *k, struct tls13_s
   }
   if (flush(h, fd, &plain) != 0 || len == 0) return;
   if (!(k->partial = malloc(len))) {
-    holder_count_error(h, ENOMEM);
+    stats_error(h, ENOMEM);
     conn_close(h, fd, CR_LOCAL);
     return;
   }

@@ -6,8 +6,8 @@
  * searches for a free port. Every process stays under the 20,000-descriptor limit.
  *
  * Once everything is established, each server process stamps CLOCK_REALTIME once and
- * writes a BROADCAST frame (connlab's 16-byte header, native/frame.c) on each of its
- * connections, as connlab's conn_broadcast does; each client reads with epoll and keeps
+ * writes a BROADCAST frame (connlab's 16-byte header, native/proto/frames.c) on each of its
+ * connections, as connlab's frames_broadcast (proto/frames.c) does; each client reads with epoll and keeps
  * arrival time minus the stamp (`broadcast`, what connlab's broadcast latency measures)
  * and minus its own write's time (`delivery`: the seq field carries the write's offset
  * from the stamp). The parent prints p50/p99/max of both and the total time as JSON.
@@ -109,7 +109,7 @@ static void run_server(int k, uint32_t count, uint16_t port, struct shared *sh) 
   signal_parent('A');
   wait_closed(go_pipe[0]);
   uint8_t frame[FRAME_BYTES] = {FRAME_BROADCAST, 0, 0, 0, 0, 0, 0, 1};
-  uint64_t t = real_us(); /* once per process, before the loop: as conn_broadcast stamps */
+  uint64_t t = real_us(); /* once per process, before the loop: as frames_broadcast stamps */
   for (int i = 0; i < 8; i++) frame[8 + i] = (uint8_t)(t >> (56 - 8 * i));
   sh->written_at_us[k] = t;
   for (uint32_t i = 0; i < count; i++) {

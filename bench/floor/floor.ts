@@ -82,3 +82,38 @@ function canListen(port: number): Promise<boolean> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
+
+/** What floor-bench compares: connlab's ramp seconds and broadcast latency (bench --json). */
+export interface BenchFigures {
+  ramp: { seconds: number };
+  broadcast: { p50_ms: number; p99_ms: number; max_ms: number };
+}
+
+export interface FloorComparison {
+  /** The round with the median broadcast p99: the floor the broadcast ratios use. */
+  floor: FloorResult;
+  /** The median of the rounds' connect seconds: what ratio.connect divides by. */
+  floor_connect_seconds: number;
+  /** connlab / floor, 2 decimals; null where the floor's figure is 0. */
+  ratio: { connect: number | null; p50: number | null; p99: number | null; max: number | null };
+}
+
+const median = <T>(items: readonly T[], key: (item: T) => number): T => [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)] as T;
+
+/** connlab beside the floor rounds of the same run (at least one round). */
+export function compareWithFloor(bench: BenchFigures, floors: readonly FloorResult[]): FloorComparison {
+  if (floors.length === 0) throw new Error('compareWithFloor needs at least one floor round');
+  const floor = median(floors, (f) => f.broadcast.p99_ms);
+  const connectSeconds = median(floors, (f) => f.connect_seconds).connect_seconds;
+  const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+  return {
+    floor,
+    floor_connect_seconds: connectSeconds,
+    ratio: {
+      connect: ratio(bench.ramp.seconds, connectSeconds),
+      p50: ratio(bench.broadcast.p50_ms, floor.broadcast.p50_ms),
+      p99: ratio(bench.broadcast.p99_ms, floor.broadcast.p99_ms),
+      max: ratio(bench.broadcast.max_ms, floor.broadcast.max_ms),
+    },
+  };
+}

@@ -5,7 +5,7 @@
 #   native/fuzz/build.sh [OUT_DIR [HOLDER_SRC_DIR]]
 #
 # OUT_DIR defaults to build/fuzz; HOLDER_SRC_DIR (default native/) is where holder.h,
-# loop.c, conn.c, frame.c and samples.c come from (prove-issue-8.sh points it at the
+# loop.c, conn.c and the rest of the core come from (prove-issue-8.sh points it at the
 # code before the fix). Prints the path of the binary: connlab-fuzz, or with
 # FUZZER=libfuzzer CC=clang (Debian's clang package) connlab-libfuzzer, libFuzzer's
 # driver around the targets' one_input.
@@ -24,6 +24,9 @@ else
   set --
 fi
 mkdir -p "$out"
+# The holder core: every .c beside holder.h except the addon (binding.c), TLS (tls.c:
+# OpenSSL comes with Node) and the listener (sockets the harness does not open).
+core=$(ls "$src"/*.c | grep -v -e /binding.c -e /tls.c -e /listener.c -e /test-binding.c)
 # The client protocols (native/proto/) that conn.c calls; absent from trees older than
 # them, such as the pre-fix code prove-issue-8.sh builds.
 proto=$(ls "$src"/proto/*.c 2>/dev/null || true)
@@ -38,5 +41,5 @@ $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \
   -DCONNLAB_FUZZ -D_GNU_SOURCE -pthread -Wall -Wextra "$@" ${CFLAGS:-} \
   -I"$src" -o "$out/$name" \
   "$here/main.c" "$here/frames-model.c" "$here/frames-parse.c" "$here/frames-conn.c" $targets \
-  "$src/loop.c" "$src/conn.c" "$src/frame.c" "$src/samples.c" $proto
+  $core $proto
 echo "$out/$name"

@@ -1,6 +1,6 @@
 /* Target "frames-conn": the connection state machine through real sockets. Bytes are
  * written to the peer end in the generated splits and conn_on_event() runs the holder's
- * own read path (recv into the scratch buffer, conn_parse, the all-or-nothing answer
+ * own read path (recv into the scratch buffer, frames_parse, the all-or-nothing answer
  * write, the close by reason); the answer is read back from the peer and compared with
  * the model, along with the holder's counters.
  *
@@ -60,8 +60,9 @@ static int listen_loopback(uint16_t *port) {
 }
 
 static int setup(void) {
-  int rc = holder_init(&h, 0, 1024);
+  int rc = holder_init(&h, &conn_io, 0, 1024);
   if (rc != 0) return rc;
+  proto_configure(&h, 0); /* connlab frames */
   /* Port 0: the kernel picks a free loopback port, so runs never collide. */
   holder_lfd = listen_loopback(&holder_port);
   peer_lfd = listen_loopback(&peer_port);

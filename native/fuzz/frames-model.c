@@ -67,7 +67,7 @@ static uint32_t gen_seq(struct rng *r, uint32_t ping_seq) {
 
 /* One valid frame for a receiver on `side`. */
 static void gen_frame(struct rng *r, struct stream *s, enum side side, uint32_t ping_seq) {
-  uint64_t time_us = rng_one_in(r, 4) ? rng_next(r) : now_real_us() - rng_below(r, 1000000);
+  uint64_t time_us = rng_one_in(r, 4) ? rng_next(r) : clock_real_us() - rng_below(r, 1000000);
   if (side == SIDE_SERVER) {
     if (rng_one_in(r, 3)) stream_frame(s, r, FRAME_PING, 0, 0, (uint32_t)rng_next(r), time_us, NULL);
     else stream_frame(s, r, FRAME_ECHO, 0, gen_echo_length(r), (uint32_t)rng_next(r), time_us, NULL);
@@ -144,15 +144,15 @@ void gen_garbage(struct rng *r, struct stream *s, enum side side, uint32_t ping_
 /* A few PINGs and short ECHOs, so the attack's own reads stay where they are. */
 static void gen_small(struct rng *r, struct stream *s) {
   for (uint64_t i = rng_below(r, 5); i > 0; i--) {
-    if (rng_one_in(r, 2)) stream_frame(s, r, FRAME_PING, 0, 0, (uint32_t)rng_next(r), now_real_us(), NULL);
-    else stream_frame(s, r, FRAME_ECHO, 0, (uint16_t)rng_below(r, 40), (uint32_t)rng_next(r), now_real_us(), NULL);
+    if (rng_one_in(r, 2)) stream_frame(s, r, FRAME_PING, 0, 0, (uint32_t)rng_next(r), clock_real_us(), NULL);
+    else stream_frame(s, r, FRAME_ECHO, 0, (uint16_t)rng_below(r, 40), (uint32_t)rng_next(r), clock_real_us(), NULL);
   }
 }
 
 size_t gen_attack(struct rng *r, struct stream *s, size_t cut) {
   gen_small(r, s);
   size_t at = s->len + cut;
-  stream_frame(s, r, FRAME_ECHO, 0, 65535, (uint32_t)rng_next(r), now_real_us(), NULL);
+  stream_frame(s, r, FRAME_ECHO, 0, 65535, (uint32_t)rng_next(r), clock_real_us(), NULL);
   gen_small(r, s);
   return at;
 }

@@ -1,4 +1,4 @@
-/* Target "frames-parse": conn_parse() itself, on a struct conn of a holder that is
+/* Target "frames-parse": frames_parse() itself, on a struct conn of a holder that is
  * initialised but never started. Each read is copied to the very end of the holder's
  * scratch buffer (so ASan sees any read past it) and its answer is checked against the
  * model: same bytes, the same close, and never more than the read plus 15 bytes
@@ -15,7 +15,11 @@ static struct stream st;
 static struct model md;
 static size_t reads[MAX_READS];
 
-static int setup(void) { return holder_init(&h, 0, 1024); }
+static int setup(void) {
+  int rc = holder_init(&h, &conn_io, 0, 1024);
+  if (rc == 0) proto_configure(&h, 0); /* connlab frames */
+  return rc;
+}
 
 static void teardown(void) {
   holder_free(&h);
@@ -39,7 +43,7 @@ static void check_reads(enum side side, uint32_t ping_seq, const size_t *sizes, 
     uint8_t *in = h.in + SCRATCH_BYTES - n;
     memcpy(in, st.p + pos, n);
     size_t out_len = 0;
-    int reason = conn_parse(&h, &c, in, n, &out_len);
+    int reason = frames_parse(&h, &c, in, n, &out_len);
     int closes = md.close_at <= pos + n;
     size_t stop = model_stop(&md, pos + n);
     FUZZ_CHECK(out_len <= n + ANSWER_SLACK_BYTES, "read %zu at %zu: %zu answer bytes for %zu in", i, pos, out_len, n);
@@ -214,7 +218,7 @@ static void one_input(const uint8_t *data, size_t size) {
 
 const struct fuzz_target frames_parse_target = {
     .name = "frames-parse",
-    .about = "conn_parse(): connlab frames at random and at every split point, against the model",
+    .about = "frames_parse(): connlab frames at random and at every split point, against the model",
     .setup = setup,
     .teardown = teardown,
     .exhaustive = exhaustive,

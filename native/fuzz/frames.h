@@ -1,6 +1,6 @@
 /* The connlab frame target's shared parts: byte streams with their frame boundaries,
  * generators (valid frames of every type, garbage, the issue-8 attack), read splits,
- * and the reference model. frames-parse.c feeds conn_parse directly; frames-conn.c drives
+ * and the reference model. frames-parse.c feeds frames_parse directly; frames-conn.c drives
  * the connection state machine through real sockets. */
 #ifndef CONNLAB_FUZZ_FRAMES_H
 #define CONNLAB_FUZZ_FRAMES_H
@@ -12,7 +12,7 @@
 #ifndef SCRATCH_BYTES
 #define SCRATCH_BYTES 65536
 #endif
-int conn_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
+int frames_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 
 /* The documented bound (holder.h): one read's answer is at most this much longer. */
 #define ANSWER_SLACK_BYTES (FRAME_HEADER_BYTES - 1)

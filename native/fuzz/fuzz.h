@@ -5,7 +5,7 @@
  * It is a table of parser targets (main.c, `targets[]`). A target brings its own input
  * generators, a reference model written independently of the code under test, and cases
  * that feed the real parser and compare. The connlab frame parser is the first entry,
- * twice: frames-parse.c calls conn_parse() directly, frames-conn.c drives the connection
+ * twice: frames-parse.c calls frames_parse() directly, frames-conn.c drives the connection
  * state machine through sockets, and both share frames-model.c. The parsers the protocol
  * work adds next (HTTP/1.1 responses, WebSocket frames, MQTT packets) plug in as new
  * `struct fuzz_target` entries with their own generators and models, and inherit the

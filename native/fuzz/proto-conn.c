@@ -54,7 +54,7 @@ static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 static int setup(void) {
   for (int k = 0; k < K_COUNT; k++) {
-    int rc = holder_init(&hs[k], 0, 1024);
+    int rc = holder_init(&hs[k], &conn_io, 0, 1024);
     if (rc != 0) return rc;
     struct proto_cfg *cfg = &hs[k].proto; /* as binding.c's setProtocol fills it */
     const char *request = k == K_HTTP ? HTTP_REQUEST : k == K_WS ? WS_REQUEST : NULL;
@@ -65,9 +65,8 @@ static int setup(void) {
       cfg->request_len = strlen(request);
     }
     if (k == K_MQTT) cfg->client_prefix = strdup("fuzz-"), cfg->keepalive_s = 30;
-    cfg->seed = 0x5eed0000u + (uint64_t)k;
-    cfg->state_bytes = proto_state_bytes(kinds[k]);
-    cfg->kind = kinds[k];
+    proto_configure(&hs[k], kinds[k]);
+    cfg->seed = 0x5eed0000u + (uint64_t)k; /* fixed: a failure replays */
   }
   return 0;
 }
@@ -131,7 +130,7 @@ static void open_link(struct link *l, char accept[29], uint32_t *mask) {
   for (int i = 0; i < ST_COUNT; i++) l->base[i] = STAT_GET(h, i);
   h->conns[l->hfd].state = CS_CLIENT;
   STAT_ADD(h, ST_ESTABLISHED, 1);
-  FUZZ_CHECK(proto_open(h, l->hfd) == 0, "proto_open failed");
+  FUZZ_CHECK(h->pops->open(h, l->hfd) == 0, "the protocol's open failed");
   static uint8_t *open;
   static size_t open_cap;
   size_t n = 0;

@@ -6,7 +6,7 @@
  * HTTP/1.0 without keep-alive, several responses back to back, status lines and headers
  * up to HTTP_LINE_MAX, and (invalid) lines, header blocks and bodies past the limits of
  * proto.h, each due at its first byte over. The client is re-armed
- * on every answer as if its next request had gone out (binding.c's protoFeedForTest
+ * on every answer as if its next request had gone out (test-binding.c's protoFeedForTest
  * does the same), for as many requests as the run draws: a response nobody asked for is
  * a protocol error at its first byte. */
 #include <inttypes.h>

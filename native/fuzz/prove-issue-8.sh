@@ -6,14 +6,14 @@
 #   native/fuzz/prove-issue-8.sh [connlab-fuzz arguments, e.g. --target frames-conn]
 #
 # The only change to the old code: its parser was `static int parse`, which the fix
-# exported as conn_parse for the harness; the same rename here lets it link.
+# exported for the harness (now frames_parse in proto/frames.c); the same rename here lets it link.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
 old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT
 for f in holder.h loop.c conn.c frame.c samples.c; do git show "aef1892^:native/$f" >"$old/$f"; done
-sed -i 's/^static int parse(/int conn_parse(/; s/= parse(h, /= conn_parse(h, /' "$old/conn.c"
+sed -i 's/^static int parse(/int frames_parse(/; s/= parse(h, /= frames_parse(h, /' "$old/conn.c"
 bin=$("$here/build.sh" "$old/out" "$old")
 if "$bin" "$@"; then
   echo "prove-issue-8: the harness passed the pre-fix code: it does not catch the bug" >&2

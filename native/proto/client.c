@@ -1,8 +1,9 @@
-/* The client protocols inside the holder: the glue between conn.c's socket events and
- * the pure parsers of this directory. Per-connection protocol state lives in a side
+/* The client protocols inside the holder (tcp, http, ws, mqtt): client_ops, the table
+ * conn.c calls, glue between socket events and the pure parsers of this directory. Per-connection protocol state lives in a side
  * table indexed by fd (one anonymous mapping, proto.state_bytes per descriptor, grown
  * by mremap like the conn table), so a connlab or tcp connection costs its 32-byte
- * record only. All socket I/O here goes through conn_send (all-or-nothing writes). */
+ * record only. All socket I/O here goes through conn_send (all-or-nothing writes); calls
+ * down only (conn.c, the parsers, stats.c, clock.c). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,41 +20,10 @@
 
 #define OPEN_BYTES 2048 /* a request, an upgrade or a CONNECT must fit */
 
-int proto_out_append(struct proto_out *out, const void *p, size_t len) {
-  if (out->cap - out->len < len) return -1;
-  memcpy(out->buf + out->len, p, len);
-  out->len += len;
-  return 0;
-}
-
-size_t proto_state_bytes(int kind) {
-  switch (kind) {
-    case PROTO_HTTP: return sizeof(struct http_client);
-    case PROTO_WS: return sizeof(struct ws_client);
-    case PROTO_MQTT: return sizeof(struct mqtt_client);
-    default: return 0;
-  }
-}
-
-/* Completes h->proto once its request and strings are set, before the first connect
- * (binding.c's setProtocol, the C worker's start): the kind, the size of its side-table
- * entry, and the seed of WebSocket keys and masks. */
-void proto_configure(struct holder *h, int kind) {
-  h->proto.seed = ((uint64_t)getpid() << 32) ^ now_real_us() ^ (uint64_t)(uintptr_t)h;
-  h->proto.state_bytes = proto_state_bytes(kind);
-  h->proto.kind = kind;
-}
-
-void proto_release(struct holder *h) {
+static void client_release(struct holder *h) {
   if (h->pstate) munmap(h->pstate, (size_t)h->pstate_cap * h->proto.state_bytes);
   h->pstate = NULL;
   h->pstate_cap = 0;
-  free(h->proto.request);
-  free(h->proto.client_prefix);
-  free(h->proto.username);
-  free(h->proto.password);
-  h->proto.request = NULL;
-  h->proto.client_prefix = h->proto.username = h->proto.password = NULL;
 }
 
 /* The fd's protocol state, zeroed, with the table grown to hold it; NULL when out of memory. */
@@ -74,27 +44,6 @@ static void *state_reset(struct holder *h, int fd) {
 }
 
 static void *state_of(struct holder *h, int fd) { return h->pstate + (size_t)fd * h->proto.state_bytes; }
-
-void holder_note_bad(struct holder *h, const uint8_t *p, size_t n) {
-  uint32_t i = h->bad_count;
-  if (i >= BAD_SAMPLES) return;
-  size_t k = n < BAD_BYTES ? n : BAD_BYTES;
-  memcpy(h->bad[i], p, k);
-  h->bad_len[i] = (uint8_t)k;
-  __atomic_store_n(&h->bad_count, i + 1, __ATOMIC_RELEASE);
-}
-
-void holder_count_code(struct holder *h, int kind, uint32_t code) {
-  uint32_t key = (uint32_t)kind << 16 | (code & 0xffff);
-  for (uint32_t i = 0, at = (key * 2654435761u) % CODE_SLOTS; i < CODE_SLOTS; i++, at = (at + 1) % CODE_SLOTS) {
-    struct code_count *slot = &h->codes[at];
-    if (slot->key == 0) __atomic_store_n(&slot->key, key, __ATOMIC_RELEASE);
-    if (slot->key == key) {
-      __atomic_fetch_add(&slot->count, 1, __ATOMIC_RELAXED);
-      return;
-    }
-  }
-}
 
 /* splitmix64: ws nonces and masks from the holder's seed, no per-connection storage. */
 static uint64_t mix(uint64_t x) {
@@ -123,9 +72,9 @@ struct sink_ctx {
 static void on_answer(void *ctx, uint32_t gen, uint64_t sent_us) {
   struct sink_ctx *x = ctx;
   struct holder *h = x->h;
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   STAT_ADD(h, ST_PONGS_RECEIVED, 1);
-  samples_push(h, &h->rtt_us, now > sent_us ? now - sent_us : 0);
+  stats_sample(h, &h->rtt_us, now > sent_us ? now - sent_us : 0);
   struct conn *c = &h->conns[x->fd];
   if (h->ping_gen != 0 && gen == h->ping_gen && c->ping_gen != gen) {
     c->ping_gen = gen;
@@ -137,16 +86,16 @@ static void on_message(void *ctx, uint64_t stamp_us) {
   struct holder *h = ((struct sink_ctx *)ctx)->h;
   STAT_ADD(h, ST_BROADCASTS_RECEIVED, 1);
   if (stamp_us) {
-    uint64_t now = now_real_us();
-    samples_push(h, &h->broadcast_us, now > stamp_us ? now - stamp_us : 0);
+    uint64_t now = clock_real_us();
+    stats_sample(h, &h->broadcast_us, now > stamp_us ? now - stamp_us : 0);
   }
 }
 
-static void on_code(void *ctx, int kind, uint32_t code) { holder_count_code(((struct sink_ctx *)ctx)->h, kind, code); }
+static void on_code(void *ctx, int kind, uint32_t code) { stats_code(((struct sink_ctx *)ctx)->h, kind, code); }
 
 static void on_bad(void *ctx, const uint8_t *p, size_t n) {
   struct sink_ctx *x = ctx;
-  holder_note_bad(x->h, p, n);
+  stats_bad(x->h, p, n);
   x->bad_noted = 1;
 }
 
@@ -159,13 +108,13 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
       struct http_client *hc = s;
       hc->outstanding = 1;
       hc->gen = h->ping_gen;
-      hc->sent_us = now_mono_us();
+      hc->sent_us = clock_mono_us();
       return proto_out_append(out, cfg->request, cfg->request_len);
     }
     case PROTO_WS: {
       char key[25], accept[29];
       ws_key_of(h, fd, key, accept);
-      ((struct ws_client *)s)->mask = (uint32_t)mix(cfg->seed ^ ((uint64_t)fd << 32) ^ now_mono_us());
+      ((struct ws_client *)s)->mask = (uint32_t)mix(cfg->seed ^ ((uint64_t)fd << 32) ^ clock_mono_us());
       return proto_out_append(out, cfg->request, cfg->request_len) || proto_out_append(out, "Sec-WebSocket-Key: ", 19) ||
                      proto_out_append(out, key, 24) || proto_out_append(out, "\r\n\r\n", 4)
                  ? -1
@@ -185,9 +134,9 @@ static int open_bytes(struct holder *h, int fd, void *s, struct proto_out *out) 
 /* A close this soon after the handshake, before any byte, is `early` (holder.h). */
 #define EARLY_CLOSE_US 1000000
 
-int proto_open(struct holder *h, int fd) {
+static int proto_open(struct holder *h, int fd) {
   struct proto_cfg *cfg = &h->proto;
-  h->conns[fd].u.start_us = now_mono_us(); /* frames are not parsed here: the header buffer is free */
+  h->conns[fd].u.start_us = clock_mono_us(); /* frames are not parsed here: the header buffer is free */
   if (cfg->kind == PROTO_TCP) {
     if (cfg->tcp_keepalive_s == 0) return 0;
     int one = 1, secs = (int)cfg->tcp_keepalive_s, count = 3;
@@ -195,7 +144,7 @@ int proto_open(struct holder *h, int fd) {
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0) {
-      holder_count_error(h, errno);
+      stats_error(h, errno);
       conn_close(h, fd, CR_LOCAL);
       return -1;
     }
@@ -205,7 +154,7 @@ int proto_open(struct holder *h, int fd) {
   uint8_t buf[OPEN_BYTES];
   struct proto_out out = {buf, 0, sizeof buf};
   if (!s || open_bytes(h, fd, s, &out) != 0) {
-    holder_count_error(h, ENOMEM);
+    stats_error(h, ENOMEM);
     conn_close(h, fd, CR_LOCAL);
     return -1;
   }
@@ -213,8 +162,9 @@ int proto_open(struct holder *h, int fd) {
 }
 
 static int proto_ping_if_wanted(struct holder *h, int fd);
+static int proto_ping(struct holder *h, int fd);
 
-int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
+static int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   struct sink_ctx ctx = {h, fd, 0};
   struct proto_sink sink = {&ctx, on_answer, on_message, on_code, on_bad};
   uint8_t buf[256];
@@ -241,7 +191,7 @@ int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   if (v == PV_OK) return proto_ping_if_wanted(h, fd);
   switch (v) {
     case PV_PROTOCOL:
-      if (!ctx.bad_noted) holder_note_bad(h, p, n); /* mqtt: the read that broke it */
+      if (!ctx.bad_noted) stats_bad(h, p, n); /* mqtt: the read that broke it */
       return CR_PROTOCOL;
     case PV_REFUSED: return CR_REFUSED;
     case PV_HEADERS_TOO_LARGE: return CR_HTTP_HEADERS;
@@ -250,14 +200,14 @@ int proto_input(struct holder *h, int fd, const uint8_t *p, size_t n) {
   }
 }
 
-int proto_eof_reason(struct holder *h, int fd) {
+static int proto_eof_reason(struct holder *h, int fd) {
   switch (h->proto.kind) {
     case PROTO_HTTP: {
       struct http_client *s = state_of(h, fd);
       if (!s->outstanding) return CR_IDLE;
       if (!http_resp_until_eof(&s->r)) return CR_PEER;
       struct sink_ctx ctx = {h, fd, 0};
-      holder_count_code(h, PC_HTTP_STATUS, s->r.status);
+      stats_code(h, PC_HTTP_STATUS, s->r.status);
       on_answer(&ctx, s->gen, s->sent_us); /* the body ended with the connection */
       return CR_SERVER;
     }
@@ -296,10 +246,10 @@ static int proto_ping_if_wanted(struct holder *h, int fd) {
   return -1;
 }
 
-int proto_ping(struct holder *h, int fd) {
+static int proto_ping(struct holder *h, int fd) {
   uint8_t buf[64];
   struct proto_out out = {buf, 0, sizeof buf};
-  uint64_t now = now_mono_us();
+  uint64_t now = clock_mono_us();
   switch (h->proto.kind) {
     case PROTO_TCP:
       tcp_verify(h, fd);
@@ -340,17 +290,17 @@ int proto_ping(struct holder *h, int fd) {
 }
 
 /* A clean close says goodbye: MQTT DISCONNECT, a WebSocket close 1000. Peer and reset
- * closes before any byte arrived and within a second of the handshake (connlab: before a
- * round verified it) are counted `early`: a server out of descriptors accepts and closes
- * (or resets) exactly like that. */
-void proto_on_close(struct holder *h, int fd, int reason) {
+ * closes before any byte arrived and within a second of the handshake are counted
+ * `early`: a server out of descriptors accepts and closes (or resets) exactly like that
+ * (frames.c counts its own). */
+static void proto_on_close(struct holder *h, int fd, int reason) {
   struct conn *c = &h->conns[fd];
   if (fd >= h->pstate_cap && h->proto.state_bytes) return; /* proto_open failed before its state */
-  int early = h->proto.kind == PROTO_CONNLAB ? c->ping_gen == 0 : now_mono_us() - c->u.start_us < EARLY_CLOSE_US;
+  int early = clock_mono_us() - c->u.start_us < EARLY_CLOSE_US;
   if ((reason == CR_PEER || reason == CR_RESET) && !(c->flags & CF_GOT_BYTES) && early) {
     STAT_ADD(h, ST_CLOSED_EARLY, 1);
   }
-  if (reason != CR_LOCAL || h->proto.kind == PROTO_CONNLAB || h->proto.kind == PROTO_TCP) return;
+  if (reason != CR_LOCAL || h->proto.kind == PROTO_TCP) return;
   if (USES_TLS(h, c) && !(c->flags & CF_TLS_OPEN)) return; /* no protocol state yet: the handshake never finished */
   uint8_t buf[16];
   struct proto_out out = {buf, 0, sizeof buf};
@@ -365,3 +315,6 @@ void proto_on_close(struct holder *h, int fd, int reason) {
   if (USES_TLS(h, c)) h->tls->goodbye(h, fd, buf, out.len); /* and TLS close_notify */
   else if (out.len) (void)send(fd, buf, out.len, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort: we close next */
 }
+
+/* One table for tcp, http, ws and mqtt: each hook switches on h->proto.kind. */
+const struct proto_ops client_ops = {proto_open, proto_input, proto_eof_reason, proto_ping, NULL, proto_on_close, client_release};

@@ -1,9 +1,9 @@
-/* The client protocols load speaks: tcp (nothing), connlab frames (frame.c/conn.c),
+/* The client protocols load speaks: tcp (nothing), connlab frames (frames.c),
  * HTTP/1.1, WebSocket (RFC 6455) and MQTT 3.1.1. Each parser here is a pure function
  * over bytes: it takes the connection's protocol state, the bytes that arrived, and
  * reports what it saw through a sink; any answer it must send (a WebSocket pong or close
  * echo) is appended to an output buffer. No sockets, clocks or allocation, so the same
- * code is driven by the holder (client.c), by the byte-split tests (binding.c's
+ * code is driven by the holder (client.c), by the byte-split tests (test-binding.c's
  * protoFeedForTest) and later by a TLS layer that owns the byte stream. */
 #ifndef CONNLAB_PROTO_H
 #define CONNLAB_PROTO_H
@@ -186,7 +186,7 @@ struct mqtt_connect_opts {
 int mqtt_connect_write(struct proto_out *out, const struct mqtt_connect_opts *o);
 int mqtt_client_feed(struct mqtt_client *s, const uint8_t *p, size_t n, const struct proto_sink *sink);
 
-/* proto.c */
+/* out.c: the answers buffer (proto_out_append); registry.c: state sizes by kind */
 int proto_out_append(struct proto_out *out, const void *p, size_t len);
 size_t proto_state_bytes(int kind);
 

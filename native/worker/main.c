@@ -1,9 +1,10 @@
 /* connlab-worker: a worker process without V8. The same holder as the N-API addon
- * (native/loop.c conn.c frame.c samples.c proto/) driven over Node's child_process IPC
+ * (native/loop.c conn.c stats.c clock.c proto/) driven over Node's child_process IPC
  * channel (serialization 'json', one message per line) by src/engine/c-worker-process.ts,
  * which translates the pool's typed messages; it does what src/engine/worker.ts does.
  * One thread polls the channel and runs the timers (reports, ramp ticks, churn ticks,
- * ping rounds); the holder's own thread owns the sockets. start.c reads `start`.
+ * ping rounds); the holder's own thread owns the sockets. start.c reads `start`;
+ * reply.c writes the messages both of them send.
  * Malformed input is answered with `failed` and exit code 1, never a crash; a gone
  * supervisor (EOF on the channel, or SIGKILL through PR_SET_PDEATHSIG) ends it. */
 #include <errno.h>
@@ -27,38 +28,10 @@
 
 static struct jdoc doc; /* 10 KB of tokens: static, not on the stack */
 
-void worker_send(struct worker *w, struct jbuf *b) {
-  ipc_send(&w->ipc, b); /* a gone supervisor shows as EOF on the next read */
-  jb_free(b);
-}
-
 static void send_lit(struct worker *w, const char *text) {
   struct jbuf b = {0};
   jb_lit(&b, text);
   worker_send(w, &b);
-}
-
-int worker_fail(struct worker *w, const char *code, const char *message, int errno_value) {
-  struct jbuf b = {0};
-  jb_lit(&b, "{\"type\":\"failed\",\"code\":");
-  jb_str(&b, code);
-  jb_lit(&b, ",\"message\":");
-  jb_str(&b, message);
-  if (errno_value > 0) {
-    jb_lit(&b, ",\"errno\":");
-    jb_uint(&b, (uint64_t)errno_value);
-  }
-  jb_lit(&b, "}");
-  worker_send(w, &b);
-  w->exiting = 1;
-  w->exit_code = 1;
-  return IPC_STOP;
-}
-
-int worker_malformed(struct worker *w, const char *why) {
-  char message[160];
-  snprintf(message, sizeof message, "malformed IPC message: %s", why);
-  return worker_fail(w, FAIL_CODE, message, 0);
 }
 
 static void send_report(struct worker *w) {
@@ -66,7 +39,7 @@ static void send_report(struct worker *w) {
   jb_lit(&b, "{\"type\":\"report\",");
   report_counters(&b, &w->holder);
   jb_lit(&b, ",");
-  report_samples(&b, &w->holder);
+  report_latency(&b, &w->holder);
   jb_lit(&b, ",");
   report_memory(&b, w->smaps_fd);
   jb_lit(&b, w->role == ROLE_SERVER || ramp_finished(&w->ramp, &w->holder) ? ",\"rampDone\":true}" : ",\"rampDone\":false}");
@@ -119,7 +92,7 @@ static int on_ping(struct worker *w, int msg) {
   run_waited(w, CMD_PING_ALL, (uint32_t)seq);
   w->ping_active = 1;
   w->ping_seq = (uint32_t)seq;
-  w->next_ping_us = now_mono_us();
+  w->next_ping_us = clock_mono_us();
   /* tcp: the kernel answered during the ping itself; nothing more can arrive (over TLS a
    * handshake still running pings when it is done, as worker.ts waits for). */
   w->ping_deadline_us = w->next_ping_us + (w->proto_kind == PROTO_TCP && !w->tls ? 0 : timeout_ms * 1000);
@@ -235,10 +208,10 @@ static int next_timeout_ms(struct worker *w, uint64_t now) {
 
 static void run(struct worker *w) {
   while (!w->exiting) {
-    uint64_t now = now_mono_us();
+    uint64_t now = clock_mono_us();
     run_timers(w, now);
     struct pollfd pfd = {.fd = w->ipc.fd, .events = POLLIN};
-    int n = poll(&pfd, 1, next_timeout_ms(w, now_mono_us()));
+    int n = poll(&pfd, 1, next_timeout_ms(w, clock_mono_us()));
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     int rc = ipc_read(&w->ipc, on_line, w);

@@ -8,8 +8,7 @@
 
 #include "../tls.h"
 #include "base64.h"
-
-#define SAMPLES_KEEP 4096 /* entries a drained buffer may keep */
+#include "hdr.h"
 
 int memory_open(void) { return open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC); }
 
@@ -46,7 +45,7 @@ void report_counters(struct jbuf *b, struct holder *h) {
   jb_lit(b, "\"counters\":{");
   for (int i = 0; i < ST_COUNT; i++) {
     if (i) jb_lit(b, ",");
-    jb_key(b, holder_stat_names[i]);
+    jb_key(b, stat_names[i]);
     jb_uint(b, STAT_GET(h, i));
   }
   jb_lit(b, "},\"errnos\":{");
@@ -105,31 +104,33 @@ void report_details(struct jbuf *b, struct holder *h) {
   jb_lit(b, "]}");
 }
 
-/* Samples leave as the bytes of a u32 array: x86 and arm64 are little-endian, as is
- * the Uint32Array the supervisor builds from them (checked there). */
-static void samples_one(struct jbuf *b, const char *name, struct sample_buf *s) {
-  jb_key(b, name);
-  jb_lit(b, "\"");
-  b64_append(b, (const uint8_t *)s->data, s->len * sizeof *s->data);
-  jb_lit(b, "\"");
-  s->len = 0;
-  /* A broadcast to 19,000 connections grows a buffer to 128 KiB; the Node worker's
-   * heap dwarfs that, this process does not, so give it back once drained. */
-  if (s->cap > SAMPLES_KEEP) {
-    free(s->data);
-    s->data = NULL;
-    s->cap = 0;
+/* One kind's samples since the last report, taken from the holder under its lock and
+ * encoded after it (so the loop thread never waits for a sort): `"name":"<hdr>"`, or
+ * nothing when there were none. The buffer goes with them; the loop thread starts a
+ * small one at the next sample, so a broadcast's 128 KiB is not kept between reports. */
+static void latency_one(struct jbuf *b, struct holder *h, const char *name, struct sample_buf *s, int *first) {
+  pthread_mutex_lock(&h->sample_lock);
+  uint32_t *data = s->data;
+  size_t len = s->len;
+  s->data = NULL;
+  s->len = s->cap = 0;
+  pthread_mutex_unlock(&h->sample_lock);
+  if (len > 0) {
+    jb_lit(b, *first ? "\"" : ",\"");
+    jb_raw(b, name, strlen(name));
+    jb_lit(b, "\":\"");
+    if (hdr_append_b64(b, data, len) != 0) b->failed = 1; /* the report is not sent half-made */
+    jb_lit(b, "\"");
+    *first = 0;
   }
+  free(data);
 }
 
-void report_samples(struct jbuf *b, struct holder *h) {
-  pthread_mutex_lock(&h->sample_lock);
-  jb_lit(b, "\"samples\":{");
-  samples_one(b, "connectUs", &h->connect_us);
-  jb_lit(b, ",");
-  samples_one(b, "rttUs", &h->rtt_us);
-  jb_lit(b, ",");
-  samples_one(b, "broadcastUs", &h->broadcast_us);
+void report_latency(struct jbuf *b, struct holder *h) {
+  int first = 1;
+  jb_lit(b, "\"latency\":{");
+  latency_one(b, h, "connectUs", &h->connect_us, &first);
+  latency_one(b, h, "rttUs", &h->rtt_us, &first);
+  latency_one(b, h, "broadcastUs", &h->broadcast_us, &first);
   jb_lit(b, "}");
-  pthread_mutex_unlock(&h->sample_lock);
 }

@@ -16,7 +16,8 @@ void report_memory(struct jbuf *b, int smaps_fd);
 void report_counters(struct jbuf *b, struct holder *h);
 /* Appends "details":{"codes":[kind, code, count...],"bad":["hex"...]}. */
 void report_details(struct jbuf *b, struct holder *h);
-/* Appends "samples":{...}, draining the holder's buffers. */
-void report_samples(struct jbuf *b, struct holder *h);
+/* Appends "latency":{...}: one encoded histogram per kind that had samples, draining
+ * the holder's buffers (messages.ts EncodedLatency). */
+void report_latency(struct jbuf *b, struct holder *h);
 
 #endif

@@ -31,7 +31,8 @@ static int start_holder(struct worker *w, const struct jdoc *d, int config, uint
   if (read_uint(d, config, "maxSamples", UINT32_MAX, &max_samples) != 0) return worker_malformed(w, "maxSamples");
   if (read_uint(d, config, "sendBufferBytes", INT32_MAX, &send_buffer) != 0) return worker_malformed(w, "sendBufferBytes");
   if (read_uint(d, config, "stallTimeoutMs", MAX_STALL_TIMEOUT_MS, &stall_ms) != 0) return worker_malformed(w, "stallTimeoutMs");
-  int err = holder_init(&w->holder, connect_timeout_ms, (size_t)max_samples);
+  int err = holder_init(&w->holder, &conn_io, connect_timeout_ms, (size_t)max_samples);
+  proto_configure(&w->holder, PROTO_CONNLAB); /* read_protocol may change it, before any connect */
   w->holder.limits = (struct socket_limits){
       .send_buffer_bytes = (uint32_t)send_buffer,
       .notsent_lowat_bytes = (uint32_t)send_buffer,
@@ -41,7 +42,7 @@ static int start_holder(struct worker *w, const struct jdoc *d, int config, uint
   w->holder_live = 1;
   if (err != 0) return worker_fail(w, FAIL_CODE, strerror(err), err);
   w->report_interval_us = interval_ms * 1000;
-  w->next_report_us = now_mono_us() + w->report_interval_us;
+  w->next_report_us = clock_mono_us() + w->report_interval_us;
   return 0;
 }
 
@@ -78,7 +79,7 @@ static int listen_one(struct worker *w, const struct jdoc *d, int address, uint6
     return worker_malformed(w, "listen address");
   }
   int fd = -1;
-  int err = holder_open_listener(host, (uint32_t)port, (int)backlog, &fd);
+  int err = listener_open(host, (uint32_t)port, (int)backlog, &fd);
   if (err == 0) {
     struct cmd c = {.type = CMD_LISTEN, .fd = fd, .waited = 1};
     holder_submit(&w->holder, &c);
@@ -226,7 +227,7 @@ static int start_client(struct worker *w, const struct jdoc *d, int config) {
   w->ramp.max_pending = (uint32_t)max_pending;
   w->ramp.rated = d->tok[rate].type != J_NULL;
   w->ramp.rate_per_sec = rate_per_sec;
-  w->ramp.last_tick_us = now_mono_us();
+  w->ramp.last_tick_us = clock_mono_us();
   w->next_ramp_us = w->ramp.last_tick_us;
   return 0;
 }

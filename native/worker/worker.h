@@ -36,7 +36,7 @@ struct worker {
   int exiting, exit_code;
 };
 
-/* Sends b's text as one message and frees it; a gone supervisor shows as EOF later. */
+/* reply.c: sends b's text as one message and frees it; a gone supervisor shows as EOF later. */
 void worker_send(struct worker *w, struct jbuf *b);
 /* `failed` (errno_value > 0 travels as `errno`), then leave with exit code 1: IPC_STOP. */
 int worker_fail(struct worker *w, const char *code, const char *message, int errno_value);

@@ -9,18 +9,20 @@
 //   The holder settings (socket limits, samples) are resolved here, the protocol's
 //   request travels in base64.
 // - `report` and `closed` arrive as counters by name, errno counts by number, details
-//   (protocol codes, bad bytes in hex) and samples in base64; they leave as HolderStats
-//   and Uint32Arrays (holderStatsFrom names errnos).
+//   (protocol codes, bad bytes in hex) and latency as encoded HDR histograms, exactly as
+//   a Node worker sends it (native/worker/hdr.c); they leave as HolderStats (holderStatsFrom
+//   names errnos) and the same EncodedLatency, passed through: no sample is touched here.
 // - `failed` may carry an errno number, which becomes its name in the message.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { isConnlabError } from '../errors.ts';
 import { createTupleCursor, ipv6Table } from '../tuple/plan.ts';
-import { PROTOCOL_CODES, type HolderSamples, type HolderStats, type ProtocolOptions, type TlsOptions } from './holder.ts';
+import { PROTOCOL_CODES, type HolderStats, type ProtocolOptions, type TlsOptions } from './holder.ts';
+import { LATENCY_KINDS } from './latency.ts';
 import { holderSettings } from './holder-args.ts';
 import { alpnWire, errnoName, holderStatsFrom } from './native-holder.ts';
-import { isFromWorker, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
+import { isFromWorker, type EncodedLatency, type FromWorker, type ToWorker, type WorkerConfig } from './messages.ts';
 import type { WorkerProcess } from './worker-process.ts';
 
 /** Tuples per `tuples` message: 32 KiB of tuples, 43 KiB of base64 (C: TUPLES_PER_CHUNK). */
@@ -81,14 +83,6 @@ export function tuplesMessage(cursor: TupleCursor, max = TUPLES_PER_CHUNK): ToCW
   return { type: 'tuples', data, last: cursor.remaining() === 0 };
 }
 
-/** base64 of little-endian u32s -> a Uint32Array of its own (aligned, not pooled). */
-export function decodeSamples(base64: unknown): Uint32Array {
-  const bytes = Buffer.from(typeof base64 === 'string' ? base64 : '', 'base64');
-  const out = new Uint32Array(Math.floor(bytes.byteLength / 4));
-  new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
-  return out;
-}
-
 type Counts = Record<string, number>;
 
 /** native/worker/report.c: details as the addon's details() has them, bad bytes in hex. */
@@ -104,17 +98,24 @@ function statsOf(message: { counters?: Counts; errnos?: Counts; details?: CDetai
   return holderStatsFrom((name) => counters[name] ?? 0, errnos, { codes: message.details?.codes ?? [], badHex: message.details?.bad ?? [], tls: message.details?.tls ?? [] });
 }
 
-function samplesOf(samples: Record<string, unknown> | undefined): HolderSamples {
-  return { connectUs: decodeSamples(samples?.connectUs), rttUs: decodeSamples(samples?.rttUs), broadcastUs: decodeSamples(samples?.broadcastUs) };
+/** The kinds the worker encoded, as strings; anything else in `latency` is dropped. */
+function latencyOf(latency: unknown): EncodedLatency {
+  const out: EncodedLatency = {};
+  if (typeof latency !== 'object' || latency === null) return out;
+  for (const kind of LATENCY_KINDS) {
+    const encoded = (latency as Record<string, unknown>)[kind];
+    if (typeof encoded === 'string' && encoded.length > 0) out[kind] = encoded;
+  }
+  return out;
 }
 
 /** A message from the C worker as the pool knows it; undefined for `want` and the unknown. */
 export function fromCWorker(raw: unknown): FromWorker | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const m = raw as { type?: unknown; counters?: Counts; errnos?: Counts; details?: CDetails; samples?: Record<string, unknown>; memory?: unknown; rampDone?: unknown; errno?: unknown; message?: unknown; code?: unknown };
+  const m = raw as { type?: unknown; counters?: Counts; errnos?: Counts; details?: CDetails; latency?: unknown; memory?: unknown; rampDone?: unknown; errno?: unknown; message?: unknown; code?: unknown };
   if (m.type === 'report') {
     const memory = (m.memory ?? null) as Extract<FromWorker, { type: 'report' }>['memory'];
-    return { type: 'report', stats: statsOf(m), samples: samplesOf(m.samples), memory, heapUsedBytes: 0, rampDone: m.rampDone === true };
+    return { type: 'report', stats: statsOf(m), latency: latencyOf(m.latency), memory, heapUsedBytes: 0, rampDone: m.rampDone === true };
   }
   if (m.type === 'closed') return { type: 'closed', stats: statsOf(m) };
   if (m.type === 'failed' && typeof m.errno === 'number') {

@@ -75,7 +75,8 @@ export interface WorkerReport {
   latency?: EncodedLatency;
   /**
    * Latency since the last report as raw µs samples: the compatibility path for a worker
-   * that cannot encode histograms (the C worker); the parent records them one by one.
+   * that cannot encode histograms (no connlab worker today: Node and C workers both
+   * encode); the parent records them one by one.
    * A report may carry both; each sample must travel in exactly one of them.
    */
   samples?: HolderSamples;

@@ -8,7 +8,8 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConnlabError, invalidArgument } from '../errors.ts';
 import { parseIpv4 } from '../tuple/address.ts';
@@ -47,10 +48,6 @@ interface NativeBinding {
   setServerTls(handle: NativeHandle, certFile: string, keyFile: string, groups: string | null, tickets: boolean): void;
   /** OpenSSL_version(): the library inside this node binary that TLS uses; null when none loads. */
   readonly tlsLibrary: string | null;
-  /** Tests only: runs one parser over chunks of raw bytes (native/proto/). */
-  protoFeedForTest(kind: number, chunks: Uint8Array[], expectAccept?: string | null): ProtoFeedResult;
-  /** Tests only: the Sec-WebSocket-Key and expected accept for a 16-byte nonce. */
-  wsKeyForTest(nonce: Uint8Array): [string, string];
   readonly statNames: readonly string[];
   readonly errnoSlots: number;
 }
@@ -69,16 +66,6 @@ export interface NativeAddonInfo {
 const COMPILE_HINT = 'without it connlab runs the plain-Node holder; to compile the native one, install a C ' +
   'toolchain (gcc, make, python3) and run `npm rebuild connlab` (in a checkout: npm run build:native)';
 
-/** What protoFeedForTest returns: the parser's events in order, its verdict, the bytes it answered. */
-export interface ProtoFeedResult {
-  events: string[];
-  /** -1 still open; 0 protocol error, 1 server close, 2 refused, 3 HTTP headers too large, 4 HTTP body too large (enum proto_verdict). */
-  verdict: number;
-  out: Uint8Array;
-  /** http: the response in progress ends at EOF. */
-  eofComplete: number;
-}
-
 let binding: NativeBinding | undefined;
 let loadedFrom: NativeAddonInfo | undefined;
 
@@ -86,10 +73,15 @@ let loadedFrom: NativeAddonInfo | undefined;
  * The addon file for this platform, found the node-gyp-build way: a compiled
  * build/Release/*.node first, then prebuilds/<platform>-<arch>/*.node whose tags (napi,
  * glibc/musl) fit this process. Throws CONNLAB_ERR_NATIVE_UNAVAILABLE when neither exists.
+ * A checkout's build/Release also holds the test-only addon (connlab_test.node, a copy gyp
+ * makes of build/Release/test/): node-gyp-build takes the first .node in name order, which
+ * is the holder; the holder is named here too, so that never depends on the order.
  */
 export function resolveNativeAddon(root = PACKAGE_ROOT): NativeAddonInfo {
   const require = createRequire(import.meta.url);
   const { path: find } = require('node-gyp-build') as { path(dir: string): string };
+  const compiled = join(root, 'build', 'Release', 'connlab_holder.node');
+  if (existsSync(compiled)) return { path: compiled, source: 'compiled' };
   let path: string;
   try {
     path = find(root);
@@ -214,7 +206,7 @@ export interface HolderDetails {
 }
 
 /**
- * HolderStats from the holder's counters by name (native/names.c), its errno counts by
+ * HolderStats from the holder's counters by name (native/stats.c), its errno counts by
  * number and its details: the addon and the C worker (c-worker-process.ts) both report these.
  */
 export function holderStatsFrom(get: (name: string) => number, errnoCounts: Iterable<[errno: number, count: number]>, details: HolderDetails): HolderStats {

@@ -1,5 +1,5 @@
 // One kind of latency sample (µs) held until drained: grows by doubling from 1,024 up
-// to maxSamples, then drops and counts, like native/samples.c, so a caller that never
+// to maxSamples, then drops and counts, like native/stats.c, so a caller that never
 // drains cannot make memory grow without bound.
 
 const FIRST_CAPACITY = 1024;

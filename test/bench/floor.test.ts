@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { buildFloor, freePortRun, runFloor } from '../../bench/floor/floor.ts';
+import { buildFloor, compareWithFloor, freePortRun, runFloor, type FloorResult } from '../../bench/floor/floor.ts';
 
 const run = promisify(execFile);
 
@@ -44,5 +44,26 @@ describe('the kernel-floor program', () => {
     const binary = await buildFloor();
     const error = await run(binary, ['10000000', '1', '49300', '5']).catch((e: { code: number }) => e);
     assert.equal((error as { code: number }).code, 2);
+  });
+});
+
+describe('connlab beside the floor (bench:floor\'s ratios)', () => {
+  const round = (connectSeconds: number, p99: number): FloorResult => ({
+    schema: 'connlab.floor/1', connections: 1000, processes_per_side: 2, connect_seconds: connectSeconds,
+    broadcast: { p50_ms: p99 / 2, p99_ms: p99, max_ms: p99 * 2, delivered: 1000, total_ms: p99 * 2 }, delivery: { p50_ms: 1, p99_ms: 2, max_ms: 3 },
+  });
+
+  it('divides the ramp by the median round\'s connect seconds and the broadcast by the median-p99 round', () => {
+    const floors = [round(4, 300), round(2, 100), round(3, 200)];
+    const compared = compareWithFloor({ ramp: { seconds: 3.75 }, broadcast: { p50_ms: 150, p99_ms: 240, max_ms: 500 } }, floors);
+    assert.equal(compared.floor_connect_seconds, 3);
+    assert.equal(compared.floor.broadcast.p99_ms, 200);
+    assert.deepEqual(compared.ratio, { connect: 1.25, p50: 1.5, p99: 1.2, max: 1.25 });
+  });
+
+  it('says null where the floor measured nothing, and refuses no rounds at all', () => {
+    const compared = compareWithFloor({ ramp: { seconds: 1 }, broadcast: { p50_ms: 1, p99_ms: 1, max_ms: 1 } }, [round(0, 0)]);
+    assert.deepEqual(compared.ratio, { connect: null, p50: null, p99: null, max: null });
+    assert.throws(() => compareWithFloor({ ramp: { seconds: 1 }, broadcast: { p50_ms: 1, p99_ms: 1, max_ms: 1 } }, []));
   });
 });

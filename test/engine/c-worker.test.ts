@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { cStartMessage, decodeSamples, fromCWorker, tuplesMessage } from '../../src/engine/c-worker-process.ts';
+import { cStartMessage, fromCWorker, tuplesMessage } from '../../src/engine/c-worker-process.ts';
+import { LatencyRecorder } from '../../src/engine/latency.ts';
 import { C_WORKER_PATH, cWorkerAvailable, resolveWorkerRuntime } from '../../src/engine/worker-process.ts';
 import { startLoad } from '../../src/load/load.ts';
 import { startServe } from '../../src/server/serve.ts';
@@ -23,6 +24,12 @@ import { freePort, rawSocket } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const loopback = parseIpv4('127.0.0.1') ?? 0;
+
+/** base64 of little-endian u32s (a `tuples` chunk) -> its numbers. */
+function u32sOf(base64: string): number[] {
+  const bytes = Buffer.from(base64, 'base64');
+  return Array.from({ length: bytes.byteLength / 4 }, (_, i) => bytes.readUInt32LE(4 * i));
+}
 const CONNECTIONS = 3_000;
 
 describe('the C worker binary', () => {
@@ -125,22 +132,24 @@ describe('the C worker adapter', () => {
     const first = tuplesMessage(cursor, 3);
     const second = tuplesMessage(cursor, 3);
     assert.deepEqual([first.type === 'tuples' && first.last, second.type === 'tuples' && second.last], [false, true]);
-    const decoded = [first, second].flatMap((m) => (m.type === 'tuples' ? [...decodeSamples(m.data)] : []));
+    const decoded = [first, second].flatMap((m) => (m.type === 'tuples' ? u32sOf(m.data) : []));
     assert.deepEqual(decoded, [...createTupleCursor(input, { start: 0, count: 5 }).next(5)]);
   });
 
-  it('turns counters, errno numbers and base64 samples into a WorkerReport', () => {
-    const samples = Buffer.from(Uint32Array.of(7, 70_000).buffer).toString('base64');
+  it('turns counters and errno numbers into a WorkerReport and passes encoded latency through untouched', () => {
+    const recorder = new LatencyRecorder({ packed: true });
+    recorder.record([7, 70_000]);
+    const connectUs = recorder.encode();
     const report = fromCWorker({
       type: 'report', counters: { established: 2, closedPeer: 1 }, errnos: { 99: 3 },
-      samples: { connectUs: samples, rttUs: '', broadcastUs: '' }, memory: { rssBytes: 1, pssBytes: 1, privateBytes: 1 }, rampDone: true,
+      latency: { connectUs, rttUs: 42, other: 'x' }, memory: { rssBytes: 1, pssBytes: 1, privateBytes: 1 }, rampDone: true,
     });
     assert.ok(report?.type === 'report');
     assert.equal(report.stats.established, 2);
     assert.equal(report.stats.closed.peer, 1);
     assert.deepEqual(report.stats.errors, { EADDRNOTAVAIL: 3 });
-    assert.deepEqual([...(report.samples?.connectUs ?? [])], [7, 70_000]);
-    assert.equal(report.samples?.rttUs.length, 0);
+    assert.deepEqual(report.latency, { connectUs });
+    assert.equal(report.samples, undefined);
     assert.equal(report.rampDone, true);
   });
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inflateSync } from 'node:zlib';
+import hdr from 'hdr-histogram-js';
 import { LatencyEncoder, LatencyMerger, LatencyRecorder } from '../../src/engine/latency.ts';
 import type { HolderSamples } from '../../src/engine/holder.ts';
 import { isFromWorker, type WorkerReport } from '../../src/engine/messages.ts';
@@ -64,5 +66,38 @@ describe('latency histograms across processes', () => {
       type: 'report', stats: {} as WorkerReport['stats'], latency: { broadcastUs: 'x' }, memory: null, heapUsedBytes: 0, rampDone: true,
     };
     assert.equal(isFromWorker(report), true);
+  });
+});
+
+describe('adding an encoded histogram word by word', () => {
+  const v2 = (encoded: string): Buffer => inflateSync(Buffer.from(encoded, 'base64').subarray(8));
+
+  it('gives the histogram the library\'s decode-and-add gives, bucket for bucket', () => {
+    const parts = [samples(11, 700), samples(12, 1), Uint32Array.of(0, 1, 1023, 1024, 2047, 2048, 4_294_967_295), samples(13, 40_000)];
+    const fast = new LatencyRecorder();
+    const library = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+    for (const part of parts) {
+      const encoded = new LatencyEncoder().encodeDelta(held(part)).connectUs as string;
+      fast.addEncoded(encoded);
+      library.add(hdr.decodeFromCompressedBase64(encoded));
+    }
+    assert.equal(fast.count, library.totalCount);
+    assert.deepEqual(v2(fast.encode()), v2(hdr.encodeIntoCompressedBase64(library)));
+  });
+
+  it('still adds a histogram of another configuration, through the library', () => {
+    const other = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+    for (const v of [5, 500, 50_000]) other.recordValue(v);
+    const recorder = new LatencyRecorder();
+    recorder.addEncoded(hdr.encodeIntoCompressedBase64(other));
+    assert.equal(recorder.count, 3);
+  });
+
+  it('skips a delta that cannot be decoded, counts it, and keeps the others', () => {
+    const recorder = new LatencyRecorder();
+    recorder.addEncoded('not a histogram');
+    recorder.addEncoded(new LatencyEncoder().encodeDelta(held(samples(14, 10))).connectUs as string);
+    assert.equal(recorder.count, 10);
+    assert.equal(recorder.undecodable, 1);
   });
 });

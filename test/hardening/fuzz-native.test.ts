@@ -1,6 +1,6 @@
 // The native parsers under ASan and UBSan (native/fuzz): the harness is built with gcc
 // into a temporary directory and runs for a bounded time against the real holder code:
-// connlab frames (conn_parse and the connection state machine) and the client protocol
+// connlab frames (frames_parse and the connection state machine) and the client protocol
 // parsers of native/proto/ (HTTP/1.1 responses, WebSocket frames, MQTT packets), the
 // HTTP limits (8 KiB lines, 64 KiB header blocks, 4 MiB bodies) and RFC 6455 close codes
 // included (docs/protocol-edges.md).

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PROTOCOL_CODES } from '../../src/engine/holder.ts';
-import { loadNativeBinding, type ProtoFeedResult } from '../../src/engine/native-holder.ts';
+import { loadTestBinding, type ProtoFeedResult } from '../helpers/native-test.ts';
 
-const native = loadNativeBinding();
+const native = loadTestBinding();
 const OPEN = -1;
 const PROTOCOL = 0;
 const SERVER_CLOSE = 1;

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { loadNativeBinding, type ProtoFeedResult } from '../../src/engine/native-holder.ts';
+import { loadTestBinding, type ProtoFeedResult } from '../helpers/native-test.ts';
 import { PROTOCOL_CODES } from '../../src/engine/holder.ts';
 
-const native = loadNativeBinding();
+const native = loadTestBinding();
 const OPEN = -1;
 const PROTOCOL = 0;
 const SERVER_CLOSE = 1;
