@@ -203,7 +203,7 @@ static void detach(struct holder *h, int fd, SSL *s) {
   int client = h->conns[fd].state == CS_CLIENT;
   t->handshaking--;
   t->handshakes_untrimmed++;
-  if (k && (client || !t->server_tickets) && tls13_take_over(k, s) == 0 && tls13_scratch_init(&t->scratch) == 0) {
+  if (k && (client || !t->server_tickets) && tls13_take_over(k, s) == 0 && tls13_scratch_init(&t->scratch, tls_fail) == 0) {
     ossl.SSL_free(s);
     t->ssl[fd] = NULL;
     return;

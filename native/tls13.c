@@ -74,7 +74,8 @@ static const EVP_CIPHER *cipher_of(const struct suite *s) {
 
 static const EVP_MD *md_of(const struct suite *s) { return s == &SUITES[1] ? ossl.EVP_sha384() : ossl.EVP_sha256(); }
 
-int tls13_scratch_init(struct tls13_scratch *x) {
+int tls13_scratch_init(struct tls13_scratch *x, tls13_fail_fn *fail) {
+  x->fail = fail;
   if (x->ctx) return 0;
   x->ctx = ossl.EVP_CIPHER_CTX_new();
   x->in = malloc(RECORD_MAX + SCRATCH_BYTES);
@@ -244,7 +245,7 @@ static int open_record(struct tls13 *k, EVP_CIPHER_CTX *ctx, uint8_t *r, size_t 
 static int send_sealed(struct holder *h, int fd, struct tls13 *k, struct tls13_scratch *x, uint8_t type, const uint8_t *buf, size_t len) {
   long total = seal(k, x->ctx, type, buf, len, x->out, OUT_CAP);
   if (total < 0) {
-    tls_fail(h, fd, "cannot seal a record");
+    x->fail(h, fd, "cannot seal a record");
     return -1;
   }
   ssize_t n = send(fd, x->out, (size_t)total, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -272,18 +273,18 @@ void tls13_goodbye(struct holder *h, int fd, struct tls13 *k, struct tls13_scrat
 static int handshake_messages(struct holder *h, int fd, struct tls13 *k, struct tls13_scratch *x, const uint8_t *p, size_t len) {
   while (len > 0) {
     size_t body = len >= 4 ? (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3] : SIZE_MAX;
-    if (body > len - 4) return tls_fail(h, fd, "post-handshake message split across records"), -1;
+    if (body > len - 4) return x->fail(h, fd, "post-handshake message split across records"), -1;
     if (p[0] == HS_KEY_UPDATE && body == 1 && p[4] <= 1) {
       static const uint8_t not_requested[5] = {HS_KEY_UPDATE, 0, 0, 1, 0};
-      if (key_update(k, &k->rd) != 0) return tls_fail(h, fd, "key update failed"), -1;
+      if (key_update(k, &k->rd) != 0) return x->fail(h, fd, "key update failed"), -1;
       if (p[4] == 1 && (send_sealed(h, fd, k, x, CT_HANDSHAKE, not_requested, 5) != 0 || key_update(k, &k->wr) != 0)) {
-        if (h->conns[fd].state != CS_FREE) tls_fail(h, fd, "key update failed");
+        if (h->conns[fd].state != CS_FREE) x->fail(h, fd, "key update failed");
         return -1;
       }
     } else if (p[0] != HS_NEW_SESSION_TICKET) {
       char text[64];
       snprintf(text, sizeof text, "unexpected post-handshake message %u", p[0]);
-      return tls_fail(h, fd, text), -1;
+      return x->fail(h, fd, text), -1;
     }
     p += 4 + body;
     len -= 4 + body;
@@ -316,7 +317,7 @@ static int on_record(struct holder *h, int fd, struct tls13 *k, struct tls13_scr
   char text[64];
   if (type == CT_ALERT && len == 2) snprintf(text, sizeof text, "alert %u from the peer", p[1]);
   else snprintf(text, sizeof text, "unexpected record type %u", type);
-  tls_fail(h, fd, text);
+  x->fail(h, fd, text);
   return -1;
 }
 
@@ -338,12 +339,12 @@ void tls13_on_readable(struct holder *h, int fd, struct tls13 *k, struct tls13_s
     size_t body = (size_t)p[3] << 8 | p[4], content = 0;
     uint8_t type = 0;
     if (p[0] != CT_APPLICATION || body > BODY_MAX || body <= TAG_BYTES) {
-      if (flush(h, fd, &plain) == 0) tls_fail(h, fd, p[0] == CT_ALERT ? "plaintext alert after the handshake" : "bad record header");
+      if (flush(h, fd, &plain) == 0) x->fail(h, fd, p[0] == CT_ALERT ? "plaintext alert after the handshake" : "bad record header");
       return;
     }
     if (len < RECORD_HEADER + body) break;
     if (open_record(k, x->ctx, p, body, &content, &type) != 0) {
-      if (flush(h, fd, &plain) == 0) tls_fail(h, fd, "bad record mac");
+      if (flush(h, fd, &plain) == 0) x->fail(h, fd, "bad record mac");
       return;
     }
     if (on_record(h, fd, k, x, type, p + RECORD_HEADER, content, &plain) != 0) return;

@@ -15,12 +15,17 @@ struct tls13;
 
 /* Per holder, loop thread only: one cipher context re-keyed per record, and the
  * buffers records are read into and sealed into. */
+/* What tls13.c calls when a connection must close over a bad or unsealable record: tls.c's
+ * tls_fail, handed in (not named) so this file never calls back into its caller. */
+typedef void tls13_fail_fn(struct holder *h, int fd, const char *reason);
+
 struct tls13_scratch {
   EVP_CIPHER_CTX *ctx;
   uint8_t *in, *out;
+  tls13_fail_fn *fail;
 };
 
-int tls13_scratch_init(struct tls13_scratch *x); /* 0, or -1 out of memory */
+int tls13_scratch_init(struct tls13_scratch *x, tls13_fail_fn *fail); /* 0, or -1 out of memory */
 void tls13_scratch_free(struct tls13_scratch *x);
 
 /* One connection's keys, allocated when its handshake starts. */
