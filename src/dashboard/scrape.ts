@@ -33,6 +33,10 @@ const keyOf = (labels: Record<string, string>): string => `${labels['role'] ?? '
 export class ScrapeSampler {
   readonly #urls: readonly string[];
   readonly #t0 = performance.now();
+  /** The wall clock at t = 0, ms since the epoch. */
+  readonly startedAtMs = performance.timeOrigin + this.#t0;
+  /** Remote hosts' kernels are not visible from here. */
+  readonly kernel = false;
   #series: Series[] = [];
   #previousLoad: number | undefined;
 

@@ -15,6 +15,10 @@ export interface DashboardSampler {
   rows(): SourceRow[];
   errors(): ErrorRow[];
   sample(): Promise<TimelinePoint>;
+  /** Wall clock at the timeline's t = 0, ms since the epoch. */
+  readonly startedAtMs?: number;
+  /** false when the host's kernel figures are not this machine's to see. */
+  readonly kernel?: boolean;
 }
 
 /** An hour of one-second points: enough for any run we make, bounded for any run at all. */
@@ -37,6 +41,7 @@ export class Dashboard {
   readonly #server: Server;
   #external = false;
   #limits: BenchResult['limits'] | undefined;
+  #startedAtMs: number | undefined;
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> = Promise.resolve();
@@ -47,9 +52,10 @@ export class Dashboard {
     this.#sampler = sampler;
     this.#server = createServer((request, response) => {
       if (request.method === 'GET' && request.url === '/events') return this.#subscribe(response);
-      if (request.method === 'GET' && request.url === '/') {
+      if ((request.method === 'GET' || request.method === 'HEAD') && request.url === '/') {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP });
-        response.end(renderDashboardPage(this.#title, renderDashboardBody(this.#snapshot()), this.#seq));
+        // HEAD: the same status and headers, no body (and nothing rendered for it).
+        response.end(request.method === 'HEAD' ? undefined : renderDashboardPage(this.#title, renderDashboardBody(this.#snapshot()), this.#seq));
         return;
       }
       response.writeHead(404).end('try GET /\n');
@@ -75,9 +81,10 @@ export class Dashboard {
     this.#sampler.addPool(pool, labels, target);
   }
 
-  /** Bench samples its own timeline: take its points instead of sampling here. */
-  pushPoint(point: TimelinePoint): void {
+  /** Bench samples its own timeline: take its points (t counted from `startedAtMs`) instead of sampling here. */
+  pushPoint(point: TimelinePoint, startedAtMs?: number): void {
     this.#external = true;
+    if (startedAtMs !== undefined) this.#startedAtMs = startedAtMs;
     this.#push(point);
   }
 
@@ -94,7 +101,14 @@ export class Dashboard {
     return {
       title: this.#title, seq: this.#seq, timeline: this.#timeline, sources: this.#sampler.rows(), errors: this.#sampler.errors(),
       ...(this.#limits ? { limits: this.#limits } : {}),
+      ...this.#clock(),
     };
+  }
+
+  /** The timeline's wall clock and whether it sees the kernel: from bench's points or the sampler. */
+  #clock(): Pick<DashboardSnapshot, 'startedAtMs' | 'kernel'> {
+    const startedAtMs = this.#external ? this.#startedAtMs : this.#sampler.startedAtMs;
+    return { ...(startedAtMs === undefined ? {} : { startedAtMs }), kernel: this.#external || this.#sampler.kernel !== false };
   }
 
   #subscribe(response: ServerResponse): void {
