@@ -38,7 +38,7 @@ describe('the live dashboard', () => {
   it('renders the bench report\'s charts and tables from a snapshot', () => {
     const r = loadBenchFixture();
     const html = renderDashboardBody({ title: 'connlab bench', seq: 3, timeline: r.timeline, sources: [], errors: [{ errno: 'EMFILE', limit: 'process_fds', count: 2 }], limits: r.limits });
-    for (const chart of ['connections', 'memory', 'ramp']) assert.match(html, new RegExp(`data-chart="${chart}"`));
+    for (const chart of ['connections', 'kernel_memory', 'ramp', 'latency']) assert.match(html, new RegExp(`data-chart="${chart}"`));
     assert.match(html, /<code>process_fds<\/code>/);
     assert.match(html, /id="limits"/);
   });
@@ -52,6 +52,9 @@ describe('the live dashboard', () => {
     dashboard.addPool(load.pool, { role: 'load', shard: '1/1' }, 500);
     try {
       await load.rampDone();
+      const head = await fetch(dashboard.url, { method: 'HEAD' });
+      assert.equal(head.status, 200, 'HEAD / answers as GET / does');
+      assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
       const page = await fetch(dashboard.url);
       assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
       const html = await page.text();
