@@ -110,11 +110,16 @@ function privatePerConnection(timeline: readonly TimelinePoint[], side: 'server'
   });
 }
 
-/** Connections opened per second between samples (load's, or the server's accepts alone); closes count as 0. */
+/** The shortest span a rate is taken over: two samples 30 ms apart (a phase boundary) would turn one worker report into 300,000/s. */
+const RATE_MIN_SPAN_S = 0.5;
+
+/** Connections opened per second up to each sample, over at least half a second (load's, or the server's accepts alone); closes count as 0. */
 export function connectsPerSecond(timeline: readonly TimelinePoint[], roles: readonly string[] = ['load']): ChartPoint[] {
   const held = heldBy(roles);
   return timeline.slice(1).map((point, i) => {
-    const before = timeline[i] ?? point;
+    let j = i;
+    while (j > 0 && point.t - (timeline[j]?.t ?? 0) < RATE_MIN_SPAN_S) j -= 1;
+    const before = timeline[j] ?? point;
     const dt = point.t - before.t;
     const rate = dt > 0 ? (held(point) - held(before)) / dt : 0;
     return { x: point.t, y: Math.max(0, rate) };
@@ -175,7 +180,7 @@ function memoryCharts(timeline: readonly TimelinePoint[], roles: readonly string
   if (sides.length > 0) {
     charts.push({ id: 'process_memory', title: 'Process memory (private, all workers of a side) and per connection', unit: 'bytes', rightUnit: 'bytes', ...common, series: [
       ...sides.map((side): LineSeries => ({ id: `${side}_private_bytes`, label: `${side} private`, color: color[side], points: along(timeline, (p) => (side === 'server' ? p.server_private_bytes : p.load_private_bytes)) })),
-      ...sides.map((side): LineSeries => ({ id: `${side}_bytes_per_connection`, label: `${side} per connection (right)`, color: color[side], dashed: true, axis: 'right', points: privatePerConnection(timeline, side) })),
+      ...sides.map((side): LineSeries => ({ id: `${side}_bytes_per_connection`, label: `${side} per conn. (right)`, color: color[side], dashed: true, axis: 'right', points: privatePerConnection(timeline, side) })),
     ] });
   }
   return charts;

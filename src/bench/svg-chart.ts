@@ -207,15 +207,32 @@ function renderXAxis(f: Frame, unit: LineChart['xUnit'] = 'seconds'): string {
   return parts.join('');
 }
 
-function renderLegend(series: readonly LineSeries[], left: number): string {
+const LEGEND_ROW_PX = 18;
+
+/** Legend items left to right, wrapping to another row before `right`: each item's x and row. */
+function legendLayout(series: readonly LineSeries[], left: number, right: number): { x: number; row: number }[] {
   let x = left;
+  let row = 0;
+  return series.map((s) => {
+    const width = 24 + s.label.length * CHAR_WIDTH_PX + 18;
+    if (x > left && x + width - 18 > right) {
+      x = left;
+      row += 1;
+    }
+    const at = { x, row };
+    x += width;
+    return at;
+  });
+}
+
+function renderLegend(series: readonly LineSeries[], layout: readonly { x: number; row: number }[]): string {
   return series
-    .map((s) => {
+    .map((s, i) => {
+      const { x, row } = layout[i] ?? { x: 0, row: 0 };
+      const y = 10 + row * LEGEND_ROW_PX;
       const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
-      const item = `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="10" y2="10" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2.5}"${dash}/>`
-        + `<text x="${px(x + 24)}" y="10" dy="0.32em" fill="#374151" font-size="12">${escapeHtml(s.label)}</text></g>`;
-      x += 24 + s.label.length * CHAR_WIDTH_PX + 18;
-      return item;
+      return `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2.5}"${dash}/>`
+        + `<text x="${px(x + 24)}" y="${y}" dy="0.32em" fill="#374151" font-size="12">${escapeHtml(s.label)}</text></g>`;
     })
     .join('');
 }
@@ -265,11 +282,13 @@ function renderHover(chart: LineChart, f: Frame): string {
 
 export function renderLineChart(chart: LineChart): string {
   const width = chart.width ?? 720;
-  const height = chart.height ?? 260;
   const left = axisFor(chart.unit, seriesMax(chart.series, 'left'));
   const right = chart.rightUnit ? axisFor(chart.rightUnit, seriesMax(chart.series, 'right')) : null;
   const [xMin, xMax] = xDomain(chart);
-  const margin = { left: 64, right: right ? 52 : 20, top: LEGEND_HEIGHT + 8, bottom: 28 };
+  const legend = legendLayout(chart.series, 64, width - 8);
+  const legendRows = Math.max(0, ...legend.map((item) => item.row));
+  const height = (chart.height ?? 260) + legendRows * LEGEND_ROW_PX;
+  const margin = { left: 64, right: right ? 52 : 20, top: LEGEND_HEIGHT + 8 + legendRows * LEGEND_ROW_PX, bottom: 28 };
   const f: Frame = { left: margin.left, top: margin.top, width: width - margin.left - margin.right, height: height - margin.top - margin.bottom, xMin, xMax };
   const title = escapeHtml(chart.title);
   return [
@@ -280,7 +299,7 @@ export function renderLineChart(chart: LineChart): string {
     right ? renderYAxis(right, f, 'right') : '',
     renderXAxis(f, chart.xUnit),
     chart.series.map((s) => renderSeries(s, f, s.axis === 'right' && right ? right : left)).join(''),
-    renderLegend(chart.series, margin.left),
+    renderLegend(chart.series, legend),
     renderHover(chart, f),
     '</svg>',
   ].join('');

@@ -130,7 +130,7 @@ describe('bench HTML report in Chromium', () => {
     const hover = await page.$$eval('svg[data-chart="process_memory"] g.hover', (groups) => groups.map((g) => g.textContent ?? '')) as string[];
     // In the hold the per-connection line reads the sample's private bytes over its connections.
     const hold = result.timeline.find((p) => p.phase === 'hold')!;
-    const perConnection = `server per connection (right): ${formatBytes(hold.server_private_bytes / hold.server_connections)}`;
+    const perConnection = `server per conn. (right): ${formatBytes(hold.server_private_bytes / hold.server_connections)}`;
     assert.ok(hover.some((text) => text.includes(perConnection)), `${perConnection} in some hover`);
   });
 

@@ -49,6 +49,20 @@ describe('SVG line charts', () => {
     assert.equal(socketSlabBytes(timeline[0] ?? point(0, 'start', 0)), 120);
   });
 
+  it('takes a connect rate over half a second at least, so a boundary sample 30 ms after a tick adds no spike', () => {
+    const timeline = [point(0, 'ramp', 0), point(1, 'ramp', 1000), point(1.03, 'hold', 2000), point(2, 'hold', 2000)];
+    assert.deepEqual(connectsPerSecond(timeline).map((p) => Math.round(p.y)), [1000, 1942, 0]);
+  });
+
+  it('wraps a legend too wide for one row onto another, and grows the chart to keep the frame', () => {
+    const series = Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, label: `a rather long label ${i}`, color: '#000', points: [{ x: 0, y: 1 }, { x: 1, y: 2 }] }));
+    const svg = renderLineChart({ id: 'w', title: 'W', unit: 'count', series });
+    assert.match(svg, /viewBox="0 0 720 (\d+)"/);
+    assert.ok(Number(/viewBox="0 0 720 (\d+)"/.exec(svg)?.[1]) > 260);
+    const xs = [...svg.matchAll(/<g class="legend-item"><line x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+    assert.ok(xs.every((x) => x < 720 - 100), xs.join());
+  });
+
   it('draws a gap where a value was not measured, and a lone value as a dot', () => {
     const svg = renderLineChart({
       id: 'g', title: 'G', unit: 'ms',
