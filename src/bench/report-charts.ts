@@ -69,13 +69,20 @@ export function slabSeries(timeline: readonly TimelinePoint[]): ChartPoint[] {
   return [...byTime].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y }));
 }
 
-/** `f` between the samples around `t`, linearly; the nearest end outside them. */
-function interpolate(timeline: readonly TimelinePoint[], t: number, f: (p: TimelinePoint) => number): number {
-  const after = timeline.findIndex((p) => p.t >= t);
-  if (after <= 0) return f(timeline[after === 0 ? 0 : timeline.length - 1] as TimelinePoint);
-  const a = timeline[after - 1] as TimelinePoint;
-  const b = timeline[after] as TimelinePoint;
-  return b.t === a.t ? f(b) : f(a) + ((f(b) - f(a)) * (t - a.t)) / (b.t - a.t);
+/**
+ * `f` at each of `ts` (ascending), linearly between the samples around it, the nearest
+ * end outside them: one pass over both, so an hour of live points stays cheap to redraw.
+ */
+function interpolateAll(timeline: readonly TimelinePoint[], ts: readonly number[], f: (p: TimelinePoint) => number): number[] {
+  let after = 0;
+  return ts.map((t) => {
+    while (after < timeline.length && (timeline[after] as TimelinePoint).t < t) after += 1;
+    if (after === 0) return timeline[0] ? f(timeline[0]) : 0;
+    if (after === timeline.length) return f(timeline[after - 1] as TimelinePoint);
+    const a = timeline[after - 1] as TimelinePoint;
+    const b = timeline[after] as TimelinePoint;
+    return b.t === a.t ? f(b) : f(a) + ((f(b) - f(a)) * (t - a.t)) / (b.t - a.t);
+  });
 }
 
 /** Connections the per-connection figures divide by: load's when load runs here, else the server's. */
@@ -94,8 +101,9 @@ export function kernelPerConnection(timeline: readonly TimelinePoint[], roles: r
   const floor = perConnectionFloor(timeline, held);
   const slab = slabSeries(timeline);
   const base = slab[0]?.y ?? 0;
-  return slab.map(({ x, y }) => {
-    const n = interpolate(timeline, x, held);
+  const counts = interpolateAll(timeline, slab.map((p) => p.x), held);
+  return slab.map(({ x, y }, i) => {
+    const n = counts[i] ?? 0;
     return { x, y: n >= floor ? (y - base) / n : Number.NaN };
   });
 }

@@ -248,7 +248,7 @@ const VALUE_FORMATS: Record<AxisUnit, (v: number) => string> = {
 };
 
 /** At most this many hover columns a chart: a live hour of samples stays a small page. */
-const MAX_HOVER_COLUMNS = 240;
+const MAX_HOVER_COLUMNS = 120;
 
 function hoverTime(x: number, chart: LineChart): string {
   if (chart.xUnit === 'count') return `${formatCount(x)} connections`;
