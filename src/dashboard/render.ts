@@ -21,11 +21,13 @@ export interface DashboardSnapshot {
   startedAtMs?: number;
   /** false when the page cannot see the kernel (scraped endpoints): no kernel series. */
   kernel?: boolean;
+  /** The sides the command runs, when known before their pools start (bench: both). */
+  roles?: readonly ('server' | 'load')[];
 }
 
 /** The sides this page watches, from its rows: a chart draws no series for a side that is not there. */
 const rolesOf = (s: DashboardSnapshot): ('server' | 'load')[] =>
-  (['server', 'load'] as const).filter((role) => s.sources.some((r) => r.role === role));
+  (['server', 'load'] as const).filter((role) => s.roles?.includes(role) ?? s.sources.some((r) => r.role === role));
 
 /** The server cannot tell a verified connection (load pings, serve echoes): shown as a dash, not 0. */
 const UNKNOWN_VERIFIED = '<span class="num" title="the server echoes pings; load counts the answers">–</span>';

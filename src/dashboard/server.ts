@@ -106,9 +106,11 @@ export class Dashboard {
   }
 
   /** The timeline's wall clock and whether it sees the kernel: from bench's points or the sampler. */
-  #clock(): Pick<DashboardSnapshot, 'startedAtMs' | 'kernel'> {
+  #clock(): Pick<DashboardSnapshot, 'startedAtMs' | 'kernel' | 'roles'> {
     const startedAtMs = this.#external ? this.#startedAtMs : this.#sampler.startedAtMs;
-    return { ...(startedAtMs === undefined ? {} : { startedAtMs }), kernel: this.#external || this.#sampler.kernel !== false };
+    // Bench's points: both sides run, though load's pool starts a moment after serve's.
+    const roles = this.#external ? { roles: ['server', 'load'] as const } : {};
+    return { ...(startedAtMs === undefined ? {} : { startedAtMs }), kernel: this.#external || this.#sampler.kernel !== false, ...roles };
   }
 
   #subscribe(response: ServerResponse): void {

@@ -43,6 +43,19 @@ describe('the live dashboard', () => {
     assert.match(html, /id="limits"/);
   });
 
+  it('draws only the sides a command runs, and counts connects or accepts for the side it holds', () => {
+    const r = loadBenchFixture();
+    const server = { role: 'server', shard: null, connections: 10, verified: 0, connected: 10, target: null, private_bytes: 1 };
+    const serve = renderDashboardBody({ title: 'connlab serve', seq: 1, timeline: r.timeline, sources: [server], errors: [] });
+    assert.doesNotMatch(serve, /data-series="load_|load connections/);
+    assert.match(serve, /accepts\/s/);
+    assert.match(serve, /–<\/span> verified/);
+    // Bench before its load pool started: both sides already, so its header counts load's.
+    const bench = renderDashboardBody({ title: 'connlab bench', seq: 1, timeline: r.timeline, sources: [server], errors: [], roles: ['server', 'load'] });
+    assert.match(bench, /data-series="load_connections"/);
+    assert.match(bench, /data-live="verified">0<\/span> verified · <span[^>]*>[\d,]+\/s<\/span> connects\/s/);
+  });
+
   it('streams a snapshot a second of serve and a load shard, with a page that loads nothing else', async () => {
     const port = await freePort();
     const serve = await startServe({ listen: [{ host: '127.0.0.1', port }], workers: 1, fdSoftLimit: 20_000, reportIntervalMs: 100 });
