@@ -3,7 +3,7 @@
 // shows that the JSON also holds sits in an element with `data-field="dotted.path"`, so a
 // test can compare the page with the result it came from.
 
-import { benchCharts, PHASE_FILLS, socketSlabBytes } from './report-charts.ts';
+import { benchCharts, PHASE_FILLS, socketSlabBytes, type ChartOptions } from './report-charts.ts';
 import { escapeHtml, formatBytes, formatCount, formatField, formatPercent } from './report-format.ts';
 import { renderPage } from './report-page.ts';
 import type { BenchResult, TimelinePoint } from './result.ts';
@@ -56,7 +56,7 @@ function summaryRows(r: BenchResult): [string, string, string][] {
   const mem = r.memory;
   const total = mem.kernel_bytes_per_connection + mem.server_user_bytes_per_connection + mem.load_user_bytes_per_connection;
   const rows: [string, string, string][] = [
-    ['Connections', `${field('connections.established', r.connections.established)} of ${field('connections.target', r.connections.target)}`, `${field('connections.verified', r.connections.verified)} answered an echo`],
+    ['Connections', `${field('connections.established', r.connections.established)} of ${field('connections.target', r.connections.target)}`, `${field('connections.verified', r.connections.verified)} answered a ping`],
   ];
   if (peak) {
     rows.push(['Kernel ESTAB sockets at peak', field(`timeline.${i}.kernel_sockets`, peak.kernel_sockets), 'both ends on this host: two sockets per connection']);
@@ -96,11 +96,13 @@ function renderSummary(r: BenchResult): string {
 }
 
 /** The timeline charts; the live dashboard (src/dashboard/) renders through this too. */
-export function renderCharts(r: Pick<BenchResult, 'timeline'>): string {
+export function renderCharts(r: Pick<BenchResult, 'timeline'>, options: ChartOptions = {}): string {
+  const seen = new Set(r.timeline.map((p) => p.phase));
   const phases = Object.entries(PHASE_FILLS)
+    .filter(([phase]) => seen.has(phase as BenchResult['timeline'][number]['phase']))
     .map(([phase, fill]) => `<span><i class="swatch" style="background:${fill}"></i>${phase}</span>`)
     .join('');
-  const figures = benchCharts(r.timeline)
+  const figures = benchCharts(r.timeline, options)
     .map((chart) => `<figure><figcaption>${escapeHtml(chart.title)}</figcaption>${renderLineChart(chart)}</figure>`)
     .join('\n');
   return `<section id="timeline"><h2>Over time</h2><div class="phases">${phases}</div>${figures}</section>`;
@@ -153,9 +155,9 @@ ${renderHeader(result)}
 ${renderThresholdsSection(result)}
 ${renderTargetSection(result)}
 ${renderSummary(result)}
-${renderCharts(result)}
+${renderCharts(result, { startedAtMs: Date.parse(result.started_at) })}
 <div class="tables">${renderLimits(result)}${renderErrors(result)}</div>
 ${renderSlab(result)}
-<footer>Rendered from <code>${escapeHtml(result.schema)}</code> by connlab. Samples: ${derived(formatCount(result.timeline.length))}, one a second.</footer>
+<footer>Rendered from <code>${escapeHtml(result.schema)}</code> by connlab. Samples: ${derived(formatCount(result.timeline.length))}, one a second plus one at each phase boundary. Hover a chart for a sample's UTC time and values.</footer>
 `);
 }

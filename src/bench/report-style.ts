@@ -41,6 +41,9 @@ figure svg { display: block; width: 100%; height: auto; }
 .phases { display: flex; flex-wrap: wrap; gap: 14px; margin: 0 0 14px; font-size: 13px; color: var(--muted); }
 .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 6px; border: 1px solid var(--rule);
   vertical-align: -1px; }
+svg .hover line, svg .hover text { visibility: hidden; pointer-events: none; }
+svg .hover:hover line, svg .hover:hover text { visibility: visible; }
+svg .hover-text { paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 @media (max-width: 720px) { .tables { grid-template-columns: 1fr; } }
 @media print {

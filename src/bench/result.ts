@@ -3,7 +3,7 @@
 // `--json`, the final table and the HTML report all render this object, nothing else.
 
 import type { Books } from '../engine/books.ts';
-import type { LatencySummaryMs } from '../engine/latency.ts';
+import type { LatencySummaryMs, LatencyWindowMs } from '../engine/latency.ts';
 import type { DeathRecord } from '../engine/worker-pool.ts';
 import type { LimitName } from '../limits/model.ts';
 import type { LatencyHistograms } from '../load/load.ts';
@@ -43,6 +43,8 @@ export interface TimelinePoint {
   slab_age_ms?: number;
   /** The supervisor's longest event-loop delay since the previous point, ms (absent in older results). */
   loop_delay_ms?: number;
+  /** Load's connect, ping round-trip and broadcast percentiles of the reports since the previous point (absent before 2026-12-03, and when none arrived). */
+  latency_ms?: LatencyWindowMs;
 }
 
 export type BenchPhase = 'start' | 'ramp' | 'verify' | 'hold' | 'broadcast' | 'teardown';

@@ -17,6 +17,7 @@ import { counterDelta } from '../probe/netstat.ts';
 import { startServe, type ServeHandle } from '../server/serve.ts';
 import { Lifecycle } from '../engine/lifecycle.ts';
 import { checkBooks } from '../engine/books.ts';
+import { LatencyWindow } from '../engine/latency.ts';
 import { deathRecords, type WorkerPool } from '../engine/worker-pool.ts';
 import type { WorkerRuntimeChoice } from '../engine/worker-process.ts';
 import { makeThrowawayCert, measureHandshakes, poolCpuSeconds, type BenchTlsSection, type ThrowawayCert } from './bench-tls.ts';
@@ -43,8 +44,8 @@ export interface BenchOptions {
   onPhase?: (phase: BenchPhase) => void;
   /** Called with each worker pool as it starts, so metrics and the dashboard can watch it. */
   onPool?: (pool: WorkerPool, role: 'server' | 'load') => void;
-  /** Called with each timeline point as it is taken (the live dashboard draws them). */
-  onSample?: (point: TimelinePoint) => void;
+  /** Called with each timeline point as it is taken (the live dashboard draws them); t counts from startedAtMs. */
+  onSample?: (point: TimelinePoint, startedAtMs: number) => void;
 }
 
 export interface BenchProgress {
@@ -118,6 +119,8 @@ class Bench {
   readonly #phaseLog: { atMs: number; phase: BenchPhase }[] = [{ atMs: -Infinity, phase: 'start' }];
   /** The supervisor's event-loop delay since the previous timeline point. */
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  /** Load's latencies since the previous timeline point. */
+  readonly #latency = new LatencyWindow();
   #serve: ServeHandle | undefined;
   #load: LoadHandle | undefined;
   #baseline: HostSample | undefined;
@@ -176,6 +179,7 @@ class Bench {
     const load = poolMemory(this.#load?.pool);
     const loopDelayMs = this.#loopDelay.max / 1e6;
     this.#loopDelay.reset();
+    const latency = this.#latency.take();
     this.#timeline.push({
       t: Math.round(atMs - this.#t0Ms) / 1000,
       phase: this.#phaseAt(atMs),
@@ -194,8 +198,9 @@ class Bench {
       sample_read_ms: Math.round(readMs * 10) / 10,
       slab_age_ms: Math.round(slabAgeMs),
       loop_delay_ms: Math.round(loopDelayMs),
+      ...(Object.keys(latency).length > 0 ? { latency_ms: latency } : {}),
     });
-    this.#options.onSample?.(this.#timeline.at(-1) as TimelinePoint);
+    this.#options.onSample?.(this.#timeline.at(-1) as TimelinePoint, this.#startedAt.getTime());
     const progress = this.#load?.progress();
     this.#options.onProgress?.({
       phase: this.#phase,
@@ -283,6 +288,7 @@ class Bench {
         fdSoftLimit: o.host.fds.processSoft ?? 1024, kernelPoolSize: o.kernelPoolSize, workerRuntime: o.workerRuntime,
         protocol: cert ? { kind: 'connlab', tls: { caFile: cert.certFile } } : 'connlab',
       });
+      this.#load.pool.on('report', (_index, report) => this.#latency.add(report));
       o.onPool?.(this.#load.pool, 'load');
       const rampSeconds = await this.#until(this.#load.rampDone());
       if (cert && rampSeconds !== undefined) await this.#measureHandshakes(serverCpuAtRamp, rampSeconds);

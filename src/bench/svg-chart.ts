@@ -1,11 +1,14 @@
 // Line charts as static inline SVG: series over x seconds, shaded bands, a y axis in
 // counts, bytes, rates or percent (optionally a second one on the right), and a legend.
 // Pure strings and no script, so a report opens offline, prints as vectors, and a test
-// can read every series as a `<path data-series>` without a browser.
+// can read every series as a `<path data-series>` without a browser. A point whose y is
+// not finite is a gap: the line stops there and starts again at the next finite point.
+// Hovering a sample shows its time (wall clock when the chart knows the start) and every
+// series' value there: CSS :hover over one transparent column per sample, no script.
 
-import { escapeHtml } from './report-format.ts';
+import { escapeHtml, formatBytes, formatCount, formatMs, formatRate } from './report-format.ts';
 
-export type AxisUnit = 'count' | 'bytes' | 'rate' | 'percent';
+export type AxisUnit = 'count' | 'bytes' | 'rate' | 'percent' | 'ms';
 
 export interface ChartPoint {
   x: number;
@@ -44,6 +47,10 @@ export interface LineChart {
   bands?: readonly ChartBand[];
   width?: number;
   height?: number;
+  /** The x range to draw (charts stacked over one timeline share it); default: the data's. */
+  xRange?: readonly [number, number];
+  /** Wall clock (ms since the epoch) at x = 0: hover shows each sample's UTC time. */
+  startedAtMs?: number;
 }
 
 export interface Axis {
@@ -115,7 +122,8 @@ export function axisFor(unit: AxisUnit, dataMax: number): Axis {
   if (unit === 'percent') return { max: 1, ticks: [0, 0.25, 0.5, 0.75, 1], label: (v) => `${Math.round(v * 100)}%` };
   if (unit === 'bytes') return bytesAxis(dataMax);
   const ticks = niceTicks(dataMax);
-  const label = unit === 'rate' ? (v: number) => (v === 0 ? '0' : `${countLabel(v)}/s`) : countLabel;
+  const label = unit === 'rate' ? (v: number) => (v === 0 ? '0' : `${countLabel(v)}/s`)
+    : unit === 'ms' ? (v: number) => (v === 0 ? '0' : `${trim(v)} ms`) : countLabel;
   return { max: ticks.at(-1) ?? 1, ticks, label };
 }
 
@@ -129,6 +137,7 @@ function seriesMax(series: readonly LineSeries[], axis: 'left' | 'right'): numbe
 }
 
 function xDomain(chart: LineChart): [number, number] {
+  if (chart.xRange && chart.xRange[1] > chart.xRange[0]) return [chart.xRange[0], chart.xRange[1]];
   const xs = chart.series.flatMap((s) => s.points.map((p) => p.x)).filter(Number.isFinite);
   const min = xs.length ? Math.min(...xs) : 0;
   const max = xs.length ? Math.max(...xs) : 1;
@@ -139,12 +148,25 @@ const px = (n: number): string => (Math.round(n * 10) / 10).toString();
 const sx = (f: Frame, x: number): number => f.left + ((x - f.xMin) / (f.xMax - f.xMin)) * f.width;
 const sy = (f: Frame, axis: Axis, y: number): number => f.top + f.height - (Math.min(y, axis.max) / axis.max) * f.height;
 
-/** `M x,y L x,y …` through the finite points, in frame pixels. */
+/** `M x,y L x,y …` through the finite points, in frame pixels; a non-finite y starts a new subpath. */
 function linePath(points: readonly ChartPoint[], frame: Frame, axis: Axis): string {
-  return points
-    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y))
-    .map((p, i) => `${i === 0 ? 'M' : 'L'}${px(sx(frame, p.x))},${px(sy(frame, axis, p.y))}`)
-    .join(' ');
+  const parts: string[] = [];
+  let run = 0;
+  // A point alone between gaps: a zero-length segment, which a round cap draws as a dot.
+  const endRun = (): void => {
+    if (run === 1) parts.push('l0,0');
+    run = 0;
+  };
+  for (const p of points) {
+    if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) {
+      endRun();
+      continue;
+    }
+    parts.push(`${run === 0 ? 'M' : 'L'}${px(sx(frame, p.x))},${px(sy(frame, axis, p.y))}`);
+    run += 1;
+  }
+  endRun();
+  return parts.join(' ');
 }
 
 function renderBands(bands: readonly ChartBand[], f: Frame): string {
@@ -185,15 +207,32 @@ function renderXAxis(f: Frame, unit: LineChart['xUnit'] = 'seconds'): string {
   return parts.join('');
 }
 
-function renderLegend(series: readonly LineSeries[], left: number): string {
+const LEGEND_ROW_PX = 18;
+
+/** Legend items left to right, wrapping to another row before `right`: each item's x and row. */
+function legendLayout(series: readonly LineSeries[], left: number, right: number): { x: number; row: number }[] {
   let x = left;
+  let row = 0;
+  return series.map((s) => {
+    const width = 24 + s.label.length * CHAR_WIDTH_PX + 18;
+    if (x > left && x + width - 18 > right) {
+      x = left;
+      row += 1;
+    }
+    const at = { x, row };
+    x += width;
+    return at;
+  });
+}
+
+function renderLegend(series: readonly LineSeries[], layout: readonly { x: number; row: number }[]): string {
   return series
-    .map((s) => {
+    .map((s, i) => {
+      const { x, row } = layout[i] ?? { x: 0, row: 0 };
+      const y = 10 + row * LEGEND_ROW_PX;
       const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
-      const item = `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="10" y2="10" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2.5}"${dash}/>`
-        + `<text x="${px(x + 24)}" y="10" dy="0.32em" fill="#374151" font-size="12">${escapeHtml(s.label)}</text></g>`;
-      x += 24 + s.label.length * CHAR_WIDTH_PX + 18;
-      return item;
+      return `<g class="legend-item"><line x1="${px(x)}" x2="${px(x + 18)}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="${s.strokeWidth ?? 2.5}"${dash}/>`
+        + `<text x="${px(x + 24)}" y="${y}" dy="0.32em" fill="#374151" font-size="12">${escapeHtml(s.label)}</text></g>`;
     })
     .join('');
 }
@@ -204,13 +243,52 @@ function renderSeries(s: LineSeries, f: Frame, axis: Axis): string {
     + `stroke-width="${s.strokeWidth ?? 2}" stroke-linejoin="round" stroke-linecap="round"${dash}><title>${escapeHtml(s.label)}</title></path>`;
 }
 
+const VALUE_FORMATS: Record<AxisUnit, (v: number) => string> = {
+  count: formatCount, bytes: formatBytes, rate: formatRate, ms: formatMs, percent: (v) => `${Math.round(v * 100)}%`,
+};
+
+/** At most this many hover columns a chart: a live hour of samples stays a small page. */
+const MAX_HOVER_COLUMNS = 120;
+
+function hoverTime(x: number, chart: LineChart): string {
+  if (chart.xUnit === 'count') return `${formatCount(x)} connections`;
+  const wall = chart.startedAtMs === undefined || !Number.isFinite(chart.startedAtMs) ? '' : `${new Date(chart.startedAtMs + x * 1000).toISOString().slice(11, 19)} UTC · `;
+  return `${wall}${trim(x)} s`;
+}
+
+/** One column per sample x: transparent until hovered, then a rule and the values there. */
+function renderHover(chart: LineChart, f: Frame): string {
+  const xs = [...new Set(chart.series.flatMap((s) => s.points.map((p) => p.x)).filter(Number.isFinite))].sort((a, b) => a - b);
+  const stride = Math.ceil(xs.length / MAX_HOVER_COLUMNS);
+  const picked = xs.filter((_, i) => i % stride === 0);
+  const byX = chart.series.map((s) => new Map(s.points.map((p) => [p.x, p.y])));
+  return picked.map((x, i) => {
+    const left = i === 0 ? f.left : (sx(f, x) + sx(f, picked[i - 1] ?? x)) / 2;
+    const right = i === picked.length - 1 ? f.left + f.width : (sx(f, x) + sx(f, picked[i + 1] ?? x)) / 2;
+    const lines = [hoverTime(x, chart)];
+    for (const [k, s] of chart.series.entries()) {
+      const y = byX[k]?.get(x);
+      const unit = s.axis === 'right' && chart.rightUnit ? chart.rightUnit : chart.unit;
+      if (y !== undefined && Number.isFinite(y)) lines.push(`${s.label}: ${VALUE_FORMATS[unit](y)}`);
+    }
+    const boxX = sx(f, x) > f.left + f.width / 2 ? sx(f, x) - 8 : sx(f, x) + 8;
+    const anchor = boxX < sx(f, x) ? 'end' : 'start';
+    const text = lines.map((line, j) => `<tspan x="${px(boxX)}" dy="${j === 0 ? 0 : 14}">${escapeHtml(line)}</tspan>`).join('');
+    return `<g class="hover" data-x="${x}"><rect x="${px(left)}" y="${f.top}" width="${px(Math.max(1, right - left))}" height="${f.height}" fill="transparent"/>`
+      + `<line x1="${px(sx(f, x))}" x2="${px(sx(f, x))}" y1="${f.top}" y2="${f.top + f.height}" stroke="${MUTED}"/>`
+      + `<text class="hover-text" x="${px(boxX)}" y="${f.top + 14}" text-anchor="${anchor}" font-size="11" fill="#111827">${text}</text></g>`;
+  }).join('');
+}
+
 export function renderLineChart(chart: LineChart): string {
   const width = chart.width ?? 720;
-  const height = chart.height ?? 260;
   const left = axisFor(chart.unit, seriesMax(chart.series, 'left'));
   const right = chart.rightUnit ? axisFor(chart.rightUnit, seriesMax(chart.series, 'right')) : null;
   const [xMin, xMax] = xDomain(chart);
-  const margin = { left: 64, right: right ? 52 : 20, top: LEGEND_HEIGHT + 8, bottom: 28 };
+  const legend = legendLayout(chart.series, 64, width - 8);
+  const legendRows = Math.max(0, ...legend.map((item) => item.row));
+  const height = (chart.height ?? 260) + legendRows * LEGEND_ROW_PX;
+  const margin = { left: 64, right: right ? 52 : 20, top: LEGEND_HEIGHT + 8 + legendRows * LEGEND_ROW_PX, bottom: 28 };
   const f: Frame = { left: margin.left, top: margin.top, width: width - margin.left - margin.right, height: height - margin.top - margin.bottom, xMin, xMax };
   const title = escapeHtml(chart.title);
   return [
@@ -221,7 +299,8 @@ export function renderLineChart(chart: LineChart): string {
     right ? renderYAxis(right, f, 'right') : '',
     renderXAxis(f, chart.xUnit),
     chart.series.map((s) => renderSeries(s, f, s.axis === 'right' && right ? right : left)).join(''),
-    renderLegend(chart.series, margin.left),
+    renderLegend(chart.series, legend),
+    renderHover(chart, f),
     '</svg>',
   ].join('');
 }

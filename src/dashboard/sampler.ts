@@ -3,6 +3,7 @@
 // shard). Bench feeds its own timeline points instead; load and serve are sampled here.
 
 import type { TimelinePoint } from '../bench/result.ts';
+import { LatencyWindow } from '../engine/latency.ts';
 import type { WorkerPool } from '../engine/worker-pool.ts';
 import { classifyErrno } from '../load/classify.ts';
 import { cpuBusyShare, sampleHost, type HostSample } from '../probe/host-sample.ts';
@@ -39,12 +40,19 @@ const heapBytesOf = (pool: WorkerPool): number => pool.workers.reduce((sum, w) =
 export class PoolSampler {
   readonly #pools: Tracked[] = [];
   readonly #t0 = performance.now();
+  /** The wall clock at t = 0, ms since the epoch. */
+  readonly startedAtMs = performance.timeOrigin + this.#t0;
+  readonly #latency = new LatencyWindow();
   #base: HostSample | undefined;
   #last: HostSample | undefined;
+  #previousHeld: number | undefined;
+  #phaseNow: TimelinePoint['phase'] = 'start';
 
   /** `target`: load's planned connections, which decide when its ramp ends. */
   addPool(pool: WorkerPool, labels: SourceLabels, target: number | null = null): void {
     this.#pools.push({ pool, labels, target });
+    // Load's connect, ping and broadcast latencies, a window per timeline point.
+    if (labels.role === 'load') pool.on('report', (_index, report) => this.#latency.add(report));
   }
 
   rows(): SourceRow[] {
@@ -61,14 +69,29 @@ export class PoolSampler {
     return [...counts].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([errno, count]) => ({ errno, limit: classifyErrno(errno).cause, count }));
   }
 
-  /** Ramp while a load pool has tuples left to try; hold afterwards; serve alone holds. */
+  /**
+   * Load: start until its first connect, ramp while tuples are left to try, hold, then
+   * teardown once its connections fall. Serve alone (no target to tell a ramp by): start
+   * until the first accept, ramp while the count grows, hold while it stays, teardown
+   * when it falls to none. Without a load pool the count is the server's.
+   */
   #phase(): TimelinePoint['phase'] {
     const loads = this.#pools.filter((p) => p.labels.role === 'load');
-    const ramping = loads.some(({ pool, target }) => {
-      const t = pool.totals();
-      return target !== null && t.connected + Object.values(t.errors).reduce((a, b) => a + b, 0) < target;
-    });
-    return ramping ? 'ramp' : 'hold';
+    const side = loads.length > 0 ? loads : this.#pools;
+    const failed = (t: ReturnType<WorkerPool['totals']>): number => Object.values(t.errors).reduce((a, b) => a + b, 0);
+    const totals = side.map(({ pool, target }) => ({ t: pool.totals(), target }));
+    const held = totals.reduce((sum, { t }) => sum + t.established, 0);
+    const tried = totals.reduce((sum, { t }) => sum + t.connected + t.accepted + failed(t), 0);
+    const previous = this.#previousHeld ?? 0;
+    this.#previousHeld = held;
+    if (tried === 0) return (this.#phaseNow = 'start');
+    if (loads.length === 0) {
+      if (held !== previous) return (this.#phaseNow = held > previous ? 'ramp' : 'teardown');
+      return (this.#phaseNow = held > 0 ? 'hold' : this.#phaseNow);
+    }
+    if (totals.some(({ t, target }) => target !== null && t.connected + failed(t) < target)) return (this.#phaseNow = 'ramp');
+    if (this.#phaseNow === 'teardown' || held < previous) return (this.#phaseNow = 'teardown');
+    return (this.#phaseNow = 'hold');
   }
 
   async sample(): Promise<TimelinePoint> {
@@ -93,6 +116,12 @@ export class PoolSampler {
       load_heap_bytes: sum('load', heapBytesOf),
       cpu_busy: Math.round(cpuBusyShare(before.cpu, now.cpu) * 1000) / 1000,
       netstat: counterDelta(base.netstat, now.netstat),
+      ...this.#latencyField(),
     };
+  }
+
+  #latencyField(): Pick<TimelinePoint, 'latency_ms'> {
+    const window = this.#latency.take();
+    return Object.keys(window).length > 0 ? { latency_ms: window } : {};
   }
 }

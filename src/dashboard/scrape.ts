@@ -115,6 +115,10 @@ export class ScrapeSampler {
   readonly #onChange: ((status: EndpointStatus) => void) | undefined;
   readonly #inFlight = new Set<ClientRequest>();
   readonly #t0 = performance.now();
+  /** The wall clock at t = 0, ms since the epoch. */
+  readonly startedAtMs = performance.timeOrigin + this.#t0;
+  /** Remote hosts' kernels are not visible from here. */
+  readonly kernel = false;
   #series: Series[] = [];
   #status = new Map<string, EndpointStatus>();
   #previousLoad: number | undefined;

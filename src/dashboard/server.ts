@@ -24,6 +24,10 @@ export interface DashboardSampler {
   close?(): void;
   /** Scraped endpoints: which were cut and why. */
   status?(): EndpointStatus[];
+  /** Wall clock at the timeline's t = 0, ms since the epoch. */
+  readonly startedAtMs?: number;
+  /** false when the host's kernel figures are not this machine's to see. */
+  readonly kernel?: boolean;
 }
 
 /** An hour of one-second points: enough for any run we make, bounded for any run at all. */
@@ -69,6 +73,7 @@ export class Dashboard {
   readonly #server: Server;
   #external = false;
   #limits: BenchResult['limits'] | undefined;
+  #startedAtMs: number | undefined;
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> = Promise.resolve();
@@ -80,9 +85,10 @@ export class Dashboard {
     this.#sampler = sampler;
     this.#server = createServer((request, response) => {
       if (request.method === 'GET' && request.url === '/events') return this.#subscribe(response);
-      if (request.method === 'GET' && request.url === '/') {
+      if ((request.method === 'GET' || request.method === 'HEAD') && request.url === '/') {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP });
-        response.end(renderDashboardPage(this.#title, renderDashboardBody(this.#snapshot()), this.#seq));
+        // HEAD: the same status and headers, no body (and nothing rendered for it).
+        response.end(request.method === 'HEAD' ? undefined : renderDashboardPage(this.#title, renderDashboardBody(this.#snapshot()), this.#seq));
         return;
       }
       response.writeHead(404).end('try GET /\n');
@@ -112,9 +118,10 @@ export class Dashboard {
     this.#sampler.addPool(pool, labels, target);
   }
 
-  /** Bench samples its own timeline: take its points instead of sampling here. */
-  pushPoint(point: TimelinePoint): void {
+  /** Bench samples its own timeline: take its points (t counted from `startedAtMs`) instead of sampling here. */
+  pushPoint(point: TimelinePoint, startedAtMs?: number): void {
     this.#external = true;
+    if (startedAtMs !== undefined) this.#startedAtMs = startedAtMs;
     this.#push(point);
   }
 
@@ -132,6 +139,7 @@ export class Dashboard {
       title: this.#title, seq: this.#seq, timeline: this.#timeline, sources: this.#sampler.rows(), errors: this.#sampler.errors(),
       ...(this.#limits ? { limits: this.#limits } : {}),
       ...(this.#sampler.status ? { endpoints: this.#sampler.status() } : {}),
+      ...this.#clock(),
     };
   }
 
@@ -140,6 +148,14 @@ export class Dashboard {
     let buffered = 0;
     for (const client of this.#clients.keys()) buffered += client.writableLength;
     return { subscribers: this.#clients.size, buffered_bytes: buffered, refused: this.#refused, dropped: this.#dropped };
+  }
+
+  /** The timeline's wall clock and whether it sees the kernel: from bench's points or the sampler. */
+  #clock(): Pick<DashboardSnapshot, 'startedAtMs' | 'kernel' | 'roles'> {
+    const startedAtMs = this.#external ? this.#startedAtMs : this.#sampler.startedAtMs;
+    // Bench's points: both sides run, though load's pool starts a moment after serve's.
+    const roles = this.#external ? { roles: ['server', 'load'] as const } : {};
+    return { ...(startedAtMs === undefined ? {} : { startedAtMs }), kernel: this.#external || this.#sampler.kernel !== false, ...roles };
   }
 
   #subscribe(response: ServerResponse): void {

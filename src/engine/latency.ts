@@ -236,3 +236,35 @@ export class LatencyMerger {
     }
   }
 }
+
+/** Percentiles of what arrived since the previous take, by kind; kinds without samples absent. */
+export interface LatencyWindowMs {
+  connect?: LatencySummaryMs;
+  rtt?: LatencySummaryMs;
+  broadcast?: LatencySummaryMs;
+}
+
+const WINDOW_NAMES = { connectUs: 'connect', rttUs: 'rtt', broadcastUs: 'broadcast' } as const;
+
+/**
+ * Latency over time: the reports that arrived since the last take(), summarized and then
+ * forgotten, so a timeline can carry one set of percentiles per sample. A sample's
+ * latencies count in the interval its worker's report arrived in (a report a second).
+ */
+export class LatencyWindow {
+  #merger = new LatencyMerger();
+
+  add(report: { latency?: EncodedLatency; samples?: HolderSamples }): void {
+    this.#merger.add(report);
+  }
+
+  take(): LatencyWindowMs {
+    const out: LatencyWindowMs = {};
+    for (const kind of LATENCY_KINDS) {
+      const recorder = this.#merger[kind];
+      if (recorder.count > 0) out[WINDOW_NAMES[kind]] = recorder.summaryMs();
+    }
+    if (Object.keys(out).length > 0) this.#merger = new LatencyMerger();
+    return out;
+  }
+}

@@ -9,9 +9,17 @@ export const FIXTURE_PATH = new URL('../fixtures/bench-result.json', import.meta
 /** The series each chart must draw, by `data-chart` then `data-series`, in legend order. */
 export const CHART_SERIES: Record<string, string[]> = {
   connections: ['kernel_sockets', 'server_connections', 'load_connections'],
-  memory: ['slab_bytes', 'meminfo_slab_bytes', 'server_private_bytes', 'load_private_bytes'],
+  kernel_memory: ['slab_bytes', 'meminfo_slab_bytes', 'kernel_bytes_per_connection'],
+  process_memory: ['server_private_bytes', 'load_private_bytes', 'server_bytes_per_connection', 'load_bytes_per_connection'],
   ramp: ['connects_per_second', 'cpu_busy'],
+  latency: ['connect_p50_ms', 'connect_p99_ms', 'rtt_p50_ms', 'rtt_p99_ms', 'broadcast_p50_ms', 'broadcast_p99_ms'],
 };
+
+/**
+ * Series measured only part of the time: per-connection figures are gaps until enough
+ * connections are held, latency only where samples arrived. The rest is one unbroken line.
+ */
+export const SPARSE_SERIES = new Set(['kernel_bytes_per_connection', 'server_bytes_per_connection', 'load_bytes_per_connection', ...(CHART_SERIES['latency'] ?? [])]);
 
 /** A fresh copy each call, so a test may change it. */
 export function loadBenchFixture(): BenchResult {

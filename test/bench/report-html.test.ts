@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderBenchReport } from '../../src/bench/report-html.ts';
 import { formatField } from '../../src/bench/report-format.ts';
-import { CHART_SERIES, loadBenchFixture, markedFields, valueAt } from './report-fixture.ts';
+import { CHART_SERIES, loadBenchFixture, markedFields, SPARSE_SERIES, valueAt } from './report-fixture.ts';
 
 const REQUIRED_FIELDS = [
   'connections.established', 'connections.verified', 'connections.target', 'outcome', 'started_at', 'command',
@@ -64,14 +64,20 @@ describe('bench HTML report', () => {
       const svg = chartSvg(html, chart);
       for (const id of series) {
         const d = new RegExp(`<path data-series="${id}" d="([^"]*)"`).exec(svg)?.[1] ?? '';
-        assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){10,}$/, `${chart}/${id} has path data`);
+        if (SPARSE_SERIES.has(id)) assert.match(d, /^M[\d.]+,[\d.]+( [LM][\d.]+,[\d.]+| l0,0)+$/, `${chart}/${id} has path data`);
+        else assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){10,}$/, `${chart}/${id} has path data`);
       }
     }
   });
 
-  it('shades the ramp, verify, hold and broadcast phases', () => {
+  it('shades the ramp, verify, hold, broadcast and teardown phases', () => {
     const svg = chartSvg(html, 'connections');
-    for (const phase of ['ramp', 'verify', 'hold', 'broadcast']) assert.match(svg, new RegExp(`<g class="band">[^]*?>${phase}</text>`));
+    for (const phase of ['ramp', 'verify', 'hold', 'broadcast', 'teardown']) assert.match(svg, new RegExp(`<g class="band">[^]*?>${phase}</text>`));
+  });
+
+  it('says a ping, as the CLI does', () => {
+    assert.match(html, /99,998<\/span> answered a ping/);
+    assert.doesNotMatch(html, /echo/);
   });
 
   it('never prints NaN, undefined or Infinity', () => {

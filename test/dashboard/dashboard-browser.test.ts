@@ -54,7 +54,11 @@ describe('bench --dashboard in Chromium', () => {
         width: svg.getBoundingClientRect().width,
         drawn: [...svg.querySelectorAll('path[data-series]')].map((p) => ({ id: p.dataset['series'] ?? '', length: p.getTotalLength() })),
       }))) as { chart: string; width: number; drawn: { id: string; length: number }[] }[];
-      assert.deepEqual(charts.map((c) => c.chart), ['connections', 'memory', 'ramp']);
+      assert.deepEqual(charts.map((c) => c.chart).slice(0, 4), ['connections', 'kernel_memory', 'process_memory', 'ramp']);
+      // Bench's page: connect latency charted once the ramp's reports are in, times in UTC on hover.
+      await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('svg[data-chart="latency"]') !== null, undefined, { timeout: 30_000 });
+      const hover = await page.$$eval('svg[data-chart="latency"] g.hover', (groups) => groups.map((g) => g.textContent ?? '')) as string[];
+      assert.ok(hover.some((text) => /^\d\d:\d\d:\d\d UTC · [\d.]+ s.*connect p50: [\d.,]+ ms/.test(text)), hover.slice(0, 3).join('\n'));
       for (const c of charts) assert.ok(c.width > 300, `${c.chart} laid out`);
       const connections = charts[0]!.drawn.find((s) => s.id === 'load_connections');
       assert.ok(connections && connections.length > 50, `load connections drawn: ${JSON.stringify(connections)}`);

@@ -38,9 +38,22 @@ describe('the live dashboard', () => {
   it('renders the bench report\'s charts and tables from a snapshot', () => {
     const r = loadBenchFixture();
     const html = renderDashboardBody({ title: 'connlab bench', seq: 3, timeline: r.timeline, sources: [], errors: [{ errno: 'EMFILE', limit: 'process_fds', count: 2 }], limits: r.limits });
-    for (const chart of ['connections', 'memory', 'ramp']) assert.match(html, new RegExp(`data-chart="${chart}"`));
+    for (const chart of ['connections', 'kernel_memory', 'ramp', 'latency']) assert.match(html, new RegExp(`data-chart="${chart}"`));
     assert.match(html, /<code>process_fds<\/code>/);
     assert.match(html, /id="limits"/);
+  });
+
+  it('draws only the sides a command runs, and counts connects or accepts for the side it holds', () => {
+    const r = loadBenchFixture();
+    const server = { role: 'server', shard: null, connections: 10, verified: 0, connected: 10, target: null, private_bytes: 1 };
+    const serve = renderDashboardBody({ title: 'connlab serve', seq: 1, timeline: r.timeline, sources: [server], errors: [] });
+    assert.doesNotMatch(serve, /data-series="load_|load connections/);
+    assert.match(serve, /accepts\/s/);
+    assert.match(serve, /–<\/span> verified/);
+    // Bench before its load pool started: both sides already, so its header counts load's.
+    const bench = renderDashboardBody({ title: 'connlab bench', seq: 1, timeline: r.timeline, sources: [server], errors: [], roles: ['server', 'load'] });
+    assert.match(bench, /data-series="load_connections"/);
+    assert.match(bench, /data-live="verified">0<\/span> verified · <span[^>]*>[\d,]+\/s<\/span> connects\/s/);
   });
 
   it('streams a snapshot a second of serve and a load shard, with a page that loads nothing else', async () => {
@@ -52,6 +65,9 @@ describe('the live dashboard', () => {
     dashboard.addPool(load.pool, { role: 'load', shard: '1/1' }, 500);
     try {
       await load.rampDone();
+      const head = await fetch(dashboard.url, { method: 'HEAD' });
+      assert.equal(head.status, 200, 'HEAD / answers as GET / does');
+      assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
       const page = await fetch(dashboard.url);
       assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
       const html = await page.text();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inflateSync } from 'node:zlib';
 import hdr from 'hdr-histogram-js';
-import { LatencyEncoder, LatencyMerger, LatencyRecorder } from '../../src/engine/latency.ts';
+import { LatencyEncoder, LatencyMerger, LatencyRecorder, LatencyWindow } from '../../src/engine/latency.ts';
 import type { HolderSamples } from '../../src/engine/holder.ts';
 import { isFromWorker, type WorkerReport } from '../../src/engine/messages.ts';
 
@@ -66,6 +66,22 @@ describe('latency histograms across processes', () => {
       type: 'report', stats: {} as WorkerReport['stats'], latency: { broadcastUs: 'x' }, memory: null, heapUsedBytes: 0, rampDone: true,
     };
     assert.equal(isFromWorker(report), true);
+  });
+
+  it('summarizes each window of reports once: what arrived since the last take, kinds without samples absent', () => {
+    const window = new LatencyWindow();
+    const encoder = new LatencyEncoder();
+    const first = samples(3, 500);
+    window.add({ latency: encoder.encodeDelta(held(first)) });
+    const expected = new LatencyRecorder();
+    expected.record(first);
+    assert.deepEqual(window.take(), { connect: expected.summaryMs() });
+    assert.deepEqual(window.take(), {}, 'nothing arrived since');
+    const rtt = samples(4, 200);
+    window.add({ latency: encoder.encodeDelta(held(none, rtt)) });
+    const rttOnly = new LatencyRecorder();
+    rttOnly.record(rtt);
+    assert.deepEqual(window.take(), { rtt: rttOnly.summaryMs() });
   });
 });
 

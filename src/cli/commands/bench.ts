@@ -214,7 +214,7 @@ async function runBench(argv: string[], io: Io, { connections, holdMs, reportPat
       metrics?.metrics.addPool(pool, { role });
       dashboard?.addPool(pool, { role }, role === 'load' ? connections : null);
     },
-    onSample: (point) => dashboard?.pushPoint(point),
+    onSample: (point, startedAtMs) => dashboard?.pushPoint(point, startedAtMs),
     connections,
     holdMs,
     host,
