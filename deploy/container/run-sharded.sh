@@ -22,12 +22,28 @@ limits=(--runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
 run=(podman run --rm "${limits[@]}" --network "$net")
 mkdir -p "$out"
 
+# netavark adds iptables nat and filter chains for its network, and the nat table turns
+# on connection tracking for the whole host (every loopback socket then costs a conntrack
+# entry, and nf_conntrack_max becomes a limit). Tables it had to create go again at the
+# end, with the entries the run left.
+tables_before=$(nft list tables 2>/dev/null || true)
+restore_firewall() {
+  command -v nft >/dev/null || return 0
+  for t in nat filter; do
+    if ! grep -qx "table ip $t" <<<"$tables_before" && nft list table ip "$t" >/dev/null 2>&1; then nft delete table ip "$t"; fi
+  done
+  command -v conntrack >/dev/null || return 0
+  # With no nat table before, nothing tracked connections: every entry now is this run's.
+  if ! grep -qx "table ip nat" <<<"$tables_before"; then conntrack -F >/dev/null 2>&1 || true; fi
+}
+
 cleanup() {
   podman rm --force --ignore --time 5 "$net-serve" >/dev/null 2>&1 || true
   for ((i = 0; i < shards; i++)); do podman rm --force --ignore --time 5 "$net-load-$i" >/dev/null 2>&1 || true; done
   podman network rm --force "$net" >/dev/null 2>&1 || true
   if [ -n "${prom_pid:-}" ]; then kill "$prom_pid" 2>/dev/null || true; wait "$prom_pid" 2>/dev/null || true; fi
   [ -n "${prom_dir:-}" ] && rm -rf "$prom_dir"
+  restore_firewall
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

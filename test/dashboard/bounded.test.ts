@@ -35,10 +35,11 @@ describe('the live page with subscribers that never read', () => {
   it(`serves at most ${MAX_SUBSCRIBERS}, holds at most a frame each, and drops the stalled`, { timeout: 120_000 }, async () => {
     const dashboard = await Dashboard.start({ host: '127.0.0.1', port: 0, title: 'bounded', intervalMs: 200 });
     const fixture = loadBenchFixture();
-    // A full hour of points: each frame (some 500 KB) is then the heaviest the page sends.
+    // A full hour of points: each frame (about 1 MB, as the page draws bench: both sides, the
+    // kernel, wall-clock times) is then the heaviest the page sends.
     const timeline = Array.from({ length: 3600 }, (_, i) => ({ ...(fixture.timeline[i % fixture.timeline.length]!), t: i }));
     for (const point of timeline) dashboard.pushPoint(point);
-    const frameBytes = Buffer.byteLength(JSON.stringify({ seq: 1_000_000, html: renderDashboardBody({ title: 'bounded', seq: 1_000_000, timeline, sources: [], errors: [] }) })) + 64;
+    const frameBytes = Buffer.byteLength(JSON.stringify({ seq: 1_000_000, html: renderDashboardBody({ title: 'bounded', seq: 1_000_000, timeline, sources: [], errors: [], roles: ['server', 'load'], kernel: true, startedAtMs: Date.now() }) })) + 64;
     const port = Number(new URL(dashboard.url).port);
     const sockets = Array.from({ length: MAX_SUBSCRIBERS + 8 }, () => neverReader(port));
     try {

@@ -161,12 +161,13 @@ describe('bench --target from the command line', () => {
 });
 
 describe('bench without --target', () => {
-  it('keeps exactly the result keys it had, and no target section', async () => {
+  it('keeps exactly the result keys it had (plus the books check), and no target section', async () => {
     const r = await startBench({ connections: 2000, holdMs: 200, host: host(), kernelPoolSize: 28_232, port: await freeLoopbackPort(), command: 'test' }).done;
     assert.deepEqual(Object.keys(r), [
       'schema', 'connections', 'ramp', 'memory', 'broadcast', 'limits', 'errors', 'processes', 'worker_runtime', 'outcome',
-      'hold_seconds', 'hold_requested_seconds', 'deaths', 'machine', 'started_at', 'command', 'timeline', 'histograms',
+      'hold_seconds', 'hold_requested_seconds', 'deaths', 'books', 'books_balanced', 'machine', 'started_at', 'command', 'timeline', 'histograms',
     ]);
+    assert.equal(r.books_balanced, true);
     assert.deepEqual(Object.keys(r.memory), [
       'kernel_bytes_per_connection', 'server_user_bytes_per_connection', 'load_user_bytes_per_connection', 'kernel_by_cache',
       'kernel_expected_bytes_per_connection', 'server_private_bytes', 'load_private_bytes',
