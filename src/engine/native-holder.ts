@@ -81,7 +81,9 @@ export function resolveNativeAddon(root = PACKAGE_ROOT): NativeAddonInfo {
   const require = createRequire(import.meta.url);
   const { path: find } = require('node-gyp-build') as { path(dir: string): string };
   const compiled = join(root, 'build', 'Release', 'connlab_holder.node');
-  if (existsSync(compiled)) return { path: compiled, source: 'compiled' };
+  // node-gyp-build's own switch, kept: PREBUILDS_ONLY=1 passes over build/ (a package test
+  // loads what ships, e.g. the arm64 prebuild under qemu beside an x64 build/).
+  if (!process.env['PREBUILDS_ONLY'] && existsSync(compiled)) return { path: compiled, source: 'compiled' };
   let path: string;
   try {
     path = find(root);

@@ -34,7 +34,7 @@ describe('package metadata', () => {
 
   it('ships every deploy/ and docs/ file that --help or the README names', () => {
     const texts = [readme, ...Object.values(COMMANDS).map((c) => c.help)];
-    const named = new Set(texts.flatMap((t) => [...t.matchAll(/\b((?:deploy|docs)\/[\w./-]+\.(?:md|yaml|json)|deploy\/Dockerfile)\b/g)].map((m) => m[1] ?? '')));
+    const named = new Set(texts.flatMap((t) => [...t.matchAll(/\b((?:deploy|docs)\/[\w./-]+\.(?:md|yaml|json|sh)|deploy\/Dockerfile)\b/g)].map((m) => m[1] ?? '')));
     assert.ok(named.has('deploy/Dockerfile'));
     const missing = [...named].filter((path) => !packed.has(path) && !(futurePages.has(path) && !existsSync(new URL(path, ROOT))));
     assert.deepEqual(missing, []);

@@ -23,8 +23,12 @@ import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts'
 
 /** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs, deploy/ with its image scripts (k8s --help points there). */
 const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|container\/[a-z-]+\.sh|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?([a-z0-9-]+|README)\.md)$/;
-/** The size budget: 1.3x to 1.6x what it is on 2026-12-03 (805 KB packed, 2.59 MB unpacked, 435 files). */
-const BUDGET = { packedBytes: 1 << 20, unpackedBytes: 4 << 20, files: 600 };
+/**
+ * The size budget, about 1.3x what it is (a margin for growth, not room for a stray build/
+ * or src/). Re-based on 2026-12-03 after TLS in the engine, IPv6, thresholds, cgroups and the
+ * manual in docs/ took it from 805 KB to 1,185 KB packed (under 4 MiB unpacked, under 600 files).
+ */
+const BUDGET = { packedBytes: 1.5 * (1 << 20), unpackedBytes: 4 << 20, files: 600 };
 const ELF_MACHINE = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 } as const;
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const CONNECTIONS = 1000;

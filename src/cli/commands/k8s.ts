@@ -39,8 +39,9 @@ Options:
   --hold D               how long each shard holds (default ${d.holdSeconds}s)
   --rate R               total connects per second over all shards (default: unpaced)
   --start-at TIME        the shards' common start (RFC 3339), for a Job applied just before
-  --image REF            the connlab image (default ${d.image}, the tag that
-                         deploy/container/build-image.sh gives; push it and pass yours)
+  --image REF            the connlab image (default ${d.image}: deploy/Dockerfile,
+                         as deploy/container/build-image.sh builds and tags it; push it
+                         to your registry and pass that reference)
   --namespace NS         (default ${d.namespace})
   --metrics-port PORT    (default ${d.metricsPort})
   --fd-limit N           the runtime's open-file limit, for sizing (default ${formatCount(d.fdLimit)})
