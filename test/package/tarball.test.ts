@@ -21,8 +21,12 @@ import { freePort, rawSocket } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { packInto, ROOT, Sandbox, type Output, type Packed } from './sandbox.ts';
 
-/** What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild, docs, deploy/ with its image scripts (k8s --help points there). */
-const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|container\/[a-z-]+\.sh|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?([a-z0-9-]+|README)\.md)$/;
+/**
+ * What the tarball may hold: code, types, maps, prebuilds, the C sources for a rebuild (the
+ * test addon's test-binding.c too: binding.gyp builds it, though it never loads in use), docs,
+ * deploy/ with its image scripts (k8s --help points there). Not test-only drivers (hdr-check.c).
+ */
+const ALLOWED = /^(package\.json|README\.md|LICENSE|binding\.gyp|bin\/[a-z-]+\.js|native\/(proto\/|worker\/)?[a-z0-9_]+\.[ch]|native\/test-binding\.c|lib\/.+\.(js|d\.ts|js\.map)|prebuilds\/linux-(x64|arm64)\/(node\.napi\.glibc\.node|connlab-worker)|deploy\/(Dockerfile|container\/[a-z-]+\.sh|kubernetes\/[a-z-]+\.yaml|grafana\/[a-z-]+\.json)|docs\/(commands\/)?([a-z0-9-]+|README)\.md)$/;
 /**
  * The size budget, about 1.3x what it is (a margin for growth, not room for a stray build/
  * or src/). Re-based on 2026-12-03 after TLS in the engine, IPv6, thresholds, cgroups and the
