@@ -40,8 +40,3 @@ export function runtimeNote(f: RuntimeFacts): string {
     : f.tls ? 'TLS needs OpenSSL 3 (libssl.so.3), which the C worker could not load here' : `the C worker ${C_WORKER_PATH} is not built; ${BUILD_HINT}`;
   return `note: running on the native holder in Node workers (about 11 MB per worker instead of ~1 MB): ${why}\n`;
 }
-
-/** The note for serve and load before 0.2 (holder only); kept for callers of the old name. */
-export function holderFallbackNote(choice: string | undefined, kind: string): string {
-  return kind === 'node' ? runtimeNote({ holderChoice: choice, holder: kind, runtimeChoice: undefined, runtime: 'node' }) : '';
-}

@@ -4,15 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { freePort } from '../helpers/net.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, err: io.err() };
-};
 
 describe('bench --target --server-metrics: bad input', () => {
   it('exits 2 with the code and the flag named', async () => {

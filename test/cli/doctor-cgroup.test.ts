@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { runMain as run } from '../helpers/io.ts';
 
 const root = (name: string): string => new URL(`../fixtures/cgroups/${name}`, import.meta.url).pathname;
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('connlab doctor inside a cgroup', () => {
   it('--pid reads that process\'s cgroup and open-file limit, and the table marks cgroup_memory', async () => {

@@ -5,14 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { main } from '../../src/cli/main.ts';
-import { fixtureRoot, recordingIo } from '../helpers/io.ts';
+import { fixtureRoot, runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[], overrides = {}) => {
-  const io = recordingIo(overrides);
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('connlab doctor', () => {
   it('prints the limits table with the binding limit marked', async () => {

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { StatusLine, progressBar } from '../../src/cli/render/status-line.ts';
 import { createServeRegistry, startMetricsServer } from '../../src/server/metrics.ts';
 import { startServe } from '../../src/server/serve.ts';
 import { freePort } from '../helpers/net.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('connlab serve and load: bad input', () => {
   it('answers each mistake with one line, its code and exit status 2', async () => {

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { checkOutputPath, writeReportAfterResult } from '../../src/cli/output-file.ts';
 import { adviseFor } from '../../src/limits/advice.ts';
 import { diagnose } from '../../src/limits/diagnose.ts';
@@ -11,13 +10,8 @@ import { createHostReader } from '../../src/limits/host-reader.ts';
 import { defaultShape } from '../../src/limits/shape.ts';
 import { readHostSnapshot } from '../../src/limits/snapshot.ts';
 import { isConnlabError } from '../../src/errors.ts';
-import { fixtureRoot, recordingIo } from '../helpers/io.ts';
+import { fixtureRoot, runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('bench --report into a directory that does not exist', () => {
   it('is refused with exit 2 before the bench starts anything', async () => {

@@ -16,13 +16,8 @@ import { thresholdsExitCode } from '../../src/cli/thresholds-flag.ts';
 import { evaluateThresholds, type ThresholdVerdict } from '../../src/thresholds/evaluate.ts';
 import { parseThreshold } from '../../src/thresholds/expression.ts';
 import { freePort } from '../helpers/net.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { recordingIo, runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 /** The bench fixture with the histograms merge needs (connect 1..100 ms, broadcast 100 ms). */
 function benchResultFile(dir: string, name: string): string {

@@ -4,8 +4,10 @@
 // process with its stderr read line by line.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { LoadResult } from '../../src/load/load.ts';
 
 export const BIN = new URL('../../bin/connlab.js', import.meta.url).pathname;
 
@@ -134,3 +136,22 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, { detached =
     },
   };
 }
+
+/** What `connlab load … --json` gave: its exit status, the parsed result ({} when it printed none) and stderr. */
+export interface LoadRun {
+  status: number | null;
+  result: LoadResult & { reached: boolean };
+  stderr: string;
+}
+
+/** Runs `connlab load 127.0.0.1:PORT --json ARGS…` as a child process to its end. */
+export async function loadJson(port: number, args: string[]): Promise<LoadRun> {
+  const child = spawn(process.execPath, [BIN, 'load', `127.0.0.1:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [status] = (await once(child, 'exit')) as [number | null];
+  return { status, result: stdout ? JSON.parse(stdout) as LoadRun['result'] : ({} as LoadRun['result']), stderr };
+}
+

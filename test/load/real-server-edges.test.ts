@@ -4,24 +4,12 @@
 // code 999. Through the CLI, as a user runs it.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import type { LoadResult } from '../../src/load/load.ts';
 import { freePort } from '../helpers/net.ts';
+import { loadJson } from '../helpers/procs.ts';
 import { startNginx, startWsServer, type RealServer } from '../helpers/real-servers.ts';
 
-const BIN = new URL('../../bin/connlab.js', import.meta.url).pathname;
 
-async function load(port: number, args: string[]): Promise<{ status: number | null; result: LoadResult; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'load', `127.0.0.1:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [status] = (await once(child, 'exit')) as [number | null];
-  return { status, result: JSON.parse(stdout) as LoadResult, stderr };
-}
 
 describe('HTTP limits against nginx', () => {
   let nginx: RealServer;
@@ -29,7 +17,7 @@ describe('HTTP limits against nginx', () => {
   after(() => nginx?.stop());
 
   it('closes a 5 MiB body as http_body_too_large and says why, instead of draining it', async () => {
-    const run = await load(nginx.port, ['-c', '20', '--protocol', 'http', '--path', '/big', '--duration', '1s']);
+    const run = await loadJson(nginx.port, ['-c', '20', '--protocol', 'http', '--path', '/big', '--duration', '1s']);
     assert.equal(run.status, 1);
     assert.deepEqual([run.result.closed.http_body_too_large, run.result.closed.protocol], [20, 0]);
     assert.equal(run.result.explained.find((e) => e.errno === 'http_body_too_large')?.cause, 'server_limits');
@@ -37,7 +25,7 @@ describe('HTTP limits against nginx', () => {
   });
 
   it('reads a 7,000-byte header line and verifies every connection', async () => {
-    const run = await load(nginx.port, ['-c', '50', '--protocol', 'http', '--path', '/long-header', '--duration', '1s', '--ping', '500ms']);
+    const run = await loadJson(nginx.port, ['-c', '50', '--protocol', 'http', '--path', '/long-header', '--duration', '1s', '--ping', '500ms']);
     assert.deepEqual([run.status, run.result.connections.verified, run.result.closed.protocol, run.result.closed.http_headers_too_large], [0, 50, 0, 0], run.stderr);
   });
 });
@@ -48,13 +36,13 @@ describe('WebSocket control frames and closes against the ws package', () => {
   after(() => ws?.stop());
 
   it('answers 125-byte pings with the same payload, which the server checks', async () => {
-    const run = await load(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/ping125', '--duration', '2s', '--ping', '1s']);
+    const run = await loadJson(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/ping125', '--duration', '2s', '--ping', '1s']);
     assert.deepEqual([run.status, run.result.connections.verified, run.result.closed.protocol], [0, 20, 0], run.stderr);
     assert.ok(run.result.broadcast.received >= 20, `the server acknowledged ${run.result.broadcast.received} pongs`);
   });
 
   it('labels a close with 1001 as the server\'s close, going away, not a timeout', async () => {
-    const run = await load(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/close-1001', '--duration', '1s']);
+    const run = await loadJson(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/close-1001', '--duration', '1s']);
     assert.deepEqual([run.result.closed.server_close, run.result.codes.ws_close['1001']], [20, 20]);
     const why = run.result.explained.find((e) => e.errno === 'server_close');
     assert.equal(why?.cause, 'server_close');
@@ -62,7 +50,7 @@ describe('WebSocket control frames and closes against the ws package', () => {
   });
 
   it('refuses a close with the invalid code 999 as protocol, never counting or echoing it, and samples that frame', async () => {
-    const run = await load(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/close-999', '--duration', '1s']);
+    const run = await loadJson(ws.port, ['-c', '20', '--protocol', 'ws', '--path', '/close-999', '--duration', '1s']);
     assert.equal(run.result.closed.protocol, 20);
     assert.equal(run.result.codes.ws_close['999'], undefined);
     assert.ok(run.result.protocol_bytes.every((hex) => hex.startsWith('880203e7')), JSON.stringify(run.result.protocol_bytes));

@@ -6,30 +6,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import type { LoadResult } from '../../src/load/load.ts';
 import { freePort } from '../helpers/net.ts';
+import { BIN, loadJson, type LoadRun } from '../helpers/procs.ts';
 import { startMosquitto, startNginx, startPlainServer, startWsServer, type RealServer } from '../helpers/real-servers.ts';
 
-const BIN = new URL('../../bin/connlab.js', import.meta.url).pathname;
 const N = 2_000;
 
-interface Run {
-  status: number | null;
-  result: LoadResult & { reached: boolean };
-  stderr: string;
-}
 
-async function load(port: number, args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, 'load', `127.0.0.1:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [status] = (await once(child, 'exit')) as [number | null];
-  return { status, result: JSON.parse(stdout) as Run['result'], stderr };
-}
 
-function assertHeldAndVerified(run: Run, count: number): void {
+function assertHeldAndVerified(run: LoadRun, count: number): void {
   const c = run.result.connections;
   assert.deepEqual({ status: run.status, established: c.established, verified: c.verified, peak: c.peak }, { status: 0, established: count, verified: count, peak: count }, run.stderr);
 }
@@ -40,7 +25,7 @@ describe('load --protocol http against nginx (4 workers, keepalive_timeout 300s)
   after(() => nginx?.stop());
 
   it('holds and verifies every connection with a complete response after the hold, and counts the statuses', async () => {
-    const run = await load(nginx.port, ['-c', String(N), '--protocol', 'http', '--duration', '2s', '--ping', '1s']);
+    const run = await loadJson(nginx.port, ['-c', String(N), '--protocol', 'http', '--duration', '2s', '--ping', '1s']);
     assertHeldAndVerified(run, N);
     assert.ok((run.result.codes.http_status['200'] ?? 0) >= 2 * N, JSON.stringify(run.result.codes));
     assert.ok(run.result.ping.rtt_ms.count >= 2 * N);
@@ -48,7 +33,7 @@ describe('load --protocol http against nginx (4 workers, keepalive_timeout 300s)
   });
 
   it('counts a server that closes after its response as server_close, and exits 1 for it', async () => {
-    const run = await load(nginx.port, ['-c', '50', '--protocol', 'http', '--path', '/close', '--duration', '1s']);
+    const run = await loadJson(nginx.port, ['-c', '50', '--protocol', 'http', '--path', '/close', '--duration', '1s']);
     assert.equal(run.status, 1);
     assert.equal(run.result.closed.server_close, 50);
     assert.equal(run.result.connections.established, 0);
@@ -56,7 +41,7 @@ describe('load --protocol http against nginx (4 workers, keepalive_timeout 300s)
   });
 
   it('calls connlab frames sent to nginx a protocol violation and shows the bytes nginx sent', async () => {
-    const run = await load(nginx.port, ['-c', '20', '--protocol', 'connlab', '--duration', '1s']);
+    const run = await loadJson(nginx.port, ['-c', '20', '--protocol', 'connlab', '--duration', '1s']);
     assert.equal(run.status, 1);
     assert.equal(run.result.closed.protocol, 20);
     assert.ok(run.result.protocol_bytes.some((hex) => Buffer.from(hex, 'hex').toString().startsWith('HTTP/1.1 400')), JSON.stringify(run.result.protocol_bytes));
@@ -69,7 +54,7 @@ describe('load --protocol ws against the ws test server (2 processes, SO_REUSEPO
   after(() => ws?.stop());
 
   it('upgrades, verifies every connection by a pong, and measures the stamped messages', async () => {
-    const run = await load(ws.port, ['-c', String(N), '--protocol', 'ws', '--duration', '2s', '--ping', '1s']);
+    const run = await loadJson(ws.port, ['-c', String(N), '--protocol', 'ws', '--duration', '2s', '--ping', '1s']);
     assertHeldAndVerified(run, N);
     assert.equal(run.result.codes.http_status['101'], N);
     assert.ok(run.result.broadcast.received >= N, `messages ${run.result.broadcast.received}`);
@@ -79,7 +64,7 @@ describe('load --protocol ws against the ws test server (2 processes, SO_REUSEPO
   it('is refused with the status it got on a path the server answers without upgrading', async () => {
     const http = await startNginx(await freePort(), 1);
     try {
-      const run = await load(http.port, ['-c', '10', '--protocol', 'ws', '--duration', '1s']);
+      const run = await loadJson(http.port, ['-c', '10', '--protocol', 'ws', '--duration', '1s']);
       assert.equal(run.status, 1);
       assert.equal(run.result.closed.refused, 10);
       assert.equal(run.result.codes.http_status['200'], 10);
@@ -95,7 +80,7 @@ describe('load --protocol mqtt against Mosquitto', () => {
   after(() => broker?.stop());
 
   it('connects with distinct client ids, verifies every connection by PINGRESP, and counts CONNACK codes', async () => {
-    const run = await load(broker.port, ['-c', String(N), '--protocol', 'mqtt', '--duration', '2s', '--ping', '1s']);
+    const run = await loadJson(broker.port, ['-c', String(N), '--protocol', 'mqtt', '--duration', '2s', '--ping', '1s']);
     // Mosquitto disconnects the older client of a repeated id: all N held means all distinct.
     assertHeldAndVerified(run, N);
     assert.deepEqual(run.result.codes.mqtt_connack, { 0: N });
@@ -106,7 +91,7 @@ describe('load --protocol tcp (the default) and the exit status', () => {
   it('sends nothing to an echo server and holds every connection to the end, verified by the kernel', async () => {
     const echo = await startPlainServer(await freePort(), 'echo');
     try {
-      const run = await load(echo.port, ['-c', '500', '--duration', '1s', '--ping', '0']);
+      const run = await loadJson(echo.port, ['-c', '500', '--duration', '1s', '--ping', '0']);
       assertHeldAndVerified(run, 500);
       assert.equal(run.result.protocol, 'tcp');
       assert.equal(echo.bytesReceived(), 0);
@@ -118,7 +103,7 @@ describe('load --protocol tcp (the default) and the exit status', () => {
   it('does the same on the plain-Node holder, which refuses the protocols it lacks with exit status 2', async () => {
     const echo = await startPlainServer(await freePort(), 'echo');
     try {
-      const run = await load(echo.port, ['-c', '200', '--duration', '1s', '--holder', 'node']);
+      const run = await loadJson(echo.port, ['-c', '200', '--duration', '1s', '--holder', 'node']);
       assertHeldAndVerified(run, 200);
       assert.equal(echo.bytesReceived(), 0);
       const child = spawn(process.execPath, [BIN, 'load', `127.0.0.1:${echo.port}`, '-c', '1', '--protocol', 'mqtt', '--holder', 'node'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -134,11 +119,11 @@ describe('load --protocol tcp (the default) and the exit status', () => {
 
   it('exits 1 naming ECONNREFUSED against a closed port, and 0 with --allow-partial', async () => {
     const port = await freePort();
-    const run = await load(port, ['-c', '100', '--duration', '0s']);
+    const run = await loadJson(port, ['-c', '100', '--duration', '0s']);
     assert.equal(run.status, 1);
     assert.equal(run.result.errors.ECONNREFUSED, 100);
     assert.match(run.stderr, /short of the target: held 0 of 100 \(peak 0\); ECONNREFUSED × 100: server/);
-    const partial = await load(port, ['-c', '100', '--duration', '0s', '--allow-partial']);
+    const partial = await loadJson(port, ['-c', '100', '--duration', '0s', '--allow-partial']);
     assert.equal(partial.status, 0);
   });
 
@@ -152,7 +137,7 @@ s.listen({ port: 0, host: '127.0.0.1', backlog: 100 }, () => process.stdout.writ
     const exited = once(child, 'exit');
     try {
       const [line] = (await once(child.stdout, 'data')) as [Buffer];
-      const run = await load(Number(line.toString().trim()), ['-c', '20', '--protocol', 'http', '--duration', '0s', '--ping', '0']);
+      const run = await loadJson(Number(line.toString().trim()), ['-c', '20', '--protocol', 'http', '--duration', '0s', '--ping', '0']);
       assert.equal(run.status, 1);
       assert.deepEqual([run.result.connections.established, run.result.connections.verified, run.result.connections.silent], [20, 0, 20]);
       assert.equal(run.result.explained[0]?.errno, 'no_answer');
@@ -166,7 +151,7 @@ s.listen({ port: 0, host: '127.0.0.1', backlog: 100 }, () => process.stdout.writ
   it('exits 1 against a server that accepts and closes, calling it the server\'s descriptor limit', async () => {
     const closer = await startPlainServer(await freePort(), 'close');
     try {
-      const run = await load(closer.port, ['-c', '100', '--duration', '1s']);
+      const run = await loadJson(closer.port, ['-c', '100', '--duration', '1s']);
       assert.equal(run.status, 1);
       assert.equal(run.result.closed_early, 100);
       assert.equal(run.result.explained[0]?.cause, 'server_fds');

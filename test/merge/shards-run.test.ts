@@ -3,15 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main } from '../../src/cli/main.ts';
 import { freePort } from '../helpers/net.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { runMain as run } from '../helpers/io.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('three load shards on one host, then merge', () => {
   it('hold exactly N together, never collide, and merge to N with the shards\' percentiles', async () => {

@@ -9,19 +9,13 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { main } from '../../src/cli/main.ts';
 import { startServe, type ServeHandle } from '../../src/server/serve.ts';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.ts';
-import { recordingIo } from '../helpers/io.ts';
+import { runMain as run } from '../helpers/io.ts';
 import { establishedSockets } from '../helpers/kernel.ts';
 import { freePort } from '../helpers/net.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const run = async (args: string[]) => {
-  const io = recordingIo();
-  const status = await main(args, io);
-  return { status, out: io.out(), err: io.err() };
-};
 
 describe('load to a name with several A and AAAA records (dnsmasq)', () => {
   let dns: Dnsmasq;
