@@ -3,6 +3,9 @@
 // (the same number of connections over as many process pairs as bench used load workers,
 // one frame each, nothing but syscalls), --rounds times (default 3: one run of either
 // swings by 2x when anything else runs on the 2 cores), the median round by p99 taken.
+// The first floor round runs before bench and the rest after it: this VM's speed drifts
+// within minutes (the same 1M floor connected in 40 s and, an hour later, in 96 s), so
+// rounds on both sides of bench keep a drift from landing on one side of the ratio.
 // Prints both and the ratios connlab / floor: the broadcast's (p50, p99, max) and the
 // ramp's (`ratio.connect`: bench's ramp seconds over the floor's connect seconds, the
 // median of the rounds: the same N connected by as many process pairs doing nothing
@@ -20,6 +23,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname, loadavg, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { planFileMaxRaise } from '../src/bench/file-max.ts';
+import { planBench } from '../src/bench/plan-bench.ts';
 import { main } from '../src/cli/main.ts';
 import { processIo } from '../src/cli/io.ts';
 import { SettingsGuard } from '../src/demo/settings.ts';
@@ -45,30 +49,41 @@ const guard = new SettingsGuard({
 });
 const restore = (): void => void guard.restore();
 process.once('exit', restore);
-const raise = planFileMaxRaise(readHostSnapshot(createHostReader('/'), { user: userInfo().username }), connections);
+const host = readHostSnapshot(createHostReader('/'), { user: userInfo().username });
+const raise = planFileMaxRaise(host, connections);
 if (raise?.fitsAfter && process.getuid?.() === 0) guard.set('fs.file-max', String(raise.to));
-
-let json = '';
-const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
-const status = await main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io);
-// From here on a Ctrl-C ends the floor (its processes die with it) and restores file-max.
+// As many process pairs as bench will use load workers (the same plan bench makes).
+const floorProcesses = Math.max(1, planBench(host, connections).loadWorkers);
+// Floor timeout: the same window bench gives its round, in seconds (roundTimeoutMs).
+const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60);
+const floorRound = async (): Promise<FloorResult> =>
+  runFloor({ connections, processesPerSide: floorProcesses, port: await freePortRun(floorProcesses, 47000), timeoutSeconds });
+// While a floor runs, a Ctrl-C ends it (its processes die with it) and restores file-max;
+// while bench runs, bench's own handling does.
 const onSignal = (signal: NodeJS.Signals): void => {
   guard.restore();
   process.kill(process.pid, signal);
 };
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+const floorSignals = (on: boolean): void => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.off(signal, onSignal);
+    if (on) process.once(signal, onSignal);
+  }
+};
+floorSignals(true);
+const floors: FloorResult[] = [await floorRound()];
+floorSignals(false);
+
+let json = '';
+const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
+const status = await main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io);
+floorSignals(true);
 if (!json) {
   process.exitCode = status || 1;
 } else {
   const bench = JSON.parse(json);
-  const processes = Math.max(1, bench.processes.load as number);
-  // Floor timeout: the same window bench gives its round, in seconds (roundTimeoutMs).
-  const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60);
-  const floors: FloorResult[] = [];
-  for (let i = 0; i < rounds; i++) {
-    floors.push(await runFloor({ connections, processesPerSide: processes, port: await freePortRun(processes, 47000), timeoutSeconds }));
-  }
+  if (bench.processes.load !== floorProcesses) process.stderr.write(`bench:floor: bench used ${bench.processes.load} load workers, the floor ${floorProcesses} process pairs\n`);
+  while (floors.length < rounds) floors.push(await floorRound());
   const { floor, floor_connect_seconds: floorConnectSeconds, ratio } = compareWithFloor(bench, floors);
   const result = {
     schema: 'connlab.floor-bench/1',
@@ -76,7 +91,8 @@ if (!json) {
     machine: { hostname: hostname(), ...bench.machine, load_average_before: loadBefore, load_average_after: loadavg() },
     connlab: { outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, ramp: bench.ramp, broadcast: bench.broadcast },
     floor,
-    floor_rounds: floors.map((f) => ({ connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery })),
+    /** In run order: the first before bench, the rest after it. */
+    floor_rounds: floors.map((f, i) => ({ when: i === 0 ? 'before' : 'after', connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery })),
     /** The floor's connect time that ratio.connect divides by: the median round's. */
     floor_connect_seconds: floorConnectSeconds,
     ratio,
@@ -98,5 +114,4 @@ if (!json) {
   process.exitCode = status;
 }
 guard.restore();
-process.off('SIGINT', onSignal);
-process.off('SIGTERM', onSignal);
+floorSignals(false);

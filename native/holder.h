@@ -176,7 +176,7 @@ struct tls_ops {
 struct io_ops {
   void (*event)(struct holder *h, int fd, uint32_t events);
   int (*tick)(struct holder *h, uint64_t now_us); /* nonzero: keep ticking */
-  void (*connect)(struct holder *h, const uint32_t *tuple);
+  void (*connect)(struct holder *h, const uint32_t *tuples, size_t n); /* n connects, 4 u32 per tuple */
   int64_t (*command)(struct holder *h, const struct cmd *c); /* LISTEN PING_ALL BROADCAST CHURN CLOSE_ALL */
   void (*release)(struct holder *h); /* holder_stop, the thread gone: every socket and table */
 };
@@ -225,6 +225,9 @@ struct holder {
   uint64_t tick_us;
   struct socket_limits limits; /* set by binding.c before holder_start */
   struct cmd *connect_head, *connect_tail; /* connects not yet issued */
+  /* The connect window: queued connects wait while this many are pending (0: no window,
+   * the caller paces, as the addon's worker.ts does). Set before holder_start. */
+  uint32_t max_pending;
   uint8_t *in, *out;                        /* shared scratch buffers */
   int stopping;
 
@@ -287,6 +290,7 @@ int conn_reserve(struct holder *h, int fd);
 void conns_release(struct holder *h);
 void conn_on_event(struct holder *h, int fd, uint32_t events);
 void conn_issue_connect(struct holder *h, const uint32_t *tuple);
+void conn_issue_connects(struct holder *h, const uint32_t *tuples, size_t n);
 /* Before any connect: the IPv6 table (base, then destinations; 16 bytes each). 0 or errno. */
 int holder_set_addresses6(struct holder *h, const uint8_t *table, size_t len);
 void conn_close(struct holder *h, int fd, int reason);

@@ -118,12 +118,25 @@ static void on_commands(struct holder *h) {
   }
 }
 
+/* How many queued connects the window lets start now. */
+static size_t connect_room(const struct holder *h) {
+  if (!h->connect_head) return 0;
+  if (h->max_pending == 0) return CONNECT_BATCH;
+  uint64_t pending = STAT_GET(h, ST_PENDING);
+  uint64_t room = pending >= h->max_pending ? 0 : h->max_pending - pending;
+  return room < CONNECT_BATCH ? (size_t)room : CONNECT_BATCH;
+}
+
+/* Starts up to one batch of queued connects, as many as the window allows. */
 static void issue_connects(struct holder *h) {
-  for (int i = 0; i < CONNECT_BATCH && h->connect_head; i++) {
+  for (size_t budget = connect_room(h); budget > 0 && h->connect_head;) {
     struct cmd *c = h->connect_head;
-    h->io->connect(h, c->tuples + 4 * c->done_tuples);
-    STAT_SUB(h, ST_QUEUED, 1);
-    if (++c->done_tuples == c->count) {
+    size_t n = c->count - c->done_tuples < budget ? c->count - c->done_tuples : budget;
+    h->io->connect(h, c->tuples + 4 * c->done_tuples, n);
+    STAT_SUB(h, ST_QUEUED, n);
+    budget -= n;
+    c->done_tuples += n;
+    if (c->done_tuples == c->count) {
       h->connect_head = c->next;
       if (!h->connect_head) h->connect_tail = NULL;
       free(c->tuples);
@@ -136,7 +149,8 @@ static void *loop_main(void *arg) {
   struct holder *h = arg;
   struct epoll_event events[EVENT_BATCH];
   while (!h->stopping) {
-    int n = epoll_wait(h->epfd, events, EVENT_BATCH, h->connect_head ? 0 : -1);
+    /* Connects to start: only look for events. A full window: sleep until one finishes. */
+    int n = epoll_wait(h->epfd, events, EVENT_BATCH, connect_room(h) > 0 ? 0 : -1);
     for (int i = 0; i < n && !h->stopping; i++) {
       int fd = events[i].data.fd;
       if (fd == h->evfd) on_commands(h);

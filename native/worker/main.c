@@ -179,7 +179,7 @@ static void ramp_timer(struct worker *w, uint64_t now) {
       w->next_churn_us = now + CHURN_TICK_US;
     }
   }
-  w->next_ramp_us = now + RAMP_TICK_US;
+  w->next_ramp_us = now + (w->ramp.rated ? RAMP_TICK_US : RAMP_TICK_UNRATED_US);
 }
 
 static void run_timers(struct worker *w, uint64_t now) {

@@ -1,7 +1,9 @@
 /* A client worker's ramp: the tuples its supervisor sent (in chunks, on request) and
- * the pacing that hands them to the holder, by the same rules as src/engine/worker.ts:
- * every tick, top the in-flight window (pending + queued) up to max_pending, and when a
- * rate is set, spend at most the tokens of a bucket holding one second of burst. */
+ * the pacing that hands them to the holder. The holder's loop keeps the in-flight window
+ * (at most max_pending connects pending, holder.max_pending); every tick tops its queue up
+ * to max_pending tuples, and when a rate is set, spends at most the tokens of a bucket
+ * holding one second of burst. The same rules as src/engine/worker.ts, where one thread
+ * does both. */
 #ifndef CONNLAB_RAMP_H
 #define CONNLAB_RAMP_H
 
@@ -11,6 +13,10 @@
 #include "../holder.h"
 
 #define RAMP_TICK_US 5000
+/* Unrated, a tick only refills a queue that lasts far longer (max_pending connects) and
+ * notices the end: waking 51 workers every 5 ms for that cost 10,000 context switches a
+ * second at 1M, on two cores the ramp needs. */
+#define RAMP_TICK_UNRATED_US 20000
 /* Tuples per chunk the supervisor sends; asked for again when fewer are buffered. */
 #define TUPLES_PER_CHUNK 2048
 
