@@ -6,7 +6,9 @@
 // included (docs/protocol-edges.md).
 // A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
 // issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
-// like a read (the bug itself, planted in a copy) must be caught.
+// like a read (the bug itself, planted in a copy) must be caught, and so must the real
+// pre-fix code, read from git by native/fuzz/prove-issue-8.sh (it needs the history: a
+// shallow clone fails here, saying so).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 
 const NATIVE = new URL('../../native/', import.meta.url).pathname;
 const BUILD = path.join(NATIVE, 'fuzz', 'build.sh');
+const PROVE_ISSUE_8 = path.join(NATIVE, 'fuzz', 'prove-issue-8.sh');
 const RUN_SECONDS = 18;
 // Every target, each with its own model; the proto ones are cheap, so most of the time
 // still goes to the frame targets' socket cases.
@@ -109,5 +112,16 @@ describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
     const fuzz = await run(bin, ['--seconds', '10'], 70_000);
     assert.ok(fuzz.code !== 0 || fuzz.signal !== null, `the planted bug went unnoticed:\n${fuzz.stdout}`);
     assert.match(fuzz.stderr, /connlab-fuzz: in target frames-\w+, case [\w-]+/, 'the failure names the target and case');
+  });
+
+  it('catches the issue-8 bug in the pre-fix code from git, and passes the same run on today\'s (prove-issue-8.sh)', async () => {
+    // The script builds twice (the old tree, then today's) and checks the sanitizer's
+    // verdict itself; here its exit status and its words.
+    const proof = await run('sh', [PROVE_ISSUE_8, '--case', 'socketpair-attack', '--seconds', '5'], 240_000);
+    const report = `${proof.stdout}\n${proof.stderr}`;
+    assert.equal(proof.code, 0, `prove-issue-8.sh failed:\n${report}`);
+    assert.match(proof.stderr, /AddressSanitizer: heap-buffer-overflow/, 'the old code dies of the overflow');
+    assert.match(proof.stderr, /failed on the pre-fix code with a heap-buffer-overflow/);
+    assert.match(proof.stderr, /and passed on the current code/);
   });
 });
