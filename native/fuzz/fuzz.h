@@ -73,6 +73,7 @@ extern const struct fuzz_target proto_http_target;   /* proto-http.c */
 extern const struct fuzz_target proto_ws_target;     /* proto-ws.c */
 extern const struct fuzz_target proto_mqtt_target;   /* proto-mqtt.c */
 extern const struct fuzz_target proto_conn_target;   /* proto-conn.c */
+extern const struct fuzz_target tls13_records_target; /* tls13-records.c */
 
 /* Reports a mismatch with the target, case, seed and iteration that replays it, then
  * exits 1. */
