@@ -288,8 +288,8 @@ void tls13_goodbye(struct holder *h, int fd, struct tls13 *k, struct tls13_scrat
 /* Post-handshake messages in one record's content. 0, or -1 when fd was closed. */
 static int handshake_messages(struct holder *h, int fd, struct tls13 *k, struct tls13_scratch *x, const uint8_t *p, size_t len) {
   while (len > 0) {
-    size_t body = len >= 4 ? (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3] : SIZE_MAX;
-    if (body > len - 4) return x->fail(h, fd, "post-handshake message split across records"), -1;
+    size_t body = len >= 4 ? (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3] : 0;
+    if (len < 4 || body > len - 4) return x->fail(h, fd, "post-handshake message split across records"), -1;
     if (p[0] == HS_KEY_UPDATE && body == 1 && p[4] <= 1) {
       /* 5.1: a key change must end its record (what follows was sealed with the old key) */
       if (len != 5) return x->fail(h, fd, "KeyUpdate not at the end of its record"), -1;
