@@ -70,7 +70,7 @@ void tm_close_notify(struct tmodel *m, struct rng *r);
 void tm_gen_valid(struct tmodel *m, struct rng *r, unsigned records, int may_close);
 /* One record (or header) that breaks a rule, with the close it must cause: rule `kind`
  * (0..TM_BREAKERS-1), or any when negative. */
-#define TM_BREAKERS 12
+#define TM_BREAKERS 13
 void tm_gen_breaker(struct tmodel *m, struct rng *r, int kind);
 
 /* Application data due once `pos` stream bytes are in; answer bytes likewise. */

@@ -273,6 +273,12 @@ void tm_gen_breaker(struct tmodel *m, struct rng *r, int kind) {
       size_t end = tm_record(m, T_HANDSHAKE, buf, cut, 0);
       return fail_at(m, TK_FAIL, "post-handshake message split across records", end);
     }
+    case 12: { /* 3 bytes of a NewSessionTicket header (tls13.c once took them: its length
+                * sentinel wrapped for exactly 3) */
+      static const uint8_t msg[3] = {4, 0, 0};
+      size_t end = tm_record(m, T_HANDSHAKE, msg, 3, rng_below(r, 3));
+      return fail_at(m, TK_FAIL, "post-handshake message split across records", end);
+    }
     case 9: { /* a KeyUpdate with a bad body: RFC 8446 4.6.3 allows 0 or 1, one byte */
       uint8_t msg[6] = {24, 0, 0, 1, (uint8_t)rng_range(r, 2, 255), 0};
       if (rng_one_in(r, 2)) msg[3] = 2, msg[4] = (uint8_t)rng_below(r, 2);
