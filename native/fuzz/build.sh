@@ -39,7 +39,7 @@ if [ -n "$proto" ]; then
 fi
 # The TLS 1.3 record target, where the tree has tls13.c (its model uses proto-common.c).
 if [ -f "$src/tls13.c" ] && [ -n "$proto" ]; then
-  targets="$targets -DCONNLAB_FUZZ_TLS13 $here/tls13-model.c $here/tls13-records.c"
+  targets="$targets -DCONNLAB_FUZZ_TLS13 $here/tls13-model.c $here/tls13-link.c $here/tls13-records.c"
 fi
 # shellcheck disable=SC2086
 $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \

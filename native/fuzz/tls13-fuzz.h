@@ -83,6 +83,21 @@ const uint8_t *tm_expect_sends(struct tmodel *m, const uint8_t *data, size_t len
 /* RFC 8446 7.1 HKDF-Expand-Label with an empty context, for the stand-in key log. */
 void tm_derive(int suite, struct tdir *d);
 
+/* tls13-link.c: the holder end of the connection under test. */
+#define TL_MAX_READS 8192
+int tl_setup(void); /* loads libcrypto (ossl.c), the holder, the stand-in SSL; 0 or an errno */
+void tl_teardown(void);
+/* Feeds m's stream in these reads to a fresh connection, checking the data, close and
+ * answers after each against m; then (after) the peer's FIN or tls13_send/goodbye. */
+void tl_run_reads(struct tmodel *m, struct rng *r, const size_t *sizes, size_t n_reads, int after);
+/* Input without a model: the same outcome however it is cut, and never any data but a
+ * prefix of `sealed` (NULL: unknown). */
+void tl_check_any(struct tmodel *m, struct rng *r, const uint8_t *sealed, size_t sealed_len);
+/* The recording protocol closes the connection on some byte of m's (valid) data. */
+void tl_run_protocol_closes(struct tmodel *m, struct rng *r);
+/* What tls13_take_over must refuse; the checks made. */
+uint64_t tl_take_over_refusals(void);
+
 extern const struct fuzz_target tls13_records_target;
 
 #endif
