@@ -89,6 +89,8 @@ int tl_setup(void) {
   int rc = holder_init(&h, &conn_io, 0, 1024);
   if (rc != 0) return rc;
   h.pops = &recorder;
+  got = grow_to(got, &got_cap, 1, 1); /* never NULL: memcmp and memcpy of none from NULL are undefined */
+  answers = grow_to(answers, &answers_cap, 1, 1);
   h.tls = &seam; /* tls_sides stays 0: only conn_close's end hook is used */
   return tls13_scratch_init(&x, on_fail) == 0 ? 0 : ENOMEM;
 }

@@ -108,6 +108,7 @@ void tm_start(struct tmodel *m, struct rng *r, int suite, const uint8_t *rd_secr
   pm_clear(&m->pm);
   m->suite = suite;
   m->plain_len = m->n_plain = 0;
+  m->plain = grow_to(m->plain, &m->plain_cap, 1, 1); /* never NULL, for memcmp */
   m->fail_text[0] = 0;
   m->refuse_answers = 0;
   memset(&m->rd0, 0, sizeof m->rd0);
