@@ -106,14 +106,16 @@ static void case_garbage(struct rng *r) {
   tl_check_any(&md, r, NULL, 0);
 }
 
+/* An iteration here costs some 40 protocol ones (it seals and opens up to a megabyte over
+ * a socketpair), so the target weighs little: about a seventh of a mixed run's time. */
 static const struct fuzz_case cases[] = {
-    {"valid", 6, case_valid},
-    {"key-updates", 3, case_key_updates},
-    {"breaks-rule", 4, case_breaks_rule},
+    {"valid", 2, case_valid},
+    {"key-updates", 1, case_key_updates},
+    {"breaks-rule", 2, case_breaks_rule},
     {"big-reads", 1, case_big_reads},
-    {"protocol-closes", 2, case_protocol_closes},
-    {"mutated", 4, case_mutated},
-    {"garbage", 2, case_garbage},
+    {"protocol-closes", 1, case_protocol_closes},
+    {"mutated", 2, case_mutated},
+    {"garbage", 1, case_garbage},
 };
 
 /* ---- the deterministic sweep ---- */
