@@ -29,7 +29,10 @@
 #define RECORD_HEADER 5
 #define TAG_BYTES 16
 #define PLAIN_MAX 16384                         /* RFC 8446 5.1 */
-#define BODY_MAX (PLAIN_MAX + 256)              /* 5.2: TLSCiphertext.length */
+/* 5.4: TLSInnerPlaintext (data, type, padding) is at most 2^14 + 1 bytes, so with the
+ * suites' 16-byte tags a record's header tells when it is longer (record_overflow),
+ * before the 2^14 + 256 that 5.2 allows any AEAD. */
+#define BODY_MAX (PLAIN_MAX + 1 + TAG_BYTES)
 #define RECORD_MAX (RECORD_HEADER + BODY_MAX)
 #define OUT_CAP (OUT_BYTES + 8 * (RECORD_HEADER + 1 + TAG_BYTES))
 #define CT_APPLICATION 23
@@ -92,6 +95,18 @@ void tls13_scratch_free(struct tls13_scratch *x) {
   memset(x, 0, sizeof *x);
 }
 
+#ifdef CONNLAB_FUZZ
+/* The fuzz harness (native/fuzz/tls13-records.c): each key block from malloc, so ASan sees
+ * a record path that touches a connection's keys after the close that freed them (the
+ * pool's mappings would hide it). */
+struct tls13 *tls13_new(void) { return calloc(1, sizeof(struct tls13)); }
+
+void tls13_free(struct tls13 *k) {
+  if (!k) return;
+  free(k->partial);
+  free(k);
+}
+#else
 /* The keys live in pages of their own, not in malloc's heap: there each 224-byte block
  * would sit between the ~50 KB a handshake allocates and frees, and pin those pages
  * (a worker that held 2,000 connections kept 15 KB of heap per connection that way).
@@ -125,6 +140,7 @@ void tls13_free(struct tls13 *k) {
   pool_free = k;
   pthread_mutex_unlock(&pool_lock);
 }
+#endif
 
 static int hex_value(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
 
@@ -272,9 +288,11 @@ void tls13_goodbye(struct holder *h, int fd, struct tls13 *k, struct tls13_scrat
 /* Post-handshake messages in one record's content. 0, or -1 when fd was closed. */
 static int handshake_messages(struct holder *h, int fd, struct tls13 *k, struct tls13_scratch *x, const uint8_t *p, size_t len) {
   while (len > 0) {
-    size_t body = len >= 4 ? (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3] : SIZE_MAX;
-    if (body > len - 4) return x->fail(h, fd, "post-handshake message split across records"), -1;
+    size_t body = len >= 4 ? (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3] : 0;
+    if (len < 4 || body > len - 4) return x->fail(h, fd, "post-handshake message split across records"), -1;
     if (p[0] == HS_KEY_UPDATE && body == 1 && p[4] <= 1) {
+      /* 5.1: a key change must end its record (what follows was sealed with the old key) */
+      if (len != 5) return x->fail(h, fd, "KeyUpdate not at the end of its record"), -1;
       static const uint8_t not_requested[5] = {HS_KEY_UPDATE, 0, 0, 1, 0};
       if (key_update(k, &k->rd) != 0) return x->fail(h, fd, "key update failed"), -1;
       if (p[4] == 1 && (send_sealed(h, fd, k, x, CT_HANDSHAKE, not_requested, 5) != 0 || key_update(k, &k->wr) != 0)) {
@@ -331,7 +349,7 @@ void tls13_on_readable(struct holder *h, int fd, struct tls13 *k, struct tls13_s
   }
   uint8_t *p = got - k->partial_len;
   size_t len = (size_t)n + k->partial_len, plain = 0;
-  memcpy(p, k->partial, k->partial_len);
+  if (k->partial) memcpy(p, k->partial, k->partial_len); /* memcpy from NULL is undefined, even of 0 bytes */
   free(k->partial);
   k->partial = NULL;
   k->partial_len = 0;
@@ -339,7 +357,10 @@ void tls13_on_readable(struct holder *h, int fd, struct tls13 *k, struct tls13_s
     size_t body = (size_t)p[3] << 8 | p[4], content = 0;
     uint8_t type = 0;
     if (p[0] != CT_APPLICATION || body > BODY_MAX || body <= TAG_BYTES) {
-      if (flush(h, fd, &plain) == 0) x->fail(h, fd, p[0] == CT_ALERT ? "plaintext alert after the handshake" : "bad record header");
+      const char *why = p[0] == CT_ALERT ? "plaintext alert after the handshake"
+                        : p[0] != CT_APPLICATION || body <= TAG_BYTES ? "bad record header"
+                                                                      : "record overflow";
+      if (flush(h, fd, &plain) == 0) x->fail(h, fd, why);
       return;
     }
     if (len < RECORD_HEADER + body) break;

@@ -24,9 +24,11 @@ else
   set --
 fi
 mkdir -p "$out"
-# The holder core: every .c beside holder.h except the addon (binding.c), TLS (tls.c,
-# tls13.c and ossl.c: OpenSSL is loaded at run time) and the listener (sockets the harness does not open).
-core=$(ls "$src"/*.c | grep -v -e /binding.c -e /tls.c -e /tls13.c -e /ossl.c -e /listener.c -e /test-binding.c)
+# The holder core: every .c beside holder.h except the addon (binding.c), the TLS
+# handshake (tls.c: the harness starts connections after it) and the listener (sockets
+# the harness does not open). tls13.c and ossl.c are in: the tls13-records target runs
+# the record path on libcrypto loaded at run time, as the C worker does.
+core=$(ls "$src"/*.c | grep -v -e /binding.c -e /tls.c -e /listener.c -e /test-binding.c)
 # The client protocols (native/proto/) that conn.c calls; absent from trees older than
 # them, such as the pre-fix code prove-issue-8.sh builds.
 proto=$(ls "$src"/proto/*.c 2>/dev/null || true)
@@ -34,6 +36,10 @@ proto=$(ls "$src"/proto/*.c 2>/dev/null || true)
 targets=
 if [ -n "$proto" ]; then
   targets="-DCONNLAB_FUZZ_PROTO $here/proto-common.c $here/proto-http.c $here/proto-ws.c $here/proto-mqtt.c $here/proto-conn.c"
+fi
+# The TLS 1.3 record target, where the tree has tls13.c (its model uses proto-common.c).
+if [ -f "$src/tls13.c" ] && [ -n "$proto" ]; then
+  targets="$targets -DCONNLAB_FUZZ_TLS13 $here/tls13-model.c $here/tls13-link.c $here/tls13-records.c"
 fi
 # shellcheck disable=SC2086
 $cc -std=gnu11 -g -O1 -fno-omit-frame-pointer \

@@ -7,12 +7,9 @@
 
 #include "holder.h" /* -I the holder sources: build.sh can point it at another tree */
 #include "fuzz.h"
-
-/* Pre-fix sources (native/fuzz/prove-issue-8.sh) kept these private to conn.c. */
-#ifndef SCRATCH_BYTES
-#define SCRATCH_BYTES 65536
+#ifdef CONNLAB_FUZZ_PRE_FIX /* prove-issue-8.sh: the core before the tables */
+#include "pre-fix.h"
 #endif
-int frames_parse(struct holder *h, struct conn *c, const uint8_t *p, size_t n, size_t *out_len);
 
 /* The documented bound (holder.h): one read's answer is at most this much longer. */
 #define ANSWER_SLACK_BYTES (FRAME_HEADER_BYTES - 1)

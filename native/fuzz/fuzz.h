@@ -9,7 +9,8 @@
  * state machine through sockets, and both share frames-model.c. The parsers the protocol
  * work adds next (HTTP/1.1 responses, WebSocket frames, MQTT packets) plug in as new
  * `struct fuzz_target` entries with their own generators and models, and inherit the
- * seeding, replay, time bound, reporting and sanitizers from the driver.
+ * seeding, replay, time bound, reporting and sanitizers from the driver; so does the TLS
+ * 1.3 record path of tls13.c (tls13-records.c), on records sealed with known keys.
  *
  * Every random iteration draws all its randomness from its own seed, derived from the
  * run's seed and the iteration number, so `--seed S --iteration I` replays exactly the
@@ -73,6 +74,7 @@ extern const struct fuzz_target proto_http_target;   /* proto-http.c */
 extern const struct fuzz_target proto_ws_target;     /* proto-ws.c */
 extern const struct fuzz_target proto_mqtt_target;   /* proto-mqtt.c */
 extern const struct fuzz_target proto_conn_target;   /* proto-conn.c */
+extern const struct fuzz_target tls13_records_target; /* tls13-records.c */
 
 /* Reports a mismatch with the target, case, seed and iteration that replays it, then
  * exits 1. */

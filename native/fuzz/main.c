@@ -34,6 +34,9 @@ static const struct fuzz_target *const targets[] = {
     &proto_mqtt_target,
     &proto_conn_target,
 #endif
+#ifdef CONNLAB_FUZZ_TLS13 /* build.sh: the tree has tls13.c */
+    &tls13_records_target,
+#endif
 };
 #define N_TARGETS (sizeof targets / sizeof targets[0])
 

@@ -5,7 +5,7 @@
 
 #include "proto-fuzz.h"
 
-static void *grow_to(void *p, size_t *cap, size_t need, size_t item) {
+void *grow_to(void *p, size_t *cap, size_t need, size_t item) {
   if (need <= *cap) return p;
   size_t cap2 = *cap ? *cap : 64;
   while (cap2 < need) cap2 *= 2;

@@ -45,6 +45,9 @@ struct pmodel {
   uint32_t eof_status; /* http: that response's status */
 };
 
+/* p grown (realloc) to hold `need` items of `item` bytes, *cap updated; aborts out of memory. */
+void *grow_to(void *p, size_t *cap, size_t need, size_t item);
+
 void pm_clear(struct pmodel *m);
 void pm_free(struct pmodel *m);
 /* Appends bytes to the stream; pm_mark notes an element start (for splits near it). */

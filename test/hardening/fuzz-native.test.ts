@@ -3,10 +3,14 @@
 // connlab frames (frames_parse and the connection state machine) and the client protocol
 // parsers of native/proto/ (HTTP/1.1 responses, WebSocket frames, MQTT packets), the
 // HTTP limits (8 KiB lines, 64 KiB header blocks, 4 MiB bodies) and RFC 6455 close codes
-// included (docs/protocol-edges.md).
+// included (docs/protocol-edges.md), and tls13.c's TLS 1.3 record path after the
+// handshake (records sealed with known keys; libcrypto from the system's libssl3, loaded
+// at run time as the C worker loads it).
 // A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
 // issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
-// like a read (the bug itself, planted in a copy) must be caught.
+// like a read (the bug itself, planted in a copy) must be caught, and so must the real
+// pre-fix code, read from git by native/fuzz/prove-issue-8.sh (it needs the history: a
+// shallow clone fails here, saying so).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,10 +21,11 @@ import { after, before, describe, it } from 'node:test';
 
 const NATIVE = new URL('../../native/', import.meta.url).pathname;
 const BUILD = path.join(NATIVE, 'fuzz', 'build.sh');
+const PROVE_ISSUE_8 = path.join(NATIVE, 'fuzz', 'prove-issue-8.sh');
 const RUN_SECONDS = 18;
 // Every target, each with its own model; the proto ones are cheap, so most of the time
 // still goes to the frame targets' socket cases.
-const TARGETS = ['frames-parse', 'frames-conn', 'proto-http', 'proto-ws', 'proto-mqtt', 'proto-conn'];
+const TARGETS = ['frames-parse', 'frames-conn', 'proto-http', 'proto-ws', 'proto-mqtt', 'proto-conn', 'tls13-records'];
 const MISSING_TOOLCHAIN =
   'the sanitizer fuzz harness needs gcc with AddressSanitizer and UBSan: on Debian 12, ' +
   'build-essential (gcc-12 brings libgcc-12-dev, libasan8 and libubsan1); .ci/run installs it';
@@ -82,7 +87,8 @@ describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
     const totals = /(\d+) iterations and (\d+) exhaustive splits/.exec(fuzz.stdout);
     assert.ok(totals, `no totals line:\n${report}`);
     assert.ok(Number(totals[1]) >= 1000, `only ${totals[1]} random iterations ran:\n${report}`);
-    // The sweeps are deterministic: 13,824 frame splits and some 590,000 protocol ones.
+    // The sweeps are deterministic: 13,824 frame splits, some 590,000 protocol ones and
+    // 9,162 of TLS 1.3 records.
     assert.ok(Number(totals[2]) >= 500_000, `only ${totals[2]} exhaustive splits ran:\n${report}`);
     const perTarget = new Map<string, number>();
     for (const { target, name } of cases) {
@@ -90,10 +96,12 @@ describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
       assert.ok(ran && Number(ran[1]) >= 1, `case ${target} ${name} never ran:\n${report}`);
       perTarget.set(target, (perTarget.get(target) ?? 0) + Number(ran[1]));
     }
-    // On this 2-core machine each protocol target runs some 15,000 iterations in 18 s.
+    // On this 2-core machine each protocol target runs some 15,000 iterations in 18 s;
+    // tls13-records, whose iterations seal and open up to a megabyte, a few hundred.
     for (const target of TARGETS.filter((t) => t.startsWith('proto-'))) {
       assert.ok((perTarget.get(target) ?? 0) >= 1000, `only ${perTarget.get(target)} iterations of ${target}:\n${report}`);
     }
+    assert.ok((perTarget.get('tls13-records') ?? 0) >= 100, `only ${perTarget.get('tls13-records')} iterations of tls13-records:\n${report}`);
   });
 
   it('catches an answer buffer sized like a read, the issue-8 bug', async () => {
@@ -109,5 +117,16 @@ describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
     const fuzz = await run(bin, ['--seconds', '10'], 70_000);
     assert.ok(fuzz.code !== 0 || fuzz.signal !== null, `the planted bug went unnoticed:\n${fuzz.stdout}`);
     assert.match(fuzz.stderr, /connlab-fuzz: in target frames-\w+, case [\w-]+/, 'the failure names the target and case');
+  });
+
+  it('catches the issue-8 bug in the pre-fix code from git, and passes the same run on today\'s (prove-issue-8.sh)', async () => {
+    // The script builds twice (the old tree, then today's) and checks the sanitizer's
+    // verdict itself; here its exit status and its words.
+    const proof = await run('sh', [PROVE_ISSUE_8, '--case', 'socketpair-attack', '--seconds', '5'], 240_000);
+    const report = `${proof.stdout}\n${proof.stderr}`;
+    assert.equal(proof.code, 0, `prove-issue-8.sh failed:\n${report}`);
+    assert.match(proof.stderr, /AddressSanitizer: heap-buffer-overflow/, 'the old code dies of the overflow');
+    assert.match(proof.stderr, /failed on the pre-fix code with a heap-buffer-overflow/);
+    assert.match(proof.stderr, /and passed on the current code/);
   });
 });
