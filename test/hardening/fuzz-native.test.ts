@@ -9,8 +9,8 @@
 // A missing compiler or sanitizer runtime fails here, loudly: skipping would let the
 // issue-8 class of bug come back unnoticed. A second build with the answer buffer sized
 // like a read (the bug itself, planted in a copy) must be caught, and so must the real
-// pre-fix code, read from git by native/fuzz/prove-issue-8.sh (it needs the history: a
-// shallow clone fails here, saying so).
+// pre-fix code, kept in native/fuzz/pre-fix/ and built by native/fuzz/prove-issue-8.sh
+// (no git history needed).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -119,7 +119,7 @@ describe('the native fuzz harness under AddressSanitizer and UBSan', () => {
     assert.match(fuzz.stderr, /connlab-fuzz: in target frames-\w+, case [\w-]+/, 'the failure names the target and case');
   });
 
-  it('catches the issue-8 bug in the pre-fix code from git, and passes the same run on today\'s (prove-issue-8.sh)', async () => {
+  it('catches the issue-8 bug in the pre-fix code (native/fuzz/pre-fix/), and passes the same run on today\'s (prove-issue-8.sh)', async () => {
     // The script builds twice (the old tree, then today's) and checks the sanitizer's
     // verdict itself; here its exit status and its words.
     const proof = await run('sh', [PROVE_ISSUE_8, '--case', 'socketpair-attack', '--seconds', '5'], 240_000);
