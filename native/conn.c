@@ -279,7 +279,7 @@ static void connect_done(struct holder *h, int fd) {
   else h->pops->open(h, fd);                /* closes fd itself when it cannot start */
 }
 
-/* A connect that failed before its socket joined the epoll set. */
+/* A connect that failed: counted by errno (never as a close: it never connected) and closed. */
 static void connect_failed(struct holder *h, int fd, int err) {
   stats_error(h, err);
   STAT_SUB(h, ST_PENDING, 1);
@@ -287,17 +287,32 @@ static void connect_failed(struct holder *h, int fd, int err) {
   close(fd);
 }
 
-/* Watches a connecting socket: EPOLLIN once it is established, EPOLLOUT while the
- * handshake is still on its way (on_connect_ready then switches it to EPOLLIN). */
-static int watch(struct holder *h, int fd, uint32_t events) {
-  struct epoll_event ev = {.events = events, .data.fd = fd};
-  return epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+/* The handshake ended, one way or the other (`events` as epoll or poll reported them:
+ * POLLOUT/POLLERR/POLLHUP equal EPOLL's): the socket is watched for EPOLLIN through `op`
+ * (EPOLL_CTL_MOD when it was watched for EPOLLOUT, EPOLL_CTL_ADD when it was in no set
+ * yet) and the protocol opens, or the connect is counted failed and closed. A failed
+ * connect always raises EPOLLERR (the kernel sets sk_err, which is what SO_ERROR reads
+ * and clears; a reset also raises EPOLLHUP), so only then is the error asked for: one
+ * syscall fewer on every connect of a ramp. */
+static void connect_finished(struct holder *h, int fd, uint32_t events, int op) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (epoll_ctl(h->epfd, op, fd, &ev) != 0) err = errno;
+  }
+  if (err != 0) {
+    connect_failed(h, fd, err);
+    return;
+  }
+  STAT_SUB(h, ST_PENDING, 1);
+  connect_done(h, fd);
 }
 
-/* socket, limits, bind, connect: the fd now CS_CONNECTING and pending (the handshake
- * under way, in no epoll set yet), or -1 when the tuple failed (counted, closed). *done
- * is set when connect() itself completed (not seen for TCP, which says EINPROGRESS). */
-static int start_connect(struct holder *h, const uint32_t *t, int *done) {
+/* socket, limits, bind, connect: the fd, now CS_CONNECTING and pending but in no epoll
+ * set yet, or -1 when the tuple failed (counted, closed). */
+static int start_connect(struct holder *h, const uint32_t *t) {
   struct sockaddr_storage src, dst;
   socklen_t len;
   if (tuple_addresses(h, t, &src, &dst, &len) != 0) {
@@ -327,7 +342,6 @@ static int start_connect(struct holder *h, const uint32_t *t, int *done) {
   c->u.start_us = start;
   c->planned = (uint8_t)((t[0] ? CP_SOURCE_IP : 0) | (t[1] ? CP_SOURCE_PORT : 0));
   STAT_ADD(h, ST_PENDING, 1);
-  *done = rc == 0;
   return fd;
 }
 
@@ -338,27 +352,16 @@ static int start_connect(struct holder *h, const uint32_t *t, int *done) {
  * peer close enough, has usually finished its handshake by the time the call returns (the
  * SYN, SYN-ACK and ACK all run in softirq before it does), yet it still says EINPROGRESS.
  * So the batch asks the kernel once, with one poll() of every new socket, which are
- * established: those join the epoll set for EPOLLIN directly, and only the rest are
- * watched for EPOLLOUT and switched to EPOLLIN when they finish. Watching everything for
- * EPOLLOUT first cost two epoll_ctl calls and one more event per connection. */
+ * done: those join the epoll set for EPOLLIN directly (connect_finished), and only the
+ * rest are watched for EPOLLOUT and switched to EPOLLIN when they finish. Watching
+ * everything for EPOLLOUT first cost two epoll_ctl calls and one more event per connection. */
 void conn_issue_connects(struct holder *h, const uint32_t *tuples, size_t n) {
   struct pollfd fresh[CONNECT_POLL_BATCH];
   while (n > 0) {
     size_t batch = n < CONNECT_POLL_BATCH ? n : CONNECT_POLL_BATCH, count = 0;
     for (size_t i = 0; i < batch; i++) {
-      int done = 0;
-      int fd = start_connect(h, tuples + 4 * i, &done);
-      if (fd < 0) continue;
-      if (done) { /* connected at once: no handshake left to ask about */
-        if (watch(h, fd, EPOLLIN) != 0) {
-          connect_failed(h, fd, errno);
-          continue;
-        }
-        STAT_SUB(h, ST_PENDING, 1);
-        connect_done(h, fd);
-        continue;
-      }
-      fresh[count++] = (struct pollfd){.fd = fd, .events = POLLOUT};
+      int fd = start_connect(h, tuples + 4 * i);
+      if (fd >= 0) fresh[count++] = (struct pollfd){.fd = fd, .events = POLLOUT};
     }
     /* Without an answer (EINTR, ENOMEM), every socket is simply watched for EPOLLOUT. */
     if (count > 0 && poll(fresh, count, 0) < 0) {
@@ -366,19 +369,12 @@ void conn_issue_connects(struct holder *h, const uint32_t *tuples, size_t n) {
     }
     for (size_t i = 0; i < count; i++) {
       int fd = fresh[i].fd;
-      short revents = fresh[i].revents;
-      int err = 0;
-      socklen_t len = sizeof err;
-      /* As on_connect_ready: a failed handshake always raises POLLERR, and SO_ERROR says why. */
-      if ((revents & (POLLERR | POLLHUP)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-      int ready = revents != 0; /* POLLOUT, or an ERR/HUP that left no error: established */
-      if (err == 0 && watch(h, fd, ready ? EPOLLIN : EPOLLOUT) != 0) err = errno;
-      if (err != 0) {
-        connect_failed(h, fd, err);
-      } else if (ready) {
-        STAT_SUB(h, ST_PENDING, 1);
-        connect_done(h, fd);
+      if (fresh[i].revents != 0) {
+        connect_finished(h, fd, (uint16_t)fresh[i].revents, EPOLL_CTL_ADD);
+        continue;
       }
+      struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fd};
+      if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) connect_failed(h, fd, errno);
     }
     tuples += 4 * batch;
     n -= batch;
@@ -387,28 +383,6 @@ void conn_issue_connects(struct holder *h, const uint32_t *tuples, size_t n) {
 }
 
 void conn_issue_connect(struct holder *h, const uint32_t *t) { conn_issue_connects(h, t, 1); }
-
-/* The handshake ended, one way or the other (`events` as epoll or poll reported them).
- * A failed connect always raises EPOLLERR (the kernel sets sk_err, which is what
- * SO_ERROR reads and clears; a reset also raises EPOLLHUP), so only then is the error
- * asked for: one syscall fewer on every connect of a ramp. */
-static void on_connect_ready(struct holder *h, int fd, uint32_t events) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err == 0) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0) err = errno;
-  }
-  STAT_SUB(h, ST_PENDING, 1);
-  if (err != 0) {
-    stats_error(h, err);
-    memset(&h->conns[fd], 0, sizeof h->conns[fd]);
-    close(fd);
-    return;
-  }
-  connect_done(h, fd);
-}
 
 static void expire_connects(struct holder *h, uint64_t now) {
   if (h->connect_timeout_us == 0 || STAT_GET(h, ST_PENDING) == 0) return;
@@ -421,7 +395,7 @@ static void expire_connects(struct holder *h, uint64_t now) {
      * its EPOLLOUT is then still queued behind this tick. Ask the socket, not the clock. */
     struct pollfd ready = {.fd = fd, .events = POLLOUT};
     if (poll(&ready, 1, 0) == 1) {
-      on_connect_ready(h, fd, (uint32_t)ready.revents); /* POLLOUT/POLLERR/POLLHUP equal EPOLL's */
+      connect_finished(h, fd, (uint16_t)ready.revents, EPOLL_CTL_MOD);
       continue;
     }
     stats_error(h, ETIMEDOUT);
@@ -456,7 +430,7 @@ void conn_on_event(struct holder *h, int fd, uint32_t events) {
       on_acceptable(h, fd);
       break;
     case CS_CONNECTING:
-      on_connect_ready(h, fd, events);
+      connect_finished(h, fd, events, EPOLL_CTL_MOD);
       break;
     case CS_CLIENT:
     case CS_SERVER:

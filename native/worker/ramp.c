@@ -1,7 +1,7 @@
 /* The client ramp (see ramp.h). Pacing lives here, next to the holder, rather than in
- * the supervisor: the queue's fill and the window need `queued` and `pending` as they are
- * now, which only this process knows without a round trip, and a hundred workers ticking every 5 ms
- * would put 20,000 messages a second through the supervisor's one thread. The plan
+ * the supervisor: the queue's fill and the window need `queued` and `pending` as they
+ * are now, which only this process knows without a round trip, and a hundred workers
+ * ticking every 5 ms would put 20,000 messages a second through the supervisor's one thread. The plan
  * itself (which tuples) stays in TypeScript: the supervisor sends them in chunks. */
 #include "ramp.h"
 
@@ -89,7 +89,7 @@ int ramp_tick(struct ramp *r, struct holder *h, uint64_t now_us) {
     /* The loop holds pending connects to max_pending; unrated, this keeps as many queued
      * behind them. Rated, tokens are spent only on connects the window lets start now, so
      * a stalled window cannot bank a burst past the rate. */
-    int64_t room = (int64_t)r->max_pending - (int64_t)STAT_GET(h, ST_QUEUED) - (r->rated ? (int64_t)STAT_GET(h, ST_PENDING) : 0);
+    int64_t room = (int64_t)h->max_pending - (int64_t)STAT_GET(h, ST_QUEUED) - (r->rated ? (int64_t)STAT_GET(h, ST_PENDING) : 0);
     int64_t budget = (int64_t)r->buffered < room ? (int64_t)r->buffered : room;
     if (r->rated && budget > (int64_t)r->tokens) budget = (int64_t)r->tokens; /* tokens >= 0: truncation is floor */
     if (budget > 0) {

@@ -1,9 +1,8 @@
 /* A client worker's ramp: the tuples its supervisor sent (in chunks, on request) and
  * the pacing that hands them to the holder. The holder's loop keeps the in-flight window
- * (at most max_pending connects pending, holder.max_pending); every tick tops its queue up
- * to max_pending tuples, and when a rate is set, spends at most the tokens of a bucket
- * holding one second of burst. The same rules as src/engine/worker.ts, where one thread
- * does both. */
+ * (at most holder.max_pending connects pending); every tick tops its queue up to as many
+ * tuples, and when a rate is set, spends at most the tokens of a bucket holding one
+ * second of burst. The same rules as src/engine/worker.ts, where one thread does both. */
 #ifndef CONNLAB_RAMP_H
 #define CONNLAB_RAMP_H
 
@@ -32,7 +31,6 @@ struct ramp {
   int last;          /* the supervisor sent the final chunk */
   int wanted;        /* a `want` is outstanding */
   int done;          /* `ramped` was sent */
-  uint32_t max_pending;
   int rated;
   double rate_per_sec, tokens;
   uint64_t last_tick_us;

@@ -224,9 +224,8 @@ static int start_client(struct worker *w, const struct jdoc *d, int config) {
   if (rc != 0) return rc;
   w->role = ROLE_CLIENT;
   w->churn_per_sec = churn_per_sec;
-  w->ramp.max_pending = (uint32_t)max_pending;
-  /* The loop keeps the window itself; the first connect command (through the holder's
-   * mutex) publishes this to its thread. */
+  /* The window the loop keeps and the ramp's queue target; the first connect command
+   * (through the holder's mutex) publishes it to the loop thread. */
   w->holder.max_pending = (uint32_t)max_pending;
   w->ramp.rated = d->tok[rate].type != J_NULL;
   w->ramp.rate_per_sec = rate_per_sec;
