@@ -10,7 +10,9 @@
 // ramp's (`ratio.connect`: bench's ramp seconds over the floor's connect seconds, the
 // median of the rounds: the same N connected by as many process pairs doing nothing
 // else); writes the JSON to
-// bench/results/floor-<N>-<date>.json, every floor round included.
+// bench/results/floor-<N>-<date>.json, every floor round included. Beside each phase it
+// records the VM's memory tax (floor/vm-memory.ts): what first-touching fresh memory cost
+// just before, and how much freed memory the guest handed back to the host during it.
 //
 //   npm run bench:floor -- --connections 100k           (default 100k, hold 5s)
 //   sudo npm run bench:floor -- --connections 2m --hold 10s
@@ -31,6 +33,7 @@ import { createHostReader } from '../src/limits/host-reader.ts';
 import { readHostSnapshot } from '../src/limits/snapshot.ts';
 import { parseCount } from '../src/units.ts';
 import { compareWithFloor, freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
+import { reportedKib, withMemoryTax, type MemoryTax } from './floor/vm-memory.ts';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, hold: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' } } });
 const rounds = Math.max(1, Math.min(9, Number.parseInt(values.rounds, 10) || 3));
@@ -56,8 +59,13 @@ if (raise?.fitsAfter && process.getuid?.() === 0) guard.set('fs.file-max', Strin
 const floorProcesses = Math.max(1, planBench(host, connections).loadWorkers);
 // Floor timeout: the same window bench gives its round, in seconds (roundTimeoutMs).
 const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60);
-const floorRound = async (): Promise<FloorResult> =>
-  runFloor({ connections, processesPerSide: floorProcesses, port: await freePortRun(floorProcesses, 47000), timeoutSeconds });
+const floorTaxes: MemoryTax[] = [];
+const floorRound = async (): Promise<FloorResult> => {
+  const port = await freePortRun(floorProcesses, 47000);
+  const { value, memory } = await withMemoryTax(() => runFloor({ connections, processesPerSide: floorProcesses, port, timeoutSeconds }));
+  floorTaxes.push(memory);
+  return value;
+};
 // While a floor runs, a Ctrl-C ends it (its processes die with it) and restores file-max;
 // while bench runs, bench's own handling does.
 const onSignal = (signal: NodeJS.Signals): void => {
@@ -76,7 +84,7 @@ floorSignals(false);
 
 let json = '';
 const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
-const status = await main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io);
+const { value: status, memory: benchTax } = await withMemoryTax(() => main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io));
 floorSignals(true);
 if (!json) {
   process.exitCode = status || 1;
@@ -88,11 +96,15 @@ if (!json) {
   const result = {
     schema: 'connlab.floor-bench/1',
     connections,
-    machine: { hostname: hostname(), ...bench.machine, load_average_before: loadBefore, load_average_after: loadavg() },
-    connlab: { outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, ramp: bench.ramp, broadcast: bench.broadcast },
+    machine: { hostname: hostname(), ...bench.machine, load_average_before: loadBefore, load_average_after: loadavg(), page_reporting: reportedKib() !== null },
+    connlab: {
+      outcome: bench.outcome, established: bench.connections.established, verified: bench.connections.verified, processes: bench.processes, ramp: bench.ramp, broadcast: bench.broadcast,
+      /** The VM's memory tax around the bench (floor/vm-memory.ts). */
+      memory: benchTax,
+    },
     floor,
     /** In run order: the first before bench, the rest after it. */
-    floor_rounds: floors.map((f, i) => ({ when: i === 0 ? 'before' : 'after', connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery })),
+    floor_rounds: floors.map((f, i) => ({ when: i === 0 ? 'before' : 'after', connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery, memory: floorTaxes[i] })),
     /** The floor's connect time that ratio.connect divides by: the median round's. */
     floor_connect_seconds: floorConnectSeconds,
     ratio,
@@ -109,6 +121,7 @@ if (!json) {
       `                   ${f.delivered} delivered, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, max ${f.max_ms} ms (${floor.processes_per_side} + ${floor.processes_per_side} processes; ` +
       `write to read alone p50 ${floor.delivery.p50_ms} ms, p99 ${floor.delivery.p99_ms} ms)\n` +
       `connlab ramp: ${bench.ramp.seconds} s; floor connect (median of ${rounds}: ${floors.map((x) => x.connect_seconds).join(', ')} s): ${floorConnectSeconds} s\n` +
+      `memory first touch before each (µs a page): floor ${floorTaxes.map((t) => t.touch_us_per_page_before).join(', ')}; bench ${benchTax.touch_us_per_page_before}\n` +
       `ratio connlab / floor: connect ${result.ratio.connect}; broadcast p50 ${result.ratio.p50}, p99 ${result.ratio.p99}, max ${result.ratio.max}\nwrote ${path}\n`,
   );
   process.exitCode = status;
