@@ -13,6 +13,7 @@ import { parseIpv4 } from '../../src/tuple/address.ts';
 import { createTupleCursor } from '../../src/tuple/plan.ts';
 import { rawWorker, type RawWorker } from '../helpers/c-worker.ts';
 import { freePort } from '../helpers/net.ts';
+import { SCHED_BATCH, SCHED_OTHER, threadPolicies } from '../helpers/sched.ts';
 
 const loopback = parseIpv4('127.0.0.1') ?? 0;
 
@@ -82,5 +83,16 @@ print("ready", flush=True); sys.stdin.read()`], { stdio: ['pipe', 'pipe', 'inher
     assert.equal(done.counters.established, 0);
     assert.equal(done.counters.pending, 0);
     assert.equal(done.counters.connected, 0);
+  });
+
+  it('runs its holder thread SCHED_BATCH and its main thread (the channel, the timers) as started', async (t) => {
+    const worker = await rawWorker();
+    t.after(() => worker.cleanup());
+    startClient(worker, await freePort(), 1, 1);
+    await worker.message('started');
+    const pid = worker.child.pid ?? 0;
+    const policies = threadPolicies(pid);
+    assert.equal(policies.get(pid), SCHED_OTHER);
+    assert.deepEqual([...policies].filter(([tid]) => tid !== pid).map(([, policy]) => policy), [SCHED_BATCH], JSON.stringify([...policies]));
   });
 });

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { createNativeHolder, errnoName, ipv4ToU32 } from '../../src/engine/native-holder.ts';
 import { freePort } from '../helpers/net.ts';
+import { SCHED_BATCH, SCHED_OTHER, threadPolicies } from '../helpers/sched.ts';
 import { holderContract } from './holder-contract.ts';
 
 // The behaviour both holders share (2,000 connections both sides, verify, broadcast,
@@ -15,6 +16,22 @@ holderContract('native', createNativeHolder, { sharedSourcePort: true });
 const HOLDER_URL = new URL('../../src/engine/native-holder.ts', import.meta.url).href;
 
 describe('native holder: threads and process lifetime', () => {
+  it('runs its loop thread SCHED_BATCH and leaves the caller\'s thread as it was', async () => {
+    const before = threadPolicies('self');
+    const h = createNativeHolder();
+    try {
+      await h.listen('127.0.0.1', await freePort());
+      const now = threadPolicies('self');
+      // The loop is the one new SCHED_BATCH thread (libuv may have started its pool too).
+      const batch = [...now].filter(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH);
+      assert.equal(batch.length, 1, JSON.stringify([...now]));
+      for (const [tid, policy] of before) if (now.has(tid)) assert.equal(now.get(tid), policy, `thread ${tid} kept its policy`);
+      assert.equal(now.get(process.pid), SCHED_OTHER);
+    } finally {
+      h.destroy();
+    }
+  });
+
   it('does not keep a process alive when it is never destroyed', async () => {
     const port = await freePort();
     const script = [

@@ -1,0 +1,21 @@
+// Scheduling policies of a process's threads, from /proc/<pid>/task/<tid>/stat.
+
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux's SCHED_OTHER and SCHED_BATCH (sched.h). */
+export const SCHED_OTHER = 0;
+export const SCHED_BATCH = 3;
+
+/** Each thread's policy (stat field 41), keyed by thread id; `pid` itself is the main thread. */
+export function threadPolicies(pid: number | 'self'): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command's closing parenthesis start at field 3.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(fields[41 - 3]));
+    } catch { /* the thread ended between the listing and the read */ }
+  }
+  return out;
+}
