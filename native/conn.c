@@ -192,6 +192,7 @@ static void on_acceptable(struct holder *h, int lfd) {
       continue;
     }
     STAT_ADD(h, ST_ACCEPTED, 1);
+    h->accepted_last_turn = 1;
     established(h, fd, CS_SERVER);
     if (USES_TLS(h, &h->conns[fd])) h->tls->start(h, fd); /* the protocol opens once the handshake is done */
     else h->pops->open(h, fd);

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { createNativeHolder, errnoName, ipv4ToU32 } from '../../src/engine/native-holder.ts';
 import { freePort } from '../helpers/net.ts';
-import { SCHED_BATCH, SCHED_OTHER, threadPolicies } from '../helpers/sched.ts';
+import { SCHED_BATCH, SCHED_OTHER, threadCpu, threadPolicies } from '../helpers/sched.ts';
 import { holderContract } from './holder-contract.ts';
 
 // The behaviour both holders share (2,000 connections both sides, verify, broadcast,
@@ -16,6 +16,32 @@ holderContract('native', createNativeHolder, { sharedSourcePort: true });
 const HOLDER_URL = new URL('../../src/engine/native-holder.ts', import.meta.url).href;
 
 describe('native holder: threads and process lifetime', () => {
+  it('sleeps once a burst of accepts is over: the yield after an accept never becomes a spin', async () => {
+    const before = threadPolicies('self');
+    const h = createNativeHolder();
+    const port = await freePort();
+    const clients: net.Socket[] = [];
+    try {
+      await h.listen('127.0.0.1', port);
+      const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
+      assert.ok(loop, 'found the loop thread');
+      for (let i = 0; i < 200; i++) clients.push(net.connect(port, '127.0.0.1'));
+      for (const deadline = Date.now() + 10_000; h.stats().accepted < 200 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(h.stats().accepted, 200);
+      await new Promise((r) => setTimeout(r, 100)); // past the last turn that accepted
+      const a = threadCpu(process.pid, loop);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const b = threadCpu(process.pid, loop);
+      // Asleep in epoll_wait: no CPU to speak of and no switches (a spinning yield would
+      // switch thousands of times and take most of a core).
+      assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
+      assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+    } finally {
+      for (const c of clients) c.destroy();
+      h.destroy();
+    }
+  });
+
   it('runs its loop thread SCHED_BATCH and leaves the caller\'s thread as it was', async () => {
     const before = threadPolicies('self');
     const h = createNativeHolder();

@@ -19,3 +19,13 @@ export function threadPolicies(pid: number | 'self'): Map<number, number> {
   }
   return out;
 }
+
+/** One thread's CPU time (utime + stime, ms) and context switches (voluntary + not). */
+export function threadCpu(pid: number, tid: number): { cpuMs: number; switches: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]); // utime, stime: clock ticks of 10 ms
+  const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+  const count = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { cpuMs: ticks * 10, switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches') };
+}
