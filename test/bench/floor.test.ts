@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { buildFloor, compareWithFloor, freePortRun, runFloor, type FloorResult } from '../../bench/floor/floor.ts';
+import { reportedKib, touchMicrosPerPage, withMemoryTax } from '../../bench/floor/vm-memory.ts';
 
 const run = promisify(execFile);
 
@@ -65,5 +67,24 @@ describe('connlab beside the floor (bench:floor\'s ratios)', () => {
     const compared = compareWithFloor({ ramp: { seconds: 1 }, broadcast: { p50_ms: 1, p99_ms: 1, max_ms: 1 } }, [round(0, 0)]);
     assert.deepEqual(compared.ratio, { connect: null, p50: null, p99: null, max: null });
     assert.throws(() => compareWithFloor({ ramp: { seconds: 1 }, broadcast: { p50_ms: 1, p99_ms: 1, max_ms: 1 } }, []));
+  });
+});
+
+describe('the VM memory readings beside each phase (bench/floor/vm-memory.ts)', () => {
+  it('reads page reporting where the VM has it, times a first touch, and passes the phase through', async () => {
+    let file: number | null = null;
+    try {
+      file = Number(readFileSync('/sys/module/page_reporting/parameters/reported_kib', 'utf8'));
+    } catch { /* no page reporting on this machine: reportedKib() must say so */ }
+    const kib = reportedKib();
+    if (file === null) assert.equal(kib, null);
+    else assert.ok(kib !== null && kib >= file, `${kib} >= ${file}: the counter only grows`);
+    const touch = touchMicrosPerPage(8);
+    assert.ok(Number.isFinite(touch) && touch > 0, String(touch));
+    const { value, memory } = await withMemoryTax(async () => 'the phase');
+    assert.equal(value, 'the phase');
+    assert.ok(memory.touch_us_per_page_before > 0);
+    if (kib === null) assert.equal(memory.reported_mib_during, null);
+    else assert.ok(memory.reported_mib_during !== null && memory.reported_mib_during >= 0);
   });
 });
