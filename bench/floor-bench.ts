@@ -13,9 +13,12 @@
 // bench/results/floor-<N>-<date>.json, every floor round included. Beside each phase it
 // records the VM's memory tax (floor/vm-memory.ts): what first-touching fresh memory cost
 // just before, and how much freed memory the guest handed back to the host during it.
+// --settle waits before each phase until the guest has stopped handing memory back, so
+// every phase starts with cold memory instead of whatever the one before left warm.
 //
 //   npm run bench:floor -- --connections 100k           (default 100k, hold 5s)
 //   sudo npm run bench:floor -- --connections 2m --hold 10s
+//   npm run bench:floor -- --connections 1m --settle      (every phase from cold memory)
 //
 // The floor needs as many open files as the bench: when fs.file-max binds, this script
 // (as root) raises it once for both, as bench would, and restores it at the end, also
@@ -35,7 +38,9 @@ import { parseCount } from '../src/units.ts';
 import { compareWithFloor, freePortRun, runFloor, type FloorResult } from './floor/floor.ts';
 import { reportedKib, withMemoryTax, type MemoryTax } from './floor/vm-memory.ts';
 
-const { values } = parseArgs({ options: { connections: { type: 'string', default: '100k' }, hold: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { connections: { type: 'string', default: '100k' }, hold: { type: 'string', default: '5s' }, rounds: { type: 'string', default: '3' }, settle: { type: 'boolean', default: false } },
+});
 const rounds = Math.max(1, Math.min(9, Number.parseInt(values.rounds, 10) || 3));
 const size = values.connections;
 const connections = parseCount(size, '--connections', { min: 1 });
@@ -62,7 +67,7 @@ const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60)
 const floorTaxes: MemoryTax[] = [];
 const floorRound = async (): Promise<FloorResult> => {
   const port = await freePortRun(floorProcesses, 47000);
-  const { value, memory } = await withMemoryTax(() => runFloor({ connections, processesPerSide: floorProcesses, port, timeoutSeconds }));
+  const { value, memory } = await withMemoryTax(() => runFloor({ connections, processesPerSide: floorProcesses, port, timeoutSeconds }), values.settle);
   floorTaxes.push(memory);
   return value;
 };
@@ -84,7 +89,7 @@ floorSignals(false);
 
 let json = '';
 const io = { ...processIo(), stdout: { write: (text: string) => (json += text), isTTY: false } };
-const { value: status, memory: benchTax } = await withMemoryTax(() => main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io));
+const { value: status, memory: benchTax } = await withMemoryTax(() => main(['bench', '--connections', size, '--hold', values.hold, '--json', '--no-report'], io), values.settle);
 floorSignals(true);
 if (!json) {
   process.exitCode = status || 1;
@@ -109,7 +114,7 @@ if (!json) {
     floor_connect_seconds: floorConnectSeconds,
     ratio,
     started_at: bench.started_at,
-    command: `node bench/floor-bench.ts --connections ${size} --hold ${values.hold} --rounds ${rounds}`,
+    command: `node bench/floor-bench.ts --connections ${size} --hold ${values.hold} --rounds ${rounds}${values.settle ? ' --settle' : ''}`,
   };
   const path = `${dir}floor-${size}-${stamp}.json`;
   writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);

@@ -38,19 +38,50 @@ export function touchMicrosPerPage(mib = 64): number {
   return Math.round(((performance.now() - start) * 1000 * 100) / (bytes / PAGE)) / 100;
 }
 
+/** How long settle() waited, and what the guest handed back meanwhile. */
+export interface Settled {
+  waited_s: number;
+  reported_mib: number;
+}
+
+/**
+ * Waits until the guest has stopped handing memory back (reported_kib unchanged for
+ * `quietMs`), at most `maxMs`: the memory the last phase freed is then back with the
+ * host, so the next phase starts cold, as every other settled phase does. Immediate
+ * without page reporting.
+ */
+export async function settle(quietMs = 5_000, maxMs = 300_000, pollMs = 1_000): Promise<Settled> {
+  const first = reportedKib();
+  const start = performance.now();
+  if (first === null) return { waited_s: 0, reported_mib: 0 };
+  let last = first;
+  let quietSince = start;
+  while (performance.now() - quietSince < quietMs && performance.now() - start < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    const now = reportedKib() ?? last;
+    if (now !== last) quietSince = performance.now();
+    last = now;
+  }
+  return { waited_s: Math.round((performance.now() - start) / 100) / 10, reported_mib: Math.round((last - first) / 1024) };
+}
+
 /** What one phase (a floor round, the bench) paid: the touch cost before it, what was reported during it. */
 export interface MemoryTax {
+  /** With --settle: the wait before the phase for page reporting to go quiet. */
+  settled?: Settled;
   /** touchMicrosPerPage() just before the phase. */
   touch_us_per_page_before: number;
   /** MiB the guest reported to the host while the phase ran; null without page reporting. */
   reported_mib_during: number | null;
 }
 
-/** Runs `phase` between the two readings. */
-export async function withMemoryTax<T>(phase: () => Promise<T>): Promise<{ value: T; memory: MemoryTax }> {
+/** Runs `phase` between the two readings, after settle() when `settleFirst`. */
+export async function withMemoryTax<T>(phase: () => Promise<T>, settleFirst = false): Promise<{ value: T; memory: MemoryTax }> {
+  const settled = settleFirst ? await settle() : undefined;
   const touch = touchMicrosPerPage();
   const before = reportedKib();
   const value = await phase();
   const after = reportedKib();
-  return { value, memory: { touch_us_per_page_before: touch, reported_mib_during: before === null || after === null ? null : Math.round((after - before) / 1024) } };
+  const reported = before === null || after === null ? null : Math.round((after - before) / 1024);
+  return { value, memory: { ...(settled ? { settled } : {}), touch_us_per_page_before: touch, reported_mib_during: reported } };
 }

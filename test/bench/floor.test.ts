@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { buildFloor, compareWithFloor, freePortRun, runFloor, type FloorResult } from '../../bench/floor/floor.ts';
-import { reportedKib, touchMicrosPerPage, withMemoryTax } from '../../bench/floor/vm-memory.ts';
+import { reportedKib, settle, touchMicrosPerPage, withMemoryTax } from '../../bench/floor/vm-memory.ts';
 
 const run = promisify(execFile);
 
@@ -86,5 +86,17 @@ describe('the VM memory readings beside each phase (bench/floor/vm-memory.ts)', 
     assert.ok(memory.touch_us_per_page_before > 0);
     if (kib === null) assert.equal(memory.reported_mib_during, null);
     else assert.ok(memory.reported_mib_during !== null && memory.reported_mib_during >= 0);
+  });
+
+  it('settles: waits for page reporting to stay quiet for the given time, bounded, and at once without it', async () => {
+    const settled = await settle(300, 3_000, 50);
+    if (reportedKib() === null) {
+      assert.deepEqual(settled, { waited_s: 0, reported_mib: 0 });
+    } else {
+      assert.ok(settled.waited_s >= 0.3 && settled.waited_s <= 3.5, `waited ${settled.waited_s} s`);
+      assert.ok(settled.reported_mib >= 0);
+    }
+    const { memory } = await withMemoryTax(async () => 0, true);
+    assert.ok(memory.settled !== undefined);
   });
 });
