@@ -64,12 +64,15 @@ if (raise?.fitsAfter && process.getuid?.() === 0) guard.set('fs.file-max', Strin
 const floorProcesses = Math.max(1, planBench(host, connections).loadWorkers);
 // Floor timeout: the same window bench gives its round, in seconds (roundTimeoutMs).
 const timeoutSeconds = Math.max(60, Math.ceil((connections * 0.12) / 1000) + 60);
-const floorTaxes: MemoryTax[] = [];
-const floorRound = async (): Promise<FloorResult> => {
+/** One floor round and the VM's memory state around it. */
+interface FloorRound {
+  floor: FloorResult;
+  memory: MemoryTax;
+}
+const floorRound = async (): Promise<FloorRound> => {
   const port = await freePortRun(floorProcesses, 47000);
-  const { value, memory } = await withMemoryTax(() => runFloor({ connections, processesPerSide: floorProcesses, port, timeoutSeconds }), values.settle);
-  floorTaxes.push(memory);
-  return value;
+  const { value: floor, memory } = await withMemoryTax(() => runFloor({ connections, processesPerSide: floorProcesses, port, timeoutSeconds }), values.settle);
+  return { floor, memory };
 };
 // While a floor runs, a Ctrl-C ends it (its processes die with it) and restores file-max;
 // while bench runs, bench's own handling does.
@@ -84,7 +87,7 @@ const floorSignals = (on: boolean): void => {
   }
 };
 floorSignals(true);
-const floors: FloorResult[] = [await floorRound()];
+const floorRounds: FloorRound[] = [await floorRound()];
 floorSignals(false);
 
 let json = '';
@@ -96,7 +99,8 @@ if (!json) {
 } else {
   const bench = JSON.parse(json);
   if (bench.processes.load !== floorProcesses) process.stderr.write(`bench:floor: bench used ${bench.processes.load} load workers, the floor ${floorProcesses} process pairs\n`);
-  while (floors.length < rounds) floors.push(await floorRound());
+  while (floorRounds.length < rounds) floorRounds.push(await floorRound());
+  const floors = floorRounds.map((r) => r.floor);
   const { floor, floor_connect_seconds: floorConnectSeconds, ratio } = compareWithFloor(bench, floors);
   const result = {
     schema: 'connlab.floor-bench/1',
@@ -109,7 +113,7 @@ if (!json) {
     },
     floor,
     /** In run order: the first before bench, the rest after it. */
-    floor_rounds: floors.map((f, i) => ({ when: i === 0 ? 'before' : 'after', connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery, memory: floorTaxes[i] })),
+    floor_rounds: floorRounds.map(({ floor: f, memory }, i) => ({ when: i === 0 ? 'before' : 'after', connect_seconds: f.connect_seconds, broadcast: f.broadcast, delivery: f.delivery, memory })),
     /** The floor's connect time that ratio.connect divides by: the median round's. */
     floor_connect_seconds: floorConnectSeconds,
     ratio,
@@ -126,7 +130,7 @@ if (!json) {
       `                   ${f.delivered} delivered, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms, max ${f.max_ms} ms (${floor.processes_per_side} + ${floor.processes_per_side} processes; ` +
       `write to read alone p50 ${floor.delivery.p50_ms} ms, p99 ${floor.delivery.p99_ms} ms)\n` +
       `connlab ramp: ${bench.ramp.seconds} s; floor connect (median of ${rounds}: ${floors.map((x) => x.connect_seconds).join(', ')} s): ${floorConnectSeconds} s\n` +
-      `memory first touch before each (µs a page): floor ${floorTaxes.map((t) => t.touch_us_per_page_before).join(', ')}; bench ${benchTax.touch_us_per_page_before}\n` +
+      `memory first touch before each (µs a page): floor ${floorRounds.map((r) => r.memory.touch_us_per_page_before).join(', ')}; bench ${benchTax.touch_us_per_page_before}\n` +
       `ratio connlab / floor: connect ${result.ratio.connect}; broadcast p50 ${result.ratio.p50}, p99 ${result.ratio.p99}, max ${result.ratio.max}\nwrote ${path}\n`,
   );
   process.exitCode = status;

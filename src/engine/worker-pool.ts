@@ -174,7 +174,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   #reportAgeSeconds(index: number): number {
-    return Math.round((this.reportAgeMs(index) ?? 0) / 100) / 10;
+    return tenthsOfSeconds(this.reportAgeMs(index) ?? 0);
   }
 
   /** The crash-loop error, once the pool has given up restarting. */
@@ -424,7 +424,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       }));
       this.#send({ type: 'close' });
       const timeoutMs = closeTimeoutFor(this.#options.closeTimeoutMs, this.totals().established);
-      const timer = setTimeout(() => this.#killAll(`no final report within the ${formatSeconds(timeoutMs)} s close timeout`), timeoutMs);
+      const timer = setTimeout(() => this.#killAll(`no final report within the ${tenthsOfSeconds(timeoutMs)} s close timeout`), timeoutMs);
       await Promise.all(ends);
       clearTimeout(timer);
     });
@@ -473,7 +473,8 @@ export function closeTimeoutFor(baseMs: number, established: number): number {
   return baseMs + Math.ceil((Math.max(0, established) / CLOSE_SOCKETS_PER_SECOND) * 1000);
 }
 
-const formatSeconds = (ms: number): string => String(Math.round(ms / 100) / 10);
+/** Milliseconds as seconds to a tenth, as the death reasons show them. */
+const tenthsOfSeconds = (ms: number): number => Math.round(ms / 100) / 10;
 
 /** How long after 'exit' the books wait for the channel's end ('close'). */
 const CHANNEL_DRAIN_MS = 1_000;

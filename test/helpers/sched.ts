@@ -1,6 +1,7 @@
 // Scheduling policies of a process's threads, from /proc/<pid>/task/<tid>/stat.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { processCpuSeconds } from '../../src/bench/bench-tls.ts';
 
 /** Linux's SCHED_OTHER and SCHED_BATCH (sched.h). */
 export const SCHED_OTHER = 0;
@@ -13,8 +14,7 @@ export function threadPolicies(pid: number | 'self'): Map<number, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       // Fields after the command's closing parenthesis start at field 3.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), Number(fields[41 - 3]));
+      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]));
     } catch { /* the thread ended between the listing and the read */ }
   }
   return out;
@@ -22,10 +22,7 @@ export function threadPolicies(pid: number | 'self'): Map<number, number> {
 
 /** One thread's CPU time (utime + stime, ms) and context switches (voluntary + not). */
 export function threadCpu(pid: number, tid: number): { cpuMs: number; switches: number } {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]); // utime, stime: clock ticks of 10 ms
   const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
   const count = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { cpuMs: ticks * 10, switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches') };
+  return { cpuMs: processCpuSeconds(tid, `/proc/${pid}/task`) * 1000, switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches') };
 }
