@@ -184,8 +184,8 @@ class Bench {
       t: Math.round(atMs - this.#t0Ms) / 1000,
       phase: this.#phaseAt(atMs),
       kernel_sockets: now.tcpInUse,
-      server_connections: this.#serve?.pool.totals().established ?? 0,
-      load_connections: this.#load?.pool.totals().established ?? 0,
+      server_connections: this.#serve?.pool.sum((s) => s.established) ?? 0,
+      load_connections: this.#load?.pool.sum((s) => s.established) ?? 0,
       slab_bytes: now.slabBytes,
       meminfo_slab_bytes: now.meminfoSlabBytes,
       mem_available_bytes: now.memAvailableBytes,
@@ -312,7 +312,7 @@ class Bench {
         const deadline = performance.now() + roundTimeoutMs(o.connections);
         while (!this.#stopReason && performance.now() < deadline) {
           await load.pool.refresh();
-          if (load.pool.totals().broadcastsReceived >= written) break;
+          if (load.pool.sum((s) => s.broadcastsReceived) >= written) break;
           await this.#sleep(200);
         }
       }

@@ -249,12 +249,11 @@ export class LoadHandle {
     pool.on('report', (_index, report) => {
       this.#latency.add(report);
       // The rate and the peak advance when a report arrives, never when progress() is read.
-      const totals = this.pool.totals();
-      this.#rate.update(totals.connected);
-      this.#peak = Math.max(this.#peak, totals.established);
+      this.#rate.update(this.pool.sum((s) => s.connected));
+      this.#peak = Math.max(this.#peak, this.pool.sum((s) => s.established));
       // What holds the tuples is read when EADDRNOTAVAIL first shows: by the end of a long
       // run the TIME_WAIT of an earlier one has expired and this run's own would mislead.
-      if (!this.#closing) this.#probeTuples(totals.errors);
+      if (!this.#closing) this.#probeTuples(this.pool.sum((s) => s.errors.EADDRNOTAVAIL ?? 0));
     });
     this.#ramp = new RampTracker(pool.workers.length);
     pool.on('message', (index, message) => {
@@ -301,8 +300,8 @@ export class LoadHandle {
   }
 
   /** Reads the socket table once, when EADDRNOTAVAIL first shows (classify.ts says why). */
-  #probeTuples(errors: Record<string, number>): void {
-    if ((errors.EADDRNOTAVAIL ?? 0) > 0 && !this.#tuples && this.#destinations.length > 0) {
+  #probeTuples(addressesNotAvailable: number): void {
+    if (addressesNotAvailable > 0 && !this.#tuples && this.#destinations.length > 0) {
       this.#tuples = readTupleOccupancy(this.#destinations).catch(() => undefined);
     }
   }
@@ -316,7 +315,7 @@ export class LoadHandle {
       const beforeClose = this.pool.totals();
       // The table must be read before the connections close: closing puts them in TIME_WAIT.
       this.#closing = true;
-      if (this.pool.state === 'open') this.#probeTuples(beforeClose.errors); // after destroy() they are gone already
+      if (this.pool.state === 'open') this.#probeTuples(beforeClose.errors.EADDRNOTAVAIL ?? 0); // after destroy() they are gone already
       const tuples = (await this.#tuples) ?? context?.tuples;
       // A run shorter than a report interval can miss the summed peak: at least the largest
       // peak of any one worker (read now: a worker's report goes when it exits).

@@ -112,7 +112,7 @@ export class ConnlabMetrics {
     const source: Source = { labels: flat, role: labels.role, pool, peak: 0, rate: new RateMeter({ minIntervalMs: STATS_RATE_INTERVAL_MS }), totals: () => pool.totals() };
     this.#sources.push(source);
     pool.on('report', (_index, report) => {
-      source.peak = Math.max(source.peak, pool.totals().established);
+      source.peak = Math.max(source.peak, pool.sum((s) => s.established));
       this.#observe(flat, report);
     });
   }

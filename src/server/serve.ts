@@ -104,9 +104,8 @@ export class ServeHandle extends EventEmitter<ServeEvents> {
     pool.on('worker-recovered', (index, stall) => this.emit('worker-recovered', index, stall));
     // The peak and the accept rate advance when a report arrives, never when read.
     pool.on('report', () => {
-      const totals = this.pool.totals();
-      this.#peak = Math.max(this.#peak, totals.established);
-      this.#accepts.update(totals.accepted);
+      this.#peak = Math.max(this.#peak, this.pool.sum((s) => s.established));
+      this.#accepts.update(this.pool.sum((s) => s.accepted));
     });
   }
 

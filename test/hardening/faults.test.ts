@@ -69,6 +69,10 @@ describe('killing workers with SIGKILL during a run', () => {
       assert.equal(serveAfter[victim], 0, 'the replacement starts empty');
       let totals = serve.pool.totals();
       assert.equal(totals.closed.lost, serveDeath.lostConnections);
+      // sum() (what 'report' listeners read) counts the same reports, the dead worker's too.
+      assert.equal(serve.pool.sum((s) => s.closed.lost ?? 0), serveDeath.lostConnections);
+      assert.equal(serve.pool.sum((s) => s.established), totals.established);
+      assert.equal(serve.pool.sum((s) => s.accepted), totals.accepted);
       assert.equal(totals.accepted, closes(totals) + totals.established, 'accepted = closes + held');
 
       // A load worker dies: the same on the other side.
