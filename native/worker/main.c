@@ -78,6 +78,7 @@ static int on_tuples(struct worker *w, int msg) {
   }
   const struct jtok *t = &doc.tok[data];
   if (ramp_add(&w->ramp, doc.text + t->start, t->end - t->start, last) != 0) return worker_malformed(w, "tuples: not base64 of valid tuples");
+  w->next_ramp_us = clock_mono_us(); /* the queue may have run dry waiting for these */
   return 0;
 }
 
@@ -179,7 +180,7 @@ static void ramp_timer(struct worker *w, uint64_t now) {
       w->next_churn_us = now + CHURN_TICK_US;
     }
   }
-  w->next_ramp_us = now + (w->ramp.rated ? RAMP_TICK_US : RAMP_TICK_UNRATED_US);
+  w->next_ramp_us = now + w->ramp.interval_us;
 }
 
 static void run_timers(struct worker *w, uint64_t now) {

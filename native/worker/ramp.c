@@ -77,13 +77,25 @@ int ramp_finished(const struct ramp *r, struct holder *h) {
   return r->last && r->buffered == 0 && STAT_GET(h, ST_PENDING) == 0 && STAT_GET(h, ST_QUEUED) == 0;
 }
 
+/* Unrated (ramp.h): when the queue will be about half drained at the rate it drained
+ * since the last tick. */
+static uint64_t unrated_interval(const struct ramp *r, uint64_t queued_before, uint64_t queued_after, uint64_t elapsed_us) {
+  if (queued_before == 0 || (r->last && r->buffered == 0)) return RAMP_TICK_UNRATED_US;
+  uint64_t drained = r->queued_after_tick > queued_before ? r->queued_after_tick - queued_before : 0;
+  if (drained == 0) return RAMP_TICK_UNRATED_MAX_US; /* a stalled window: nothing to refill */
+  uint64_t half_drained_us = queued_after * elapsed_us / (2 * drained);
+  return half_drained_us < RAMP_TICK_UNRATED_US ? RAMP_TICK_UNRATED_US : half_drained_us > RAMP_TICK_UNRATED_MAX_US ? RAMP_TICK_UNRATED_MAX_US : half_drained_us;
+}
+
 int ramp_tick(struct ramp *r, struct holder *h, uint64_t now_us) {
   if (r->done) return 0;
+  uint64_t elapsed_us = now_us - r->last_tick_us;
   if (r->rated) {
-    double refill = (double)(now_us - r->last_tick_us) / 1e6 * r->rate_per_sec;
+    double refill = (double)elapsed_us / 1e6 * r->rate_per_sec;
     r->tokens = r->tokens + refill < r->rate_per_sec ? r->tokens + refill : r->rate_per_sec;
   }
   r->last_tick_us = now_us;
+  uint64_t queued_before = STAT_GET(h, ST_QUEUED);
   int events = 0;
   if (r->buffered > 0) {
     /* The loop holds pending connects to max_pending; unrated, this keeps as many queued
@@ -97,6 +109,9 @@ int ramp_tick(struct ramp *r, struct holder *h, uint64_t now_us) {
       issue(r, h, (size_t)budget);
     }
   }
+  uint64_t queued_after = STAT_GET(h, ST_QUEUED);
+  r->interval_us = r->rated ? RAMP_TICK_US : unrated_interval(r, queued_before, queued_after, elapsed_us);
+  r->queued_after_tick = queued_after;
   if (!r->last && !r->wanted && r->buffered < TUPLES_PER_CHUNK) {
     r->wanted = 1;
     events |= RAMP_WANT;

@@ -13,7 +13,7 @@ import { parseIpv4 } from '../../src/tuple/address.ts';
 import { createTupleCursor } from '../../src/tuple/plan.ts';
 import { rawWorker, type RawWorker } from '../helpers/c-worker.ts';
 import { freePort } from '../helpers/net.ts';
-import { SCHED_BATCH, SCHED_OTHER, threadPolicies } from '../helpers/sched.ts';
+import { SCHED_BATCH, SCHED_OTHER, threadCpu, threadPolicies } from '../helpers/sched.ts';
 
 const loopback = parseIpv4('127.0.0.1') ?? 0;
 
@@ -69,6 +69,15 @@ print("ready", flush=True); sys.stdin.read()`], { stdio: ['pipe', 'pipe', 'inher
     assert.ok(queued >= 0 && queued <= WINDOW, `at most a window queued behind it: ${JSON.stringify(held.counters)}`);
     assert.ok(established >= 1 && established <= 2, `only what the backlog took is established: ${JSON.stringify(held.counters)}`);
     assert.ok(established + pending + queued < N, 'the rest of the slice waits in the ramp');
+
+    // Nothing drains, so there is nothing to refill: the ramp's tick backs off to its
+    // longest interval (250 ms, native/worker/ramp.h) instead of waking the main thread
+    // every 20 ms (100 times in these 2 s; a report a second is the only other timer).
+    const pid = worker.child.pid ?? 0;
+    const before = threadCpu(pid, pid).switches;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const woken = threadCpu(pid, pid).switches - before;
+    assert.ok(woken <= 20, `the main thread woke ${woken} times in 2 s of a stalled window`);
   });
 
   it('counts every connect to a closed port as ECONNREFUSED and finishes the ramp', async (t) => {
