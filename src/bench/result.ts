@@ -67,7 +67,16 @@ export interface BenchResult {
   broadcast: { p50_ms: number; p99_ms: number; delivered: number; max_ms: number };
   limits: { binding: LimitName | null; headroom: Partial<Record<LimitName, number>> };
   errors: Record<string, number>;
-  processes: { server: number; load: number };
+  processes: {
+    server: number;
+    load: number;
+    /**
+     * The fewest and most connections one serve worker held after the liveness round:
+     * SO_REUSEPORT's spread, which serve's worker count leaves room for. Absent before it
+     * and when nothing was held.
+     */
+    server_held?: { min: number; max: number };
+  };
   /** What the worker processes ran: `c` (no V8) or `node`; absent in results before it. */
   worker_runtime?: 'c' | 'node' | null;
   /**

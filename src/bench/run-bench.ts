@@ -106,6 +106,12 @@ function poolMemory(pool: WorkerPool | undefined): { privateBytes: number; heapB
   return { privateBytes, heapBytes };
 }
 
+/** The fewest and most connections one live worker of `pool` held at its last report. */
+function heldSpread(pool: WorkerPool): { min: number; max: number } | undefined {
+  const held = pool.workers.filter((w) => !w.exited && w.report).map((w) => w.report?.stats.established ?? 0);
+  return held.length > 0 && held.some((n) => n > 0) ? { min: Math.min(...held), max: Math.max(...held) } : undefined;
+}
+
 class Bench {
   readonly plan: BenchPlan;
   readonly #options: BenchOptions;
@@ -130,6 +136,8 @@ class Bench {
   #holdStartMs: number | undefined;
   #tls: BenchTlsSection | undefined;
   #holdEndMs: number | undefined;
+  /** SO_REUSEPORT's spread over the serve workers after the liveness round. */
+  #serverHeld: { min: number; max: number } | undefined;
   #onStop: () => void = () => {};
   readonly #stopped = new Promise<void>((resolve) => (this.#onStop = resolve));
 
@@ -302,6 +310,7 @@ class Bench {
         await this.#enter('verify');
         verified = (await this.#load.ping(roundTimeoutMs(o.connections))).verified;
         await Promise.all([this.#serve.pool.refresh(), this.#load.pool.refresh()]);
+        this.#serverHeld = heldSpread(this.#serve.pool);
         held = sampleHostSync();
         privateAtHold = { server: poolMemory(this.#serve.pool).privateBytes, load: poolMemory(this.#load.pool).privateBytes };
       }
@@ -398,7 +407,11 @@ class Bench {
       },
       limits: benchLimits(this.plan),
       errors,
-      processes: { server: this.#serve?.pool.workers.length ?? 0, load: this.#load?.pool.workers.length ?? 0 },
+      processes: {
+        server: this.#serve?.pool.workers.length ?? 0,
+        load: this.#load?.pool.workers.length ?? 0,
+        ...(this.#serverHeld ? { server_held: this.#serverHeld } : {}),
+      },
       worker_runtime: this.#serve?.pool.runtime ?? this.#load?.pool.runtime ?? null,
       outcome,
       hold_seconds: this.#heldSeconds(),

@@ -11,6 +11,12 @@ function holdNote(r: BenchResult): string {
   return requested !== undefined && requested !== r.hold_seconds ? ` (of ${requested}s asked)` : '';
 }
 
+/** SO_REUSEPORT's spread: what the busiest and the idlest serve worker held. */
+function heldNote(r: BenchResult): string {
+  const held = r.processes.server_held;
+  return held && r.processes.server > 1 ? ` (a serve worker held ${formatCount(held.min)}-${formatCount(held.max)})` : '';
+}
+
 /** One row per worker that died, serve side then load side; none when none did. */
 function deathRows(r: BenchResult): [string, string][] {
   const sides = [['serve', r.deaths?.server ?? []], ['load', r.deaths?.load ?? []]] as const;
@@ -31,7 +37,7 @@ export function renderBenchText(r: BenchResult, reportPath: string | undefined):
     ['ramp', `${r.ramp.seconds} s, ${formatCount(r.ramp.per_second)} connects/s; connect p50 ${r.ramp.connect_ms.p50} ms, p99 ${r.ramp.connect_ms.p99} ms`],
     ['broadcast', `${formatCount(r.broadcast.delivered)} delivered; p50 ${r.broadcast.p50_ms} ms, p99 ${r.broadcast.p99_ms} ms`],
     ['nearest limit', nearest ? `${nearest[0]}, headroom ${formatCount(nearest[1] ?? 0)} connections` : 'unknown'],
-    ['processes', `${r.processes.server} serve + ${r.processes.load} load workers`],
+    ['processes', `${r.processes.server} serve + ${r.processes.load} load workers${heldNote(r)}`],
     ['errors', errors.length ? errors.map(([errno, n]) => `${errno} × ${formatCount(n)}`).join(', ') : 'none'],
     ...(r.tls ? [['tls', `${formatCount(r.tls.handshakes.load)} handshakes, ${formatCount(r.tls.handshakes_per_second)}/s; CPU per handshake: serve ${formatCount(r.tls.cpu_us_per_handshake.server)} µs, load ${formatCount(r.tls.cpu_us_per_handshake.load)} µs (${r.tls.library ?? 'OpenSSL'})`] as [string, string]] : []),
     ...deathRows(r),
