@@ -5,25 +5,22 @@
 import { FD_RESERVE_PER_PROCESS } from '../limits/model.ts';
 
 /**
- * SO_REUSEPORT hands each connection to a worker by a hash of its four-tuple, so a
- * worker's share of N connections over W workers is binomial (N, 1/W), and a full worker's
- * share would wait in its accept queue. Servers get the fewest workers whose mean share
- * plus this many standard deviations fits under the limit: a worker overflows with odds
- * of about one in a billion. A flat 25% spare gave 63 workers for 1M where 53 are enough
- * (the spread measured over 53 workers holding 1M: docs/architecture.md).
+ * SO_REUSEPORT spreads accepted connections by a hash of the four-tuple, so workers fill
+ * unevenly; a full worker's share would then wait in its accept queue. 25% spare keeps
+ * every worker comfortably under its limit. It is more than the spread needs (53 workers
+ * holding 1M held 18,447-19,249 each, a binomial spread, 4.8 sigma under the limit at
+ * the most), but sizing for the spread alone measured worse. Each worker stamps its own
+ * broadcast, and fewer workers likely means longer write spans per stamp: the 1M broadcast
+ * p99 went from 1.00x the floor to 1.23-1.27x with a ramp no faster (docs/architecture.md).
  */
-export const REUSEPORT_SIGMAS = 6;
+export const REUSEPORT_MARGIN = 1.25;
 
 export function socketsPerWorker(fdSoftLimit: number): number {
   return Math.max(1, fdSoftLimit - FD_RESERVE_PER_PROCESS);
 }
 
 export function serverWorkersFor(connections: number, fdSoftLimit: number): number {
-  const limit = socketsPerWorker(fdSoftLimit);
-  for (let workers = clientWorkersFor(connections, fdSoftLimit); ; workers++) {
-    const share = connections / workers;
-    if (share + REUSEPORT_SIGMAS * Math.sqrt(share * (1 - 1 / workers)) <= limit) return workers;
-  }
+  return Math.max(1, Math.ceil((connections * REUSEPORT_MARGIN) / socketsPerWorker(fdSoftLimit)));
 }
 
 /** Client workers get exact slices from the planner, so they need no margin. */

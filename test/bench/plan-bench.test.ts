@@ -8,16 +8,16 @@ import { fixtureRoot } from '../helpers/io.ts';
 const host = (name: string) => readHostSnapshot(createHostReader(fixtureRoot(name)));
 
 describe('sizing a bench before it starts', () => {
-  it('spreads 100,000 over 6 serve and 6 load workers on this machine, and it fits', () => {
+  it('spreads 100,000 over 7 serve and 6 load workers on this machine, and it fits', () => {
     const plan = planBench(host('this-machine'), 100_000);
-    assert.deepEqual([plan.serverWorkers, plan.loadWorkers, plan.fits], [6, 6, true]);
+    assert.deepEqual([plan.serverWorkers, plan.loadWorkers, plan.fits], [7, 6, true]);
     assert.equal(benchLimits(plan).binding, 'process_fds');
     assert.equal(benchLimits(plan).headroom.process_fds, 6 * 19_900 - 100_000);
   });
 
-  it('fits the million on this machine with 53 + 51 workers', () => {
+  it('fits the million on this machine with 63 + 51 workers', () => {
     const plan = planBench(host('this-machine'), 1_000_000);
-    assert.deepEqual([plan.serverWorkers, plan.loadWorkers, plan.fits], [53, 51, true]);
+    assert.deepEqual([plan.serverWorkers, plan.loadWorkers, plan.fits], [63, 51, true]);
   });
 
   it('refuses 1.3 million here: two sockets each outgrow fs.file-max', () => {

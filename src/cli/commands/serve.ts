@@ -45,7 +45,7 @@ Options:
   --listen LIST            addresses to listen on: 127.0.0.1:9000, 127.0.0.1:9000-9003,
                            [::1]:9000, [::]:9000 (dual-stack: IPv4 and IPv6)
   --connections N          expected connections: sizes --workers auto (default 20k)
-  --workers auto|N         worker processes (auto: enough for N and SO_REUSEPORT's spread)
+  --workers auto|N         worker processes (auto: enough for N with 25% spare)
   --holder auto|native|node  the connection holder (auto: native when built)
   --worker-runtime auto|c|node  worker processes in C, no V8 (~1 MB each), or in Node
                            (~11 MB each); auto: c when built and the holder is native
