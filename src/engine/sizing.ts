@@ -7,11 +7,11 @@ import { FD_RESERVE_PER_PROCESS } from '../limits/model.ts';
 /**
  * SO_REUSEPORT spreads accepted connections by a hash of the four-tuple, so workers fill
  * unevenly; a full worker's share would then wait in its accept queue. 25% spare keeps
- * every worker comfortably under its limit. It is more than the spread needs (53 workers
- * holding 1M held 18,447-19,249 each, a binomial spread, 4.8 sigma under the limit at
- * the most), but sizing for the spread alone measured worse. Each worker stamps its own
- * broadcast, and fewer workers likely means longer write spans per stamp: the 1M broadcast
- * p99 went from 1.00x the floor to 1.23-1.27x with a ramp no faster (docs/architecture.md).
+ * every worker comfortably under its limit. It is more than the spread needs: 53 workers
+ * holding 1M held 18,447-19,249 each, a binomial spread, the fullest 4.8 sigma under the
+ * limit. Sized for the spread alone (53 workers for 1M instead of 63), two 1M bench:floor
+ * runs were no faster in the ramp and within the broadcast's run-to-run spread, so the
+ * simpler rule stays (docs/architecture.md).
  */
 export const REUSEPORT_MARGIN = 1.25;
 
