@@ -192,7 +192,7 @@ static void on_acceptable(struct holder *h, int lfd) {
       continue;
     }
     STAT_ADD(h, ST_ACCEPTED, 1);
-    h->accepted_last_turn = 1;
+    h->busy_last_turn = 1;
     established(h, fd, CS_SERVER);
     if (USES_TLS(h, &h->conns[fd])) h->tls->start(h, fd); /* the protocol opens once the handshake is done */
     else h->pops->open(h, fd);
@@ -419,6 +419,7 @@ void conn_input(struct holder *h, int fd, ssize_t n, int err) {
     return;
   }
   STAT_ADD(h, ST_BYTES_IN, (size_t)n);
+  h->busy_last_turn = 1; /* more is likely on its way: a broadcast, a round of pongs */
   h->conns[fd].flags |= CF_GOT_BYTES;
   int reason = h->pops->input(h, fd, h->in, (size_t)n);
   if (reason >= 0) conn_close(h, fd, reason);

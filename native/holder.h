@@ -218,7 +218,7 @@ struct holder {
   int epfd, evfd, tfd;
   int timer_armed;
   int accept_paused;
-  int accepted_last_turn; /* conn.c sets it on an accept; loop.c then yields before sleeping */
+  int busy_last_turn; /* conn.c sets it on an accept or bytes read; loop.c then yields before sleeping */
   uint64_t accept_resume_us;
   uint32_t ping_seq, ping_gen;
   int churn_cursor; /* where the next conn_churn() looks first */

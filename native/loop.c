@@ -162,17 +162,19 @@ static void *loop_main(void *arg) {
   while (!h->stopping) {
     /* Connects to start: only look for events. A full window: sleep until one finishes. */
     int timeout = connect_room(h) > 0 ? 0 : -1;
-    /* A turn that accepted yields the CPU once and then only looks, instead of going to
-     * sleep: in a ramp the next connections arrive while others run, and a holder that
-     * slept would be woken for each one (a wakeup from the connecting thread's softirq,
-     * two context switches, an epoll_wait and an accept4 that finds nothing, for one or
-     * two connections: 63 serve holders at 1M each woke ~350 times a second). Yielding,
-     * it finds them queued when its turn comes. A look that finds nothing ends it: the
-     * next turn sleeps, so an idle holder still makes no wakeups. The 1M ramp's first
-     * 400k connections went from 21,700/s to 28,500/s and the box's context switches
-     * from ~21,000/s to ~6,000-10,000/s (docs/architecture.md). */
-    if (timeout < 0 && h->accepted_last_turn) {
-      h->accepted_last_turn = 0;
+    /* A turn that accepted or read yields the CPU once and then only looks, instead of
+     * going to sleep: in a ramp or a broadcast the next connections and frames arrive
+     * while others run, and a holder that slept would be woken for each one (a wakeup
+     * from the sending thread's softirq, two context switches, an epoll_wait that finds
+     * one or two sockets). Yielding, it finds them queued when its turn comes. A look
+     * that finds nothing ends it: the next turn sleeps, so an idle holder still makes no
+     * wakeups. For accepts: 63 serve holders at 1M each woke ~350 times a second; the
+     * ramp's first 400k connections went from 21,700/s to 28,500/s and the box's context
+     * switches from ~21,000/s to ~6,000-10,000/s. For reads: in a 1M broadcast, every serve
+     * worker writes to every load worker, and the load holders' sleeps and wakeups took
+     * 89 perf samples in epoll_wait against the floor's 6 (docs/architecture.md). */
+    if (timeout < 0 && h->busy_last_turn) {
+      h->busy_last_turn = 0;
       sched_yield();
       timeout = 0;
     }

@@ -42,6 +42,38 @@ describe('native holder: threads and process lifetime', () => {
     }
   });
 
+  it('sleeps once a burst of reads is over: the yield after a read never becomes a spin', async () => {
+    const before = threadPolicies('self');
+    const h = createNativeHolder();
+    const port = await freePort();
+    const clients: net.Socket[] = [];
+    try {
+      await h.listen('127.0.0.1', port);
+      const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
+      assert.ok(loop, 'found the loop thread');
+      for (let i = 0; i < 50; i++) clients.push(net.connect(port, '127.0.0.1'));
+      await Promise.all(clients.map((c) => once(c, 'connect')));
+      // 40 PING frames (16 bytes: type 'P', length 0, seq, time) from each client, in bursts.
+      const pongs = clients.map(() => 0);
+      clients.forEach((c, i) => c.on('data', (d: Buffer) => (pongs[i] = (pongs[i] ?? 0) + d.length)));
+      for (let burst = 0; burst < 4; burst++) {
+        for (const c of clients) c.write(Buffer.concat(Array.from({ length: 10 }, (_, k) => Buffer.from([0x50, 0, 0, 0, 0, 0, 0, burst * 10 + k, 0, 0, 0, 0, 0, 0, 0, 1]))));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const deadline = Date.now() + 10_000; pongs.some((n) => n < 40 * 16) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(pongs, clients.map(() => 40 * 16), 'every ping answered: the holder read them all');
+      await new Promise((r) => setTimeout(r, 100)); // past the last turn that read
+      const a = threadCpu(process.pid, loop);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const b = threadCpu(process.pid, loop);
+      assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
+      assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+    } finally {
+      for (const c of clients) c.destroy();
+      h.destroy();
+    }
+  });
+
   it('runs its loop thread SCHED_BATCH and leaves the caller\'s thread as it was', async () => {
     const before = threadPolicies('self');
     const h = createNativeHolder();
