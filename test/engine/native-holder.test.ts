@@ -15,6 +15,26 @@ holderContract('native', createNativeHolder, { sharedSourcePort: true });
 
 const HOLDER_URL = new URL('../../src/engine/native-holder.ts', import.meta.url).href;
 
+/** The holder's loop: the one new SCHED_BATCH thread since `before` was read. */
+function loopThread(before: Map<number, number>): number {
+  const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
+  assert.ok(loop, 'found the loop thread');
+  return loop;
+}
+
+/**
+ * Asleep in epoll_wait once a burst is over: over 1 s, no CPU to speak of and no switches
+ * (a yield that became a spin would switch thousands of times and take most of a core).
+ */
+async function assertAsleep(loop: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, 100)); // past the burst's last turn
+  const a = threadCpu(process.pid, loop);
+  await new Promise((r) => setTimeout(r, 1_000));
+  const b = threadCpu(process.pid, loop);
+  assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
+  assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+}
+
 describe('native holder: threads and process lifetime', () => {
   it('sleeps once a burst of accepts is over: the yield after an accept never becomes a spin', async () => {
     const before = threadPolicies('self');
@@ -23,19 +43,11 @@ describe('native holder: threads and process lifetime', () => {
     const clients: net.Socket[] = [];
     try {
       await h.listen('127.0.0.1', port);
-      const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
-      assert.ok(loop, 'found the loop thread');
+      const loop = loopThread(before);
       for (let i = 0; i < 200; i++) clients.push(net.connect(port, '127.0.0.1'));
       for (const deadline = Date.now() + 10_000; h.stats().accepted < 200 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
       assert.equal(h.stats().accepted, 200);
-      await new Promise((r) => setTimeout(r, 100)); // past the last turn that accepted
-      const a = threadCpu(process.pid, loop);
-      await new Promise((r) => setTimeout(r, 1_000));
-      const b = threadCpu(process.pid, loop);
-      // Asleep in epoll_wait: no CPU to speak of and no switches (a spinning yield would
-      // switch thousands of times and take most of a core).
-      assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
-      assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+      await assertAsleep(loop);
     } finally {
       for (const c of clients) c.destroy();
       h.destroy();
@@ -49,8 +61,7 @@ describe('native holder: threads and process lifetime', () => {
     const clients: net.Socket[] = [];
     try {
       await h.listen('127.0.0.1', port);
-      const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
-      assert.ok(loop, 'found the loop thread');
+      const loop = loopThread(before);
       for (let i = 0; i < 50; i++) clients.push(net.connect(port, '127.0.0.1'));
       await Promise.all(clients.map((c) => once(c, 'connect')));
       // 40 PING frames (16 bytes: type 'P', length 0, seq, time) from each client, in bursts.
@@ -62,12 +73,7 @@ describe('native holder: threads and process lifetime', () => {
       }
       for (const deadline = Date.now() + 10_000; pongs.some((n) => n < 40 * 16) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(pongs, clients.map(() => 40 * 16), 'every ping answered: the holder read them all');
-      await new Promise((r) => setTimeout(r, 100)); // past the last turn that read
-      const a = threadCpu(process.pid, loop);
-      await new Promise((r) => setTimeout(r, 1_000));
-      const b = threadCpu(process.pid, loop);
-      assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
-      assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+      await assertAsleep(loop);
     } finally {
       for (const c of clients) c.destroy();
       h.destroy();
