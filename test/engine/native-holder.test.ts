@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import type { Holder } from '../../src/engine/holder.ts';
 import { createNativeHolder, errnoName, ipv4ToU32 } from '../../src/engine/native-holder.ts';
 import { freePort } from '../helpers/net.ts';
 import { SCHED_BATCH, SCHED_OTHER, threadCpu, threadPolicies } from '../helpers/sched.ts';
@@ -15,53 +16,45 @@ holderContract('native', createNativeHolder, { sharedSourcePort: true });
 
 const HOLDER_URL = new URL('../../src/engine/native-holder.ts', import.meta.url).href;
 
-/** The holder's loop: the one new SCHED_BATCH thread since `before` was read. */
-function loopThread(before: Map<number, number>): number {
-  const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
-  assert.ok(loop, 'found the loop thread');
-  return loop;
-}
-
 /**
- * Asleep in epoll_wait once a burst is over: over 1 s, no CPU to speak of and no switches
- * (a yield that became a spin would switch thousands of times and take most of a core).
+ * Runs `burst` against a listening native holder, then checks that its loop thread is
+ * asleep in epoll_wait: over 1 s, no CPU to speak of and no switches (a yield that
+ * became a spin would switch thousands of times and take most of a core).
  */
-async function assertAsleep(loop: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, 100)); // past the burst's last turn
-  const a = threadCpu(process.pid, loop);
-  await new Promise((r) => setTimeout(r, 1_000));
-  const b = threadCpu(process.pid, loop);
-  assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
-  assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+async function burstThenAsleep(burst: (h: Holder, port: number, clients: net.Socket[]) => Promise<void>): Promise<void> {
+  const before = threadPolicies('self');
+  const h = createNativeHolder();
+  const port = await freePort();
+  const clients: net.Socket[] = [];
+  try {
+    await h.listen('127.0.0.1', port);
+    // The loop is the one new SCHED_BATCH thread.
+    const loop = [...threadPolicies('self')].find(([tid, policy]) => !before.has(tid) && policy === SCHED_BATCH)?.[0];
+    assert.ok(loop, 'found the loop thread');
+    await burst(h, port, clients);
+    await new Promise((r) => setTimeout(r, 100)); // past the burst's last turn
+    const a = threadCpu(process.pid, loop);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const b = threadCpu(process.pid, loop);
+    assert.ok(b.cpuMs - a.cpuMs <= 50, `loop thread CPU over 1 s idle: ${b.cpuMs - a.cpuMs} ms`);
+    assert.ok(b.switches - a.switches <= 5, `loop thread switches over 1 s idle: ${b.switches - a.switches}`);
+  } finally {
+    for (const c of clients) c.destroy();
+    h.destroy();
+  }
 }
 
 describe('native holder: threads and process lifetime', () => {
   it('sleeps once a burst of accepts is over: the yield after an accept never becomes a spin', async () => {
-    const before = threadPolicies('self');
-    const h = createNativeHolder();
-    const port = await freePort();
-    const clients: net.Socket[] = [];
-    try {
-      await h.listen('127.0.0.1', port);
-      const loop = loopThread(before);
+    await burstThenAsleep(async (h, port, clients) => {
       for (let i = 0; i < 200; i++) clients.push(net.connect(port, '127.0.0.1'));
       for (const deadline = Date.now() + 10_000; h.stats().accepted < 200 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
       assert.equal(h.stats().accepted, 200);
-      await assertAsleep(loop);
-    } finally {
-      for (const c of clients) c.destroy();
-      h.destroy();
-    }
+    });
   });
 
   it('sleeps once a burst of reads is over: the yield after a read never becomes a spin', async () => {
-    const before = threadPolicies('self');
-    const h = createNativeHolder();
-    const port = await freePort();
-    const clients: net.Socket[] = [];
-    try {
-      await h.listen('127.0.0.1', port);
-      const loop = loopThread(before);
+    await burstThenAsleep(async (_h, port, clients) => {
       for (let i = 0; i < 50; i++) clients.push(net.connect(port, '127.0.0.1'));
       await Promise.all(clients.map((c) => once(c, 'connect')));
       // 40 PING frames (16 bytes: type 'P', length 0, seq, time) from each client, in bursts.
@@ -73,11 +66,7 @@ describe('native holder: threads and process lifetime', () => {
       }
       for (const deadline = Date.now() + 10_000; pongs.some((n) => n < 40 * 16) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(pongs, clients.map(() => 40 * 16), 'every ping answered: the holder read them all');
-      await assertAsleep(loop);
-    } finally {
-      for (const c of clients) c.destroy();
-      h.destroy();
-    }
+    });
   });
 
   it('runs its loop thread SCHED_BATCH and leaves the caller\'s thread as it was', async () => {
